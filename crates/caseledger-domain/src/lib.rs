@@ -1,0 +1,18 @@
+//! The caseledger domain: what a case is, which commands it accepts, which events it records
+//! and which rules decide between them.
+//!
+//! Architecture invariant: this crate does no IO and has no clock or random number generator.
+//! Time, identifiers, the acting user and policy versions arrive inside the command
+//! ([`Authored`]), so every decision is a pure function of the history and the command. The only
+//! framework it knows is the `cqrs-es` `Aggregate` trait; it never names a database, HTTP or a
+//! runtime. (`cqrs-es` itself pulls in `tokio` for its test executor; nothing here uses it.)
+
+pub mod actor;
+pub mod case;
+pub mod ids;
+pub mod reference;
+pub mod sla;
+pub mod text;
+
+pub use actor::{Actor, Authored, Role};
+pub use ids::{CaseId, DepartmentId, IdError, SubjectId, UserId};

@@ -1,0 +1,210 @@
+//! Command execution through cqrs-es: load the aggregate from the plain event store, let it
+//! decide, commit the events with optimistic concurrency, and report where they landed.
+//!
+//! This replaces `CqrsFramework::execute` on purpose: the framework dispatches to queries inline
+//! (and drops their errors) and does not return what it committed. Here `EventStore::commit`
+//! hands back the committed envelopes, and projections are fed from the events table instead.
+//! Only `PersistedEventStore::new_event_store` is used: the snapshot and aggregate stores of
+//! cqrs-es 0.5.0 apply events twice.
+
+use std::collections::HashMap;
+
+use cqrs_es::persist::{PersistedEventRepository, PersistedEventStore};
+use cqrs_es::{Aggregate, AggregateError, EventStore};
+use postgres_es::PostgresEventRepository;
+use sqlite_es::SqliteEventRepository;
+
+use crate::db::{Database, StoreError};
+
+/// Metadata stored beside each event: who, on whose behalf, which request, when.
+pub type Metadata = HashMap<String, String>;
+
+/// What a successful command wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Committed {
+    /// The aggregate's id.
+    pub aggregate_id: String,
+    /// The aggregate's version (sequence of its last event) after the command.
+    pub version: u64,
+    /// The feed position of the last event written (or of the aggregate's last event, when the
+    /// command wrote none). A read with `min_position` waits for it.
+    pub position: i64,
+    /// The types of the events written, in order.
+    pub event_types: Vec<String>,
+}
+
+/// Why a command did not commit.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecuteError<E: std::error::Error> {
+    /// The aggregate refused the command (a rule, a permission, an unknown id).
+    #[error(transparent)]
+    Rejected(E),
+    /// The caller's expected version (`If-Match`) is not the current one.
+    #[error("expected version {expected}, found {current}")]
+    VersionMismatch {
+        /// What the caller expected.
+        expected: u64,
+        /// What the store holds.
+        current: u64,
+    },
+    /// Another command on the same aggregate committed first (optimistic concurrency).
+    #[error("concurrent modification")]
+    Conflict,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The store failed inside cqrs-es.
+    #[error("event store: {0}")]
+    EventStore(String),
+}
+
+impl<E: std::error::Error> ExecuteError<E> {
+    fn from_aggregate(error: AggregateError<E>) -> Self {
+        match error {
+            AggregateError::UserError(error) => ExecuteError::Rejected(error),
+            AggregateError::AggregateConflict => ExecuteError::Conflict,
+            other => ExecuteError::EventStore(other.to_string()),
+        }
+    }
+}
+
+impl Database {
+    /// Executes `command` on the aggregate `aggregate_id` of type `A`.
+    ///
+    /// With `expected_version`, the command runs only if the aggregate is at that version. A
+    /// concurrent commit on the same aggregate makes this call fail with
+    /// [`ExecuteError::Conflict`]; nothing is written then.
+    #[tracing::instrument(skip_all, fields(aggregate_type = A::TYPE, %aggregate_id))]
+    pub async fn execute<A>(
+        &self,
+        aggregate_id: &str,
+        command: A::Command,
+        expected_version: Option<u64>,
+        metadata: Metadata,
+        services: &A::Services,
+    ) -> Result<Committed, ExecuteError<A::Error>>
+    where
+        A: Aggregate,
+    {
+        let committed = match self {
+            Database::Postgres(pool) => {
+                let store = PersistedEventStore::<_, A>::new_event_store(
+                    PostgresEventRepository::new(pool.clone()),
+                );
+                execute_on(
+                    &store,
+                    aggregate_id,
+                    command,
+                    expected_version,
+                    metadata,
+                    services,
+                )
+                .await?
+            }
+            Database::Sqlite(pool) => {
+                let store = PersistedEventStore::<_, A>::new_event_store(
+                    SqliteEventRepository::new(pool.clone()),
+                );
+                execute_on(
+                    &store,
+                    aggregate_id,
+                    command,
+                    expected_version,
+                    metadata,
+                    services,
+                )
+                .await?
+            }
+        };
+        let position = self
+            .position_of(A::TYPE, aggregate_id, committed.version)
+            .await?
+            .unwrap_or(0);
+        Ok(Committed {
+            position,
+            ..committed
+        })
+    }
+
+    /// The feed position of one event, if it exists.
+    pub async fn position_of(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+        sequence: u64,
+    ) -> Result<Option<i64>, StoreError> {
+        const SQL: &str =
+            "SELECT position FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $3";
+        let sequence = i64::try_from(sequence).unwrap_or(i64::MAX);
+        let position: Option<Option<i64>> = with_pool!(self, |pool| sqlx::query_scalar(SQL)
+            .bind(aggregate_type)
+            .bind(aggregate_id)
+            .bind(sequence)
+            .fetch_optional(pool)
+            .await)?;
+        Ok(position.flatten())
+    }
+
+    /// The current version of an aggregate: the sequence of its last event, 0 when it has none.
+    pub async fn current_version(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+    ) -> Result<u64, StoreError> {
+        const SQL: &str =
+            "SELECT max(sequence) FROM events WHERE aggregate_type = $1 AND aggregate_id = $2";
+        let version: Option<i64> = with_pool!(self, |pool| sqlx::query_scalar(SQL)
+            .bind(aggregate_type)
+            .bind(aggregate_id)
+            .fetch_one(pool)
+            .await)?;
+        Ok(version.map_or(0, |version| u64::try_from(version).unwrap_or(0)))
+    }
+}
+
+async fn execute_on<R, A>(
+    store: &PersistedEventStore<R, A>,
+    aggregate_id: &str,
+    command: A::Command,
+    expected_version: Option<u64>,
+    metadata: Metadata,
+    services: &A::Services,
+) -> Result<Committed, ExecuteError<A::Error>>
+where
+    R: PersistedEventRepository,
+    A: Aggregate,
+{
+    let mut context = store
+        .load_aggregate(aggregate_id)
+        .await
+        .map_err(ExecuteError::from_aggregate)?;
+    let current = context.current_sequence as u64;
+    if let Some(expected) = expected_version {
+        if expected != current {
+            return Err(ExecuteError::VersionMismatch { expected, current });
+        }
+    }
+    let sink = cqrs_es::event_sink::EventSink::<A>::default();
+    context
+        .aggregate
+        .handle(command, services, &sink)
+        .await
+        .map_err(ExecuteError::Rejected)?;
+    let events = sink.collect().await;
+    let committed = store
+        .commit(events, context, metadata)
+        .await
+        .map_err(ExecuteError::from_aggregate)?;
+    let version = committed
+        .last()
+        .map_or(current, |envelope| envelope.sequence as u64);
+    Ok(Committed {
+        aggregate_id: aggregate_id.to_owned(),
+        version,
+        position: 0,
+        event_types: committed
+            .iter()
+            .map(|envelope| cqrs_es::DomainEvent::event_type(&envelope.payload))
+            .collect(),
+    })
+}

@@ -1,0 +1,112 @@
+//! Idempotency keys: a client's retry with the same `Idempotency-Key` gets the first answer and
+//! writes nothing.
+//!
+//! A key is claimed before the command runs (a row without a response), then completed with the
+//! answer. A second request with the key while the first is running is told so; a request with
+//! the same key but another body is refused. Keys are scoped to the authenticated user.
+
+use crate::db::{now_text, Database, StoreError};
+
+/// What a claim found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The key is new and now claimed by the caller, who must complete or release it.
+    Claimed,
+    /// The key was used for this same request; here is the answer given then.
+    Replay {
+        /// The HTTP status code.
+        status: u16,
+        /// The response body.
+        body: String,
+    },
+    /// The key was used for a different request.
+    Mismatch,
+    /// The first request with this key has not finished.
+    InProgress,
+}
+
+impl Database {
+    /// Claims `key` for `principal` and the request whose hash is `request_hash`.
+    pub async fn claim_idempotency_key(
+        &self,
+        principal: &str,
+        key: &str,
+        request_hash: &str,
+    ) -> Result<Claim, StoreError> {
+        let inserted =
+            with_pool!(self, |pool| {
+                sqlx::query(
+            "INSERT INTO idempotency_keys (principal, idempotency_key, request_hash, created_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (principal, idempotency_key) DO NOTHING"
+        )
+        .bind(principal)
+        .bind(key)
+        .bind(request_hash)
+        .bind(now_text())
+        .execute(pool)
+        .await.map(|done| done.rows_affected())
+            })?;
+        if inserted == 1 {
+            return Ok(Claim::Claimed);
+        }
+        let row: Option<(String, Option<i32>, Option<String>)> =
+            with_pool!(self, |pool| sqlx::query_as(
+                "SELECT request_hash, status_code, response_body FROM idempotency_keys \
+             WHERE principal = $1 AND idempotency_key = $2"
+            )
+            .bind(principal)
+            .bind(key)
+            .fetch_optional(pool)
+            .await)?;
+        Ok(match row {
+            // Released between our insert and select: the caller may simply retry.
+            None => Claim::InProgress,
+            Some((hash, _, _)) if hash != request_hash => Claim::Mismatch,
+            Some((_, Some(status), Some(body))) => Claim::Replay {
+                status: u16::try_from(status).unwrap_or(500),
+                body,
+            },
+            Some(_) => Claim::InProgress,
+        })
+    }
+
+    /// Stores the answer for a claimed key.
+    pub async fn complete_idempotency_key(
+        &self,
+        principal: &str,
+        key: &str,
+        status: u16,
+        body: &str,
+    ) -> Result<(), StoreError> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+            "UPDATE idempotency_keys SET status_code = $1, response_body = $2 WHERE principal = $3 AND idempotency_key = $4"
+        )
+        .bind(i32::from(status))
+        .bind(body)
+        .bind(principal)
+        .bind(key)
+        .execute(pool)
+        .await.map(|done| done.rows_affected())
+        })?;
+        Ok(())
+    }
+
+    /// Gives a claimed key up (the request failed in a way worth retrying).
+    pub async fn release_idempotency_key(
+        &self,
+        principal: &str,
+        key: &str,
+    ) -> Result<(), StoreError> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+            "DELETE FROM idempotency_keys WHERE principal = $1 AND idempotency_key = $2 AND status_code IS NULL"
+        )
+        .bind(principal)
+        .bind(key)
+        .execute(pool)
+        .await.map(|done| done.rows_affected())
+        })?;
+        Ok(())
+    }
+}

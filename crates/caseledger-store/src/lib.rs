@@ -1,0 +1,28 @@
+//! Storage for caseledger: the event store (cqrs-es over sqlite-es or postgres-es), the globally
+//! ordered feed of the events table, the projector that keeps views up to date, the read models
+//! themselves, and idempotency records.
+//!
+//! Architecture invariants:
+//! - This crate knows SQL and the two backends; it never knows HTTP, tokens or clients. Callers
+//!   hand it an already authenticated [`caseledger_domain::Actor`] inside commands.
+//! - Every write of business state is an event appended through cqrs-es. Views are derived only
+//!   from the feed, and each projection writes its checkpoint in the same transaction as its view
+//!   rows, so a view can always be dropped and rebuilt to the same content.
+//! - The feed never skips an event: SQLite numbers rows under its single writer; PostgreSQL reads
+//!   below the transaction-id horizon (see [`feed`]).
+//! - Only the SQL in this crate differs between backends; the [`with_pool!`] and [`with_tx!`]
+//!   macros run one body against either concrete connection type.
+
+#[macro_use]
+mod db;
+pub mod cases;
+pub mod commands;
+pub mod feed;
+pub mod history;
+pub mod idempotency;
+pub mod projector;
+
+pub use commands::{Committed, ExecuteError, Metadata};
+pub use db::{Backend, Database, StoreError, Tx};
+pub use feed::{FeedEvent, FeedPosition};
+pub use projector::{Projection, ProjectionError, ProjectionStatus, Projector};

@@ -1,0 +1,486 @@
+//! The projector: feeds each projection the events after its checkpoint, in feed order, and
+//! writes the new checkpoint in the same transaction as the projection's view rows.
+//!
+//! Guarantees:
+//! - Nothing lost, nothing applied twice: a batch's view rows and its checkpoint commit together
+//!   or not at all; a crash or a failing projection leaves the checkpoint where the last good batch
+//!   put it.
+//! - One projector at a time per projection, across processes: the checkpoint is advanced by a
+//!   compare-and-set (`WHERE position = <old>`), so a second projector that read the same
+//!   checkpoint finds nothing to update and rolls back. On PostgreSQL a transaction-level advisory
+//!   lock also keeps a second process from doing the work at all; when the holder dies its lock
+//!   dies with its transaction and the next poll of another process takes over.
+//! - A failing event stops its projection at that event (later events depend on it). The error is
+//!   recorded in `projection_checkpoints.last_error` and the projector retries with backoff; other
+//!   projections go on.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sha2::{Digest, Sha256};
+use tokio::sync::{watch, Notify};
+use tracing::{debug, warn};
+
+use crate::db::{now_text, Database, StoreError, Tx};
+use crate::feed::{FeedEvent, FeedPosition};
+
+/// Why a projection could not apply a batch.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectionError {
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// One event could not be projected (unreadable payload, impossible order).
+    #[error("event at position {position} ({event_type}): {message}")]
+    Event {
+        /// The event's feed position.
+        position: i64,
+        /// The event's type.
+        event_type: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// There is no projection of that name.
+    #[error("unknown projection {0:?}")]
+    UnknownProjection(String),
+}
+
+impl From<sqlx::Error> for ProjectionError {
+    fn from(error: sqlx::Error) -> Self {
+        ProjectionError::Store(StoreError::Sql(error))
+    }
+}
+
+impl ProjectionError {
+    /// Builds an [`ProjectionError::Event`] for `event`.
+    pub fn event(event: &FeedEvent, message: impl std::fmt::Display) -> Self {
+        ProjectionError::Event {
+            position: event.at.position,
+            event_type: event.event_type.clone(),
+            message: message.to_string(),
+        }
+    }
+}
+
+/// A view derived from the feed.
+#[async_trait]
+pub trait Projection: Send + Sync + 'static {
+    /// A stable name: the checkpoint's key and the CLI's argument.
+    fn name(&self) -> &'static str;
+
+    /// The tables holding this projection's rows; a rebuild empties them.
+    fn tables(&self) -> &'static [&'static str];
+
+    /// Applies `events` (consecutive, in feed order) inside `tx`. Must be deterministic: the same
+    /// events on the same rows give the same rows.
+    async fn apply(&self, tx: &mut Tx, events: &[FeedEvent]) -> Result<(), ProjectionError>;
+
+    /// A query returning every row of the view as one text column named `row`, in a stable order.
+    /// Its SHA-256 is the view's checksum.
+    fn checksum_sql(&self) -> &'static str;
+}
+
+/// A projection's progress, as `/readyz`, `/metrics` and the CLI report it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectionStatus {
+    /// The projection's name.
+    pub name: String,
+    /// The last event applied.
+    pub checkpoint: FeedPosition,
+    /// How many events it has applied since it was last rebuilt.
+    pub events_applied: i64,
+    /// When it last advanced.
+    pub updated_at: String,
+    /// The error that stops it, if any.
+    pub last_error: Option<String>,
+    /// Events in the log after its checkpoint.
+    pub backlog: i64,
+    /// When the oldest of those was recorded (`None` when there is no backlog).
+    pub oldest_pending_at: Option<String>,
+}
+
+/// The result of waiting for a projection to reach a position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CatchUp {
+    /// The projection has applied the event at that position.
+    Reached,
+    /// It has not within the time allowed.
+    TimedOut,
+    /// No event has that position.
+    UnknownPosition,
+}
+
+struct Inner {
+    db: Database,
+    projections: Vec<Arc<dyn Projection>>,
+    wake: Notify,
+    progress: watch::Sender<u64>,
+    batch_size: i64,
+    poll_interval: Duration,
+}
+
+/// Runs projections. Cheap to clone; clones share the wake-up signal.
+#[derive(Clone)]
+pub struct Projector {
+    inner: Arc<Inner>,
+}
+
+const CHECKPOINT_COLUMNS: &str = "transaction_id, position, events_applied, updated_at, last_error";
+
+impl Projector {
+    /// A projector over `projections`, reading 500 events a batch and polling every 250 ms when
+    /// nothing wakes it (other processes' commits are seen by polling).
+    pub fn new(db: Database, projections: Vec<Arc<dyn Projection>>) -> Self {
+        Self::with_tuning(db, projections, 500, Duration::from_millis(250))
+    }
+
+    /// A projector with an explicit batch size and poll interval.
+    pub fn with_tuning(
+        db: Database,
+        projections: Vec<Arc<dyn Projection>>,
+        batch_size: i64,
+        poll_interval: Duration,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                projections,
+                wake: Notify::new(),
+                progress: watch::channel(0).0,
+                batch_size: batch_size.max(1),
+                poll_interval,
+            }),
+        }
+    }
+
+    /// The names of the projections, in the order they run.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.inner
+            .projections
+            .iter()
+            .map(|projection| projection.name())
+            .collect()
+    }
+
+    /// Signals that new events were committed.
+    pub fn wake(&self) {
+        self.inner.wake.notify_one();
+    }
+
+    fn find(&self, name: &str) -> Result<&Arc<dyn Projection>, ProjectionError> {
+        self.inner
+            .projections
+            .iter()
+            .find(|projection| projection.name() == name)
+            .ok_or_else(|| ProjectionError::UnknownProjection(name.to_owned()))
+    }
+
+    /// Creates missing checkpoint rows (at the start of the feed).
+    pub async fn ensure_checkpoints(&self) -> Result<(), StoreError> {
+        for projection in &self.inner.projections {
+            with_pool!(&self.inner.db, |pool| {
+                sqlx::query(
+                "INSERT INTO projection_checkpoints (name, updated_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING"
+            )
+            .bind(projection.name())
+            .bind(now_text())
+            .execute(pool)
+            .await.map(|done| done.rows_affected())
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The checkpoint of projection `name` (the start of the feed when it has none yet).
+    pub async fn checkpoint(&self, name: &str) -> Result<FeedPosition, StoreError> {
+        let row: Option<(i64, i64)> = with_pool!(&self.inner.db, |pool| sqlx::query_as(
+            "SELECT transaction_id, position FROM projection_checkpoints WHERE name = $1"
+        )
+        .bind(name)
+        .fetch_optional(pool)
+        .await)?;
+        Ok(
+            row.map_or_else(FeedPosition::default, |(transaction_id, position)| {
+                FeedPosition {
+                    transaction_id,
+                    position,
+                }
+            }),
+        )
+    }
+
+    /// Applies at most `limit` events to `projection` in one transaction; returns how many.
+    /// Returns 0 when there is nothing to do or another projector got there first.
+    async fn step(
+        &self,
+        projection: &dyn Projection,
+        limit: i64,
+    ) -> Result<usize, ProjectionError> {
+        let db = &self.inner.db;
+        let name = projection.name();
+        let checkpoint = self.checkpoint(name).await?;
+        let events = db.read_feed(checkpoint, limit).await?;
+        let Some(last) = events.last().map(|event| event.at) else {
+            return Ok(0);
+        };
+        let mut tx = db.begin().await?;
+        if !tx.try_lock_projection(name, false).await? {
+            return Ok(0);
+        }
+        // On SQLite this update is the transaction's first statement, so the transaction holds
+        // the write lock before it reads any view row and cannot fail to upgrade later.
+        let advanced = with_tx!(&mut tx, |conn| sqlx::query(
+            "UPDATE projection_checkpoints \
+                SET transaction_id = $1, position = $2, events_applied = events_applied + $3, \
+                    updated_at = $4, last_error = NULL \
+              WHERE name = $5 AND transaction_id = $6 AND position = $7"
+        )
+        .bind(last.transaction_id)
+        .bind(last.position)
+        .bind(events.len() as i64)
+        .bind(now_text())
+        .bind(name)
+        .bind(checkpoint.transaction_id)
+        .bind(checkpoint.position)
+        .execute(&mut *conn)
+        .await
+        .map(|done| done.rows_affected()))?;
+        if advanced != 1 {
+            debug!(projection = name, "checkpoint moved by another projector");
+            return Ok(0);
+        }
+        projection.apply(&mut tx, &events).await?;
+        tx.commit().await?;
+        self.inner.progress.send_modify(|n| *n += 1);
+        Ok(events.len())
+    }
+
+    /// Advances one projection by up to one batch. After a failing batch it goes on event by
+    /// event, so that the events before a bad one are still applied; the error is returned only
+    /// when the very next event fails.
+    async fn advance(&self, projection: &dyn Projection) -> Result<usize, ProjectionError> {
+        match self.step(projection, self.inner.batch_size).await {
+            Ok(n) => Ok(n),
+            Err(error) if self.inner.batch_size > 1 => {
+                let mut applied = 0;
+                for _ in 0..self.inner.batch_size {
+                    match self.step(projection, 1).await {
+                        Ok(0) => break,
+                        Ok(n) => applied += n,
+                        Err(_) if applied > 0 => break,
+                        Err(_) => return Err(error),
+                    }
+                }
+                Ok(applied)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn record_error(&self, name: &str, error: &ProjectionError) {
+        let message = error.to_string();
+        let result = with_pool!(&self.inner.db, |pool| sqlx::query(
+            "UPDATE projection_checkpoints SET last_error = $1 WHERE name = $2"
+        )
+        .bind(&message)
+        .bind(name)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()));
+        if let Err(store_error) = result {
+            warn!(projection = name, %store_error, "could not record projection error");
+        }
+    }
+
+    /// Runs every projection until none has anything left to apply. Returns the number of events
+    /// applied. Stops at the first error.
+    pub async fn catch_up(&self) -> Result<usize, ProjectionError> {
+        let mut total = 0;
+        loop {
+            let mut progressed = 0;
+            for projection in &self.inner.projections {
+                progressed += self.advance(projection.as_ref()).await?;
+            }
+            if progressed == 0 {
+                return Ok(total);
+            }
+            total += progressed;
+        }
+    }
+
+    /// Runs until `shutdown` completes: woken by [`Projector::wake`], polling as the fallback,
+    /// retrying failing projections with backoff (up to 30 s).
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let projections = self.inner.projections.clone();
+        let mut failures = vec![0u32; projections.len()];
+        loop {
+            let mut progressed = false;
+            for (projection, failures) in projections.iter().zip(failures.iter_mut()) {
+                match self.advance(projection.as_ref()).await {
+                    Ok(n) => {
+                        progressed |= n > 0;
+                        *failures = 0;
+                    }
+                    Err(error) => {
+                        *failures = failures.saturating_add(1);
+                        warn!(projection = projection.name(), %error, failures = *failures, "projection failed");
+                        self.record_error(projection.name(), &error).await;
+                    }
+                }
+            }
+            if progressed {
+                continue;
+            }
+            let worst = failures.iter().copied().max().unwrap_or(0);
+            let backoff = if worst == 0 {
+                self.inner.poll_interval
+            } else {
+                Duration::from_millis(500u64.saturating_mul(1 << worst.min(6)))
+                    .min(Duration::from_secs(30))
+            };
+            tokio::select! {
+                _ = self.inner.wake.notified(), if worst == 0 => {}
+                _ = tokio::time::sleep(backoff) => {}
+                _ = &mut shutdown => return,
+            }
+        }
+    }
+
+    /// Waits until projection `name` has applied the event at `position`, for at most `timeout`.
+    pub async fn wait_for(
+        &self,
+        name: &str,
+        position: i64,
+        timeout: Duration,
+    ) -> Result<CatchUp, StoreError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut progress = self.inner.progress.subscribe();
+        loop {
+            let checkpoint = self.checkpoint(name).await?;
+            match self.inner.db.is_at_or_before(position, checkpoint).await? {
+                None => return Ok(CatchUp::UnknownPosition),
+                Some(true) => return Ok(CatchUp::Reached),
+                Some(false) => {}
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return Ok(CatchUp::TimedOut);
+            }
+            // Woken by this process's projector; polled for another process's.
+            let nap = (deadline - now).min(Duration::from_millis(50));
+            let _ = tokio::time::timeout(nap, progress.changed()).await;
+        }
+    }
+
+    /// Empties projection `name` and applies the whole feed again in one transaction, calling
+    /// `progress(applied, total)` along the way. Live projectors wait (PostgreSQL) or find the
+    /// checkpoint moved (SQLite) meanwhile. Returns the view's checksum afterwards.
+    pub async fn rebuild(
+        &self,
+        name: &str,
+        progress: &mut (dyn FnMut(u64, u64) + Send),
+    ) -> Result<String, ProjectionError> {
+        let projection = self.find(name)?.clone();
+        let db = &self.inner.db;
+        self.ensure_checkpoints().await?;
+        let (total, _) = db.feed_backlog(FeedPosition::default()).await?;
+        let mut tx = db.begin().await?;
+        // First statement is a write (SQLite lock, see `step`).
+        with_tx!(&mut tx, |conn| {
+            sqlx::query(
+            "UPDATE projection_checkpoints SET transaction_id = 0, position = 0, events_applied = 0 WHERE name = $1"
+        )
+        .bind(name)
+        .execute(&mut *conn)
+        .await.map(|done| done.rows_affected())
+        })?;
+        tx.try_lock_projection(name, true).await?;
+        for table in projection.tables() {
+            let sql = format!("DELETE FROM {table}");
+            with_tx!(&mut tx, |conn| sqlx::query(&sql)
+                .execute(&mut *conn)
+                .await
+                .map(|done| done.rows_affected()))?;
+        }
+        let mut at = FeedPosition::default();
+        let mut applied: u64 = 0;
+        loop {
+            let events = db.read_feed(at, 5_000).await?;
+            let Some(last) = events.last().map(|event| event.at) else {
+                break;
+            };
+            projection.apply(&mut tx, &events).await?;
+            applied += events.len() as u64;
+            at = last;
+            progress(applied, (total.max(0) as u64).max(applied));
+        }
+        with_tx!(&mut tx, |conn| {
+            sqlx::query(
+            "UPDATE projection_checkpoints \
+                SET transaction_id = $1, position = $2, events_applied = $3, updated_at = $4, last_error = NULL \
+              WHERE name = $5"
+        )
+        .bind(at.transaction_id)
+        .bind(at.position)
+        .bind(applied as i64)
+        .bind(now_text())
+        .bind(name)
+        .execute(&mut *conn)
+        .await.map(|done| done.rows_affected())
+        })?;
+        tx.commit().await?;
+        self.inner.progress.send_modify(|n| *n += 1);
+        Ok(self.checksum(name).await?)
+    }
+
+    /// The SHA-256 (hex) of every row of projection `name`, in the projection's stable order.
+    pub async fn checksum(&self, name: &str) -> Result<String, ProjectionError> {
+        let projection = self.find(name)?;
+        let rows: Vec<String> = with_pool!(&self.inner.db, |pool| sqlx::query_scalar(
+            projection.checksum_sql()
+        )
+        .fetch_all(pool)
+        .await)?;
+        let mut hasher = Sha256::new();
+        for row in rows {
+            hasher.update(row.as_bytes());
+            hasher.update(b"\n");
+        }
+        Ok(hex::encode(hasher.finalize()))
+    }
+
+    /// The progress of every projection.
+    pub async fn status(&self) -> Result<Vec<ProjectionStatus>, StoreError> {
+        let mut statuses = Vec::with_capacity(self.inner.projections.len());
+        for projection in &self.inner.projections {
+            let name = projection.name();
+            let sql =
+                format!("SELECT {CHECKPOINT_COLUMNS} FROM projection_checkpoints WHERE name = $1");
+            let row: Option<(i64, i64, i64, String, Option<String>)> =
+                with_pool!(&self.inner.db, |pool| sqlx::query_as(&sql)
+                    .bind(name)
+                    .fetch_optional(pool)
+                    .await)?;
+            let (transaction_id, position, events_applied, updated_at, last_error) =
+                row.unwrap_or((0, 0, 0, String::new(), None));
+            let checkpoint = FeedPosition {
+                transaction_id,
+                position,
+            };
+            let (backlog, oldest_pending_at) = self.inner.db.feed_backlog(checkpoint).await?;
+            statuses.push(ProjectionStatus {
+                name: name.to_owned(),
+                checkpoint,
+                events_applied,
+                updated_at,
+                last_error,
+                backlog,
+                oldest_pending_at,
+            });
+        }
+        Ok(statuses)
+    }
+}
