@@ -1,1 +1,133 @@
-//! placeholder
+//! The caseledger HTTP API: authentication, command and read endpoints, operations endpoints.
+//!
+//! Architecture invariants:
+//! - HTTP shapes live here; domain aggregates and store views are never serialised directly.
+//! - Handlers extract, call one store method (or the shared command path in [`commands`]), and
+//!   map the result. No SQL here.
+//! - Every error leaves as problem+json with a stable code ([`error::ApiError`]); internal errors
+//!   are logged with the request id and never echoed.
+//! - The actor on events comes from the verified token only.
+
+pub mod auth;
+pub mod cases;
+pub mod commands;
+pub mod error;
+pub mod json;
+pub mod metrics;
+pub mod openapi;
+pub mod ops;
+pub mod reference;
+pub mod state;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::HeaderName;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use caseledger_store::Projection;
+use tokio::net::TcpListener;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+pub use auth::JwtKeys;
+pub use reference::ReferenceData;
+pub use state::AppState;
+
+/// The largest request body accepted (1 MiB); larger bodies get 413.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The projections the server keeps up to date.
+pub fn projections() -> Vec<Arc<dyn Projection>> {
+    vec![Arc::new(caseledger_store::cases::CasesProjection)]
+}
+
+/// The full router: API, operations endpoints, request ids, tracing, metrics and body limit.
+pub fn router(state: AppState) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    let api = Router::new()
+        .route(
+            "/api/v1/cases",
+            post(cases::register_case).get(cases::list_cases),
+        )
+        .route("/api/v1/cases/{case_id}", get(cases::get_case))
+        .route("/api/v1/cases/{case_id}/history", get(cases::case_history))
+        .route(
+            "/api/v1/cases/{case_id}/dispatch",
+            post(cases::dispatch_case),
+        )
+        .route("/api/v1/cases/{case_id}/accept", post(cases::accept_case))
+        .route("/api/v1/cases/{case_id}/respond", post(cases::respond_case))
+        .route("/api/v1/cases/{case_id}/rate", post(cases::rate_case))
+        .route("/api/v1/cases/{case_id}/add-note", post(cases::add_note))
+        .route("/api/v1/cases/{case_id}/close", post(cases::close_case))
+        .route("/api/v1/departments", get(ops::departments))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(ops::openapi_json))
+        .route("/docs", get(ops::docs))
+        .fallback(ops::fallback)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            record_metrics,
+        ))
+        .with_state(state);
+    api.layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            let request_id = request
+                .headers()
+                .get("x-request-id")
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or_default();
+            tracing::info_span!("request", method = %request.method(), uri = %request.uri().path(), request_id)
+        }))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+async fn record_metrics(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let method = request.method().to_string();
+    let response = next.run(request).await;
+    state.metrics.observe_request(
+        &route,
+        &method,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
+}
+
+/// Serves the API on `listener` and runs the projector beside it until `shutdown` completes;
+/// then stops accepting, finishes open requests and stops the projector.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    state
+        .projector
+        .ensure_checkpoints()
+        .await
+        .map_err(std::io::Error::other)?;
+    let (stop_projector, projector_stopped) = tokio::sync::oneshot::channel::<()>();
+    let projector = tokio::spawn(state.projector.clone().run(async {
+        let _ = projector_stopped.await;
+    }));
+    let app = router(state);
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    let _ = stop_projector.send(());
+    let _ = projector.await;
+    result
+}

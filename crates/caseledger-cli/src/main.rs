@@ -1,1 +1,422 @@
-fn main() {}
+//! The `caseledger` binary: `serve`, `migrate`, `token`, and the `projections` maintenance
+//! commands. Configuration comes from the environment; flags override it.
+//!
+//! The only place that installs a tracing subscriber, reads the clock for tokens, and touches the
+//! data directory (the generated JWT secret and the editable reference data files).
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context, Result};
+use caseledger_api::{AppState, JwtKeys, ReferenceData};
+use caseledger_store::{Database, Projector};
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use tracing::info;
+
+const DEFAULT_DATABASE_URL: &str = "sqlite://./data/caseledger.db";
+
+#[derive(Parser)]
+#[command(
+    name = "caseledger",
+    version,
+    about = "Event-sourced case management for enterprise service and talent work"
+)]
+struct Cli {
+    /// Database: sqlite://path (embedded, default) or postgres://user:pass@host/db.
+    #[arg(long, global = true, env = "CASELEDGER_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    database_url: String,
+    /// Where the generated secret and the editable reference data files live.
+    #[arg(
+        long,
+        global = true,
+        env = "CASELEDGER_DATA_DIR",
+        default_value = "./data"
+    )]
+    data_dir: PathBuf,
+    /// Log format.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API and run the projector.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "CASELEDGER_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+    /// Apply the database schema and exit.
+    Migrate,
+    /// Print a signed token for a user.
+    Token {
+        /// The user id.
+        #[arg(long)]
+        sub: String,
+        /// A role (repeat for several): district_leader, liaison_officer, dispatcher,
+        /// department_handler, department_head, enterprise, expert, panel_secretary,
+        /// reward_office, committee_member, approving_authority, auditor, admin.
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// The department or enterprise id the user acts for.
+        #[arg(long)]
+        org: Option<String>,
+        /// Lifetime, e.g. 30m, 8h, 7d.
+        #[arg(long, default_value = "8h")]
+        ttl: String,
+    },
+    /// Inspect and rebuild projections.
+    Projections {
+        #[command(subcommand)]
+        command: ProjectionsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ProjectionsCommand {
+    /// Show each projection's checkpoint, backlog and error.
+    Status,
+    /// Rebuild one projection (or all) from the event log and print the view's checksum.
+    Rebuild {
+        /// The projection's name; all when omitted.
+        name: Option<String>,
+    },
+    /// Print each projection's checksum without changing anything.
+    Checksum {
+        /// The projection's name; all when omitted.
+        name: Option<String>,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    install_tracing(cli.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(run(cli))
+}
+
+fn install_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Serve { listen } => serve(&cli.database_url, &cli.data_dir, listen).await,
+        Command::Migrate => {
+            let db = open(&cli.database_url).await?;
+            db.migrate().await.context("applying migrations")?;
+            println!("schema is up to date ({})", redact(&cli.database_url));
+            Ok(())
+        }
+        Command::Token {
+            sub,
+            roles,
+            org,
+            ttl,
+        } => {
+            let keys = load_keys(&cli.data_dir)?;
+            let ttl = parse_ttl(&ttl)?;
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .context("reading the clock")?
+                .as_secs();
+            let token = keys
+                .mint(&sub, &roles, org.as_deref(), now, ttl)
+                .context("minting the token")?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::Projections { command } => projections(&cli.database_url, command).await,
+    }
+}
+
+async fn open(url: &str) -> Result<Database> {
+    Database::connect(url)
+        .await
+        .with_context(|| format!("opening the event store at {}", redact(url)))
+}
+
+/// Hides a password in a database URL before it is printed or logged.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+async fn serve(database_url: &str, data_dir: &Path, listen: SocketAddr) -> Result<()> {
+    let db = open(database_url).await?;
+    db.migrate().await.context("applying migrations")?;
+    let keys = load_keys(data_dir)?;
+    let reference = load_reference(data_dir)?;
+    let state = AppState::new(db, keys, reference);
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    let address = listener.local_addr().context("reading the bound address")?;
+    info!(%address, database = %redact(database_url), "caseledger serving");
+    eprintln!(
+        "caseledger is serving on http://{address} (API reference: http://{address}/docs)\n\
+         Mint a token with, for example:\n  caseledger token --sub alice --role dispatcher\n\
+         and send it as: Authorization: Bearer <token>"
+    );
+    caseledger_api::serve(listener, state, shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+    info!("caseledger stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    info!("shutting down");
+}
+
+/// The JWT keys: from `CASELEDGER_JWT_SECRET`, or from `<data_dir>/jwt-secret`, generated once
+/// (32 random bytes, hex, mode 0600) so tokens survive a restart.
+fn load_keys(data_dir: &Path) -> Result<JwtKeys> {
+    if let Ok(secret) = std::env::var("CASELEDGER_JWT_SECRET") {
+        if secret.len() < 16 {
+            bail!("CASELEDGER_JWT_SECRET must be at least 16 characters");
+        }
+        return Ok(JwtKeys::from_secret(secret.as_bytes()));
+    }
+    let path = data_dir.join("jwt-secret");
+    if !path.exists() {
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("creating {}", data_dir.display()))?;
+        let mut bytes = [0u8; 32];
+        getrandom(&mut bytes)?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match options.open(&path) {
+            Ok(mut file) => {
+                file.write_all(hex_encode(&bytes).as_bytes())
+                    .with_context(|| format!("writing {}", path.display()))?;
+                eprintln!("generated a new token secret in {}", path.display());
+            }
+            // Another process created it first; use theirs.
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(error) => {
+                return Err(error).with_context(|| format!("creating {}", path.display()))
+            }
+        }
+    }
+    let secret =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let secret = secret.trim();
+    if secret.len() < 16 {
+        bail!(
+            "{} holds a secret shorter than 16 characters",
+            path.display()
+        );
+    }
+    Ok(JwtKeys::from_secret(secret.as_bytes()))
+}
+
+fn getrandom(bytes: &mut [u8]) -> Result<()> {
+    let mut file = std::fs::File::open("/dev/urandom").context("opening /dev/urandom")?;
+    std::io::Read::read_exact(&mut file, bytes).context("reading /dev/urandom")
+}
+
+fn hex_encode(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// The departments and SLA policy: `<data_dir>/departments.toml` and `<data_dir>/sla-policy.toml`,
+/// written from the shipped defaults on first start so an operator can edit them.
+fn load_reference(data_dir: &Path) -> Result<ReferenceData> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let read = |name: &str, default: &str| -> Result<String> {
+        let path = data_dir.join(name);
+        if !path.exists() {
+            std::fs::write(&path, default)
+                .with_context(|| format!("writing {}", path.display()))?;
+            eprintln!(
+                "wrote the default {} (edit it and restart to change it)",
+                path.display()
+            );
+        }
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))
+    };
+    let departments = read(
+        "departments.toml",
+        caseledger_api::reference::DEFAULT_DEPARTMENTS,
+    )?;
+    let sla_policy = read(
+        "sla-policy.toml",
+        caseledger_api::reference::DEFAULT_SLA_POLICY,
+    )?;
+    ReferenceData::parse(&departments, &sla_policy).context("loading reference data")
+}
+
+/// Parses `30m`, `8h`, `7d` or plain seconds.
+fn parse_ttl(text: &str) -> Result<u64> {
+    let text = text.trim();
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let number: u64 = number
+        .parse()
+        .with_context(|| format!("ttl {text:?}: expected e.g. 30m, 8h or 7d"))?;
+    let seconds = match unit {
+        "" | "s" => number,
+        "m" => number * 60,
+        "h" => number * 3600,
+        "d" => number * 86_400,
+        _ => bail!("ttl {text:?}: unit must be s, m, h or d"),
+    };
+    if seconds == 0 || seconds > 366 * 86_400 {
+        bail!("ttl must be between 1 second and 366 days");
+    }
+    Ok(seconds)
+}
+
+async fn projections(database_url: &str, command: ProjectionsCommand) -> Result<()> {
+    let db = open(database_url).await?;
+    db.migrate().await.context("applying migrations")?;
+    let projector = Projector::new(db, caseledger_api::projections());
+    projector
+        .ensure_checkpoints()
+        .await
+        .context("preparing checkpoints")?;
+    let select = |name: Option<String>| -> Result<Vec<String>> {
+        let names: Vec<String> = projector.names().into_iter().map(str::to_owned).collect();
+        match name {
+            None => Ok(names),
+            Some(name) if names.contains(&name) => Ok(vec![name]),
+            Some(name) => bail!("unknown projection {name:?}; known: {}", names.join(", ")),
+        }
+    };
+    match command {
+        ProjectionsCommand::Status => {
+            println!(
+                "{:<16} {:>12} {:>10} {:>10}  error",
+                "projection", "position", "applied", "backlog"
+            );
+            for status in projector
+                .status()
+                .await
+                .context("reading projection status")?
+            {
+                println!(
+                    "{:<16} {:>12} {:>10} {:>10}  {}",
+                    status.name,
+                    status.checkpoint.position,
+                    status.events_applied,
+                    status.backlog,
+                    status.last_error.unwrap_or_else(|| "-".into())
+                );
+            }
+        }
+        ProjectionsCommand::Rebuild { name } => {
+            for name in select(name)? {
+                let bar = ProgressBar::new(0);
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{msg:12} [{bar:40}] {pos}/{len} events ({per_sec}, eta {eta})",
+                    )
+                    .context("progress bar template")?
+                    .progress_chars("=> "),
+                );
+                bar.set_message(name.clone());
+                bar.enable_steady_tick(Duration::from_millis(200));
+                let started = std::time::Instant::now();
+                let checksum = projector
+                    .rebuild(&name, &mut |applied, total| {
+                        bar.set_length(total);
+                        bar.set_position(applied);
+                    })
+                    .await
+                    .with_context(|| format!("rebuilding {name}"))?;
+                bar.finish_and_clear();
+                println!(
+                    "{name}: rebuilt in {:.1?}, checksum {checksum}",
+                    started.elapsed()
+                );
+            }
+        }
+        ProjectionsCommand::Checksum { name } => {
+            for name in select(name)? {
+                let checksum = projector
+                    .checksum(&name)
+                    .await
+                    .with_context(|| format!("checksum of {name}"))?;
+                println!("{name}: {checksum}");
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttl_accepts_units_and_refuses_nonsense() {
+        assert_eq!(parse_ttl("30m").unwrap(), 1800);
+        assert_eq!(parse_ttl("8h").unwrap(), 28_800);
+        assert_eq!(parse_ttl("90").unwrap(), 90);
+        assert!(parse_ttl("8x").is_err());
+        assert!(parse_ttl("0").is_err());
+    }
+
+    #[test]
+    fn passwords_are_redacted_from_urls() {
+        assert_eq!(
+            redact("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact("sqlite://./data/x.db"), "sqlite://./data/x.db");
+    }
+}

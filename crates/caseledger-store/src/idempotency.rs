@@ -33,9 +33,8 @@ impl Database {
         key: &str,
         request_hash: &str,
     ) -> Result<Claim, StoreError> {
-        let inserted =
-            with_pool!(self, |pool| {
-                sqlx::query(
+        let inserted = with_pool!(self, |pool| {
+            sqlx::query(
             "INSERT INTO idempotency_keys (principal, idempotency_key, request_hash, created_at) \
              VALUES ($1, $2, $3, $4) ON CONFLICT (principal, idempotency_key) DO NOTHING"
         )
@@ -45,7 +44,7 @@ impl Database {
         .bind(now_text())
         .execute(pool)
         .await.map(|done| done.rows_affected())
-            })?;
+        })?;
         if inserted == 1 {
             return Ok(Claim::Claimed);
         }

@@ -1,0 +1,1048 @@
+//! `/api/v1/cases`: the enterprise case endpoints. Handlers parse at the edge into domain types,
+//! call the store, and map the result; visibility rules for reads live here.
+
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use caseledger_domain::case::{
+    CaseCommand, CaseSource, CaseStatus, EnterpriseCase, Resolution, Satisfaction, Urgency,
+};
+use caseledger_domain::text::{BoundedText, Label, LongText, Title};
+use caseledger_domain::{Actor, Authored, CaseId, DepartmentId, Role, SubjectId};
+use caseledger_store::cases::{CaseFilter, CaseView, AGGREGATE_TYPE};
+use caseledger_store::projector::CatchUp;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::Authenticated;
+use crate::commands::{
+    self, event_metadata, fingerprint, CommandAccepted, CommandHeaders, CommandRequest,
+};
+use crate::error::{ApiError, FieldError, Problem};
+use crate::json::ApiJson;
+use crate::state::AppState;
+
+/// Roles that see every case.
+const DISTRICT_READERS: &[Role] = &[
+    Role::Dispatcher,
+    Role::DistrictLeader,
+    Role::LiaisonOfficer,
+    Role::Auditor,
+    Role::Admin,
+];
+const DEPARTMENT_ROLES: &[Role] = &[Role::DepartmentHandler, Role::DepartmentHead];
+
+/// How long a read with `min_position` waits for the projection at most.
+const READ_YOUR_WRITES_TIMEOUT: Duration = Duration::from_secs(5);
+
+// ---------------------------------------------------------------------------------------------
+// Request shapes
+
+/// Register a case.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterCaseRequest {
+    /// The enterprise or talent raising the problem (a lowercase slug id).
+    pub enterprise_id: String,
+    /// A short title (1 to 200 characters).
+    pub title: String,
+    /// The problem in full (1 to 20,000 characters).
+    pub description: String,
+    /// A category label (1 to 64 characters), e.g. `financing`.
+    pub category: String,
+    /// `normal` or `urgent`.
+    #[schema(value_type = String, example = "normal")]
+    pub urgency: Urgency,
+    /// `liaison_visit`, `leader_visit`, `hotline`, `platform` or `letter`.
+    #[schema(value_type = String, example = "liaison_visit")]
+    pub source: CaseSource,
+}
+
+/// Dispatch a case.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DispatchCaseRequest {
+    /// The one department responsible for the answer.
+    pub lead_department: String,
+    /// Departments that assist.
+    #[serde(default)]
+    pub co_departments: Vec<String>,
+    /// A note for the departments.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// Respond to a case.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RespondCaseRequest {
+    /// `resolved`, `partially_resolved`, `explained` or `referred`.
+    #[schema(value_type = String, example = "resolved")]
+    pub resolution: Resolution,
+    /// The answer.
+    pub text: String,
+    /// The legal or policy basis; required for `explained`.
+    #[serde(default)]
+    pub basis: Option<String>,
+}
+
+/// Rate the handling of a case.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RateCaseRequest {
+    /// 1 (very dissatisfied) to 5 (very satisfied).
+    pub satisfaction: u8,
+    /// Whether the problem is resolved in the enterprise's view.
+    pub resolved: bool,
+    /// An optional comment.
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+/// Add an internal note.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddNoteRequest {
+    /// The note (never shown to the enterprise or the public).
+    pub text: String,
+}
+
+/// Collects field errors while parsing a request into domain types.
+#[derive(Default)]
+struct Fields(Vec<FieldError>);
+
+impl Fields {
+    fn take<T, E: std::fmt::Display>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
+        result
+            .map_err(|error| {
+                self.0.push(FieldError {
+                    field: field.to_owned(),
+                    message: error.to_string(),
+                })
+            })
+            .ok()
+    }
+
+    fn optional<const MAX: usize>(
+        &mut self,
+        field: &str,
+        text: Option<&str>,
+    ) -> Option<BoundedText<MAX>> {
+        let text = text.filter(|text| !text.trim().is_empty())?;
+        self.take(field, BoundedText::<MAX>::parse(text))
+    }
+
+    fn department(&mut self, field: &str, state: &AppState, id: &str) -> Option<DepartmentId> {
+        let id = self.take(field, DepartmentId::parse(id))?;
+        if state.reference.department(&id).is_none() {
+            self.0.push(FieldError {
+                field: field.to_owned(),
+                message: format!("unknown department {id}"),
+            });
+            return None;
+        }
+        Some(id)
+    }
+
+    fn finish(self) -> Result<(), ApiError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::validation(self.0))
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Response shapes
+
+/// The lead department's answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseResponseBody {
+    /// The department that answered.
+    pub department: String,
+    /// How it was resolved.
+    pub resolution: String,
+    /// The answer.
+    pub text: String,
+    /// The legal or policy basis.
+    pub basis: Option<String>,
+    /// When (RFC 3339).
+    pub responded_at: String,
+}
+
+/// The rating.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseRatingBody {
+    /// 1 to 5.
+    pub satisfaction: u8,
+    /// Whether the problem is resolved in the enterprise's view.
+    pub resolved: bool,
+    /// Comment.
+    pub comment: Option<String>,
+    /// `enterprise` or `dispatcher`.
+    pub rated_as: String,
+    /// When (RFC 3339).
+    pub rated_at: String,
+}
+
+/// The current state of a case. Staff-only fields are absent for an enterprise.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseBody {
+    /// The case id.
+    pub id: String,
+    /// The case's version (also the `ETag`).
+    pub version: i64,
+    /// `registered`, `dispatched`, `accepted`, `responded` or `closed`.
+    pub status: String,
+    /// The enterprise or talent.
+    pub enterprise_id: String,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: String,
+    /// Category label.
+    pub category: String,
+    /// `normal` or `urgent`.
+    pub urgency: String,
+    /// Where it came from.
+    pub source: String,
+    /// Responsible department.
+    pub lead_department: Option<String>,
+    /// Assisting departments.
+    pub co_departments: Vec<String>,
+    /// SLA policy version of the due dates.
+    pub sla_policy_version: Option<String>,
+    /// Acceptance due (RFC 3339).
+    pub accept_due: Option<String>,
+    /// Response due (RFC 3339).
+    pub respond_due: Option<String>,
+    /// Registered at.
+    pub registered_at: String,
+    /// Dispatched at.
+    pub dispatched_at: Option<String>,
+    /// Accepted at.
+    pub accepted_at: Option<String>,
+    /// Closed at.
+    pub closed_at: Option<String>,
+    /// The answer.
+    pub response: Option<CaseResponseBody>,
+    /// The rating.
+    pub rating: Option<CaseRatingBody>,
+    /// Last change.
+    pub updated_at: String,
+    /// Staff only: who registered the case.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registered_by: Option<String>,
+    /// Staff only: who accepted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accepted_by: Option<String>,
+    /// Staff only: who responded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub responded_by: Option<String>,
+    /// Staff only: the dispatcher's note.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dispatch_note: Option<String>,
+    /// Staff only: number of internal notes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub internal_notes: Option<u32>,
+}
+
+fn time(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+fn wire<T: Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|value| value.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+impl CaseBody {
+    fn from_view(view: CaseView, staff: bool) -> Self {
+        Self {
+            id: view.case_id,
+            version: view.version,
+            status: view.status.as_str().to_owned(),
+            enterprise_id: view.enterprise_id,
+            title: view.title,
+            description: view.description,
+            category: view.category,
+            urgency: wire(&view.urgency),
+            source: wire(&view.source),
+            lead_department: view.lead_department,
+            co_departments: view.co_departments,
+            sla_policy_version: view.sla_policy_version,
+            accept_due: view.accept_due.map(time),
+            respond_due: view.respond_due.map(time),
+            registered_at: time(view.registered_at),
+            dispatched_at: view.dispatched_at.map(time),
+            accepted_at: view.accepted_at.map(time),
+            closed_at: view.closed_at.map(time),
+            response: view.response.map(|response| CaseResponseBody {
+                department: response.department,
+                resolution: wire(&response.resolution),
+                text: response.text,
+                basis: response.basis,
+                responded_at: time(response.responded_at),
+            }),
+            rating: view.rating.map(|rating| CaseRatingBody {
+                satisfaction: rating.satisfaction,
+                resolved: rating.resolved,
+                comment: rating.comment,
+                rated_as: rating.rated_as.as_str().to_owned(),
+                rated_at: time(rating.rated_at),
+            }),
+            updated_at: time(view.updated_at),
+            registered_by: staff.then_some(view.registered_by),
+            accepted_by: if staff { view.accepted_by } else { None },
+            responded_by: if staff { view.responded_by } else { None },
+            dispatch_note: if staff { view.dispatch_note } else { None },
+            internal_notes: staff.then_some(view.internal_notes),
+        }
+    }
+}
+
+/// A page of cases.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseListBody {
+    /// The cases, newest registration first.
+    pub items: Vec<CaseBody>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// One event of a case's history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryEventBody {
+    /// Position in the global feed.
+    pub position: i64,
+    /// Sequence within the case, from 1.
+    pub sequence: i64,
+    /// The event type, e.g. `CaseDispatched`.
+    pub event_type: String,
+    /// The event type's version.
+    pub event_version: String,
+    /// When it happened (from the command).
+    pub occurred_at: Option<String>,
+    /// When the store recorded it.
+    pub recorded_at: String,
+    /// Who acted.
+    pub actor: HistoryActorBody,
+    /// The request that caused it.
+    pub request_id: Option<String>,
+    /// The event's data.
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+}
+
+/// The actor of a history event, from the token.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryActorBody {
+    /// User id.
+    pub sub: Option<String>,
+    /// Roles.
+    pub roles: Vec<String>,
+    /// Organisation.
+    pub org: Option<String>,
+}
+
+/// A case's history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryBody {
+    /// The case id.
+    pub id: String,
+    /// Every event, in sequence order.
+    pub events: Vec<HistoryEventBody>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Visibility
+
+enum Visibility {
+    Staff,
+    Enterprise,
+}
+
+/// Who may read `view`. Handlers see only their department's cases and enterprises only their
+/// own: to anyone else the case does not exist (404), so its existence does not leak.
+fn visibility(actor: &Actor, view: &CaseView) -> Result<Visibility, ApiError> {
+    if actor.has_any(DISTRICT_READERS) {
+        return Ok(Visibility::Staff);
+    }
+    if actor.has_any(DEPARTMENT_ROLES) {
+        if view
+            .departments()
+            .any(|department| actor.acts_for(department))
+        {
+            return Ok(Visibility::Staff);
+        }
+        return Err(not_found());
+    }
+    if actor.has(Role::Enterprise) {
+        if actor.acts_for(&view.enterprise_id) {
+            return Ok(Visibility::Enterprise);
+        }
+        return Err(not_found());
+    }
+    Err(ApiError::forbidden(
+        "role_not_allowed",
+        "this role has no access to enterprise cases",
+    ))
+}
+
+fn not_found() -> ApiError {
+    ApiError::not_found("case_not_found", "case not found")
+}
+
+fn parse_case_id(text: &str) -> Result<CaseId, ApiError> {
+    CaseId::parse(text).map_err(|_| not_found())
+}
+
+/// Read-your-writes: wait until the `cases` projection has applied `min_position`.
+async fn wait_for_position(state: &AppState, min_position: Option<i64>) -> Result<(), ApiError> {
+    let Some(position) = min_position else {
+        return Ok(());
+    };
+    match state
+        .projector
+        .wait_for("cases", position, READ_YOUR_WRITES_TIMEOUT)
+        .await?
+    {
+        CatchUp::Reached => Ok(()),
+        CatchUp::UnknownPosition => Err(ApiError::bad_request(
+            "unknown_position",
+            format!("no event has position {position}"),
+        )),
+        CatchUp::TimedOut => Err(ApiError::unavailable(
+            "projection_behind",
+            "the view has not caught up with that position yet; retry shortly",
+            1,
+        )),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands
+
+async fn execute_case(
+    state: &AppState,
+    actor: Actor,
+    headers: &HeaderMap,
+    case_id: CaseId,
+    command: CaseCommand,
+    fingerprint: String,
+    success_status: StatusCode,
+) -> Result<Response, ApiError> {
+    let headers = CommandHeaders::parse(headers)?;
+    let now = chrono::Utc::now();
+    let metadata = event_metadata(&actor, now, &headers);
+    let name = command.name();
+    let request = CommandRequest {
+        name,
+        actor: &actor,
+        headers: &headers,
+        fingerprint,
+        success_status,
+    };
+    let authored = Authored {
+        actor: actor.clone(),
+        at: now,
+        command,
+    };
+    let aggregate_id = case_id.to_string();
+    let expected = headers.if_match;
+    commands::run(state, request, || async {
+        state
+            .db
+            .execute::<EnterpriseCase>(&aggregate_id, authored, expected, metadata, &())
+            .await
+    })
+    .await
+}
+
+/// Register a case.
+#[utoipa::path(
+    post, path = "/api/v1/cases", tag = "cases",
+    request_body = RegisterCaseRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retry safely: the same key and body return the first answer")),
+    responses(
+        (status = 201, description = "Registered", body = CommandAccepted),
+        (status = 400, description = "Malformed JSON or a wrong type", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, malformed or expired token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Role or organisation not allowed", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn register_case(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<RegisterCaseRequest>,
+) -> Result<Response, ApiError> {
+    let mut fields = Fields::default();
+    let enterprise_id = fields.take(
+        "enterprise_id",
+        SubjectId::parse(body.enterprise_id.as_str()),
+    );
+    let title = fields.take("title", Title::parse(&body.title));
+    let description = fields.take("description", LongText::parse(&body.description));
+    let category = fields.take("category", Label::parse(&body.category));
+    let print = fingerprint("POST", "/api/v1/cases", &body);
+    fields.finish()?;
+    let (Some(enterprise_id), Some(title), Some(description), Some(category)) =
+        (enterprise_id, title, description, category)
+    else {
+        return Err(ApiError::internal("validated fields missing"));
+    };
+    let case_id = CaseId::from_uuid(uuid::Uuid::now_v7());
+    let command = CaseCommand::Register {
+        case_id,
+        enterprise_id,
+        title,
+        description,
+        category,
+        urgency: body.urgency,
+        source: body.source,
+    };
+    execute_case(
+        &state,
+        actor,
+        &headers,
+        case_id,
+        command,
+        print,
+        StatusCode::CREATED,
+    )
+    .await
+}
+
+/// Dispatch a case to a lead department.
+#[utoipa::path(
+    post, path = "/api/v1/cases/{case_id}/dispatch", tag = "cases",
+    request_body = DispatchCaseRequest,
+    params(
+        ("case_id" = String, Path, description = "The case id"),
+        ("If-Match" = Option<String>, Header, description = "Run only if the case is at this version, e.g. \"3\""),
+        ("Idempotency-Key" = Option<String>, Header, description = "Retry safely"),
+    ),
+    responses(
+        (status = 200, description = "Dispatched", body = CommandAccepted),
+        (status = 404, description = "Unknown case", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A concurrent change won", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match does not match", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields or a rule violation", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn dispatch_case(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Path(case_id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<DispatchCaseRequest>,
+) -> Result<Response, ApiError> {
+    let case_id = parse_case_id(&case_id)?;
+    let mut fields = Fields::default();
+    let lead_department = fields.department("lead_department", &state, &body.lead_department);
+    let co_departments: Vec<Option<DepartmentId>> = body
+        .co_departments
+        .iter()
+        .enumerate()
+        .map(|(index, id)| fields.department(&format!("co_departments[{index}]"), &state, id))
+        .collect();
+    let note = fields.optional::<20_000>("note", body.note.as_deref());
+    let print = fingerprint("POST", &format!("/api/v1/cases/{case_id}/dispatch"), &body);
+    fields.finish()?;
+    let (Some(lead_department), Some(co_departments)) = (
+        lead_department,
+        co_departments.into_iter().collect::<Option<Vec<_>>>(),
+    ) else {
+        return Err(ApiError::internal("validated fields missing"));
+    };
+    let command = CaseCommand::Dispatch {
+        lead_department,
+        co_departments,
+        note,
+        sla_policy: state.reference.sla_policy().clone(),
+    };
+    execute_case(
+        &state,
+        actor,
+        &headers,
+        case_id,
+        command,
+        print,
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// Accept a case (lead department).
+#[utoipa::path(
+    post, path = "/api/v1/cases/{case_id}/accept", tag = "cases",
+    params(("case_id" = String, Path, description = "The case id")),
+    responses(
+        (status = 200, description = "Accepted", body = CommandAccepted),
+        (status = 403, description = "Not a handler of the lead department", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Wrong state", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn accept_case(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Path(case_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let case_id = parse_case_id(&case_id)?;
+    let print = fingerprint("POST", &format!("/api/v1/cases/{case_id}/accept"), &());
+    execute_case(
+        &state,
+        actor,
+        &headers,
+        case_id,
+        CaseCommand::Accept,
+        print,
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// Respond to a case (lead department).
+#[utoipa::path(
+    post, path = "/api/v1/cases/{case_id}/respond", tag = "cases",
+    request_body = RespondCaseRequest,
+    params(("case_id" = String, Path, description = "The case id")),
+    responses(
+        (status = 200, description = "Responded", body = CommandAccepted),
+        (status = 422, description = "Invalid fields, wrong state, or `basis_required`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn respond_case(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Path(case_id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<RespondCaseRequest>,
+) -> Result<Response, ApiError> {
+    let case_id = parse_case_id(&case_id)?;
+    let mut fields = Fields::default();
+    let text = fields.take("text", LongText::parse(&body.text));
+    let basis = fields.optional::<20_000>("basis", body.basis.as_deref());
+    let print = fingerprint("POST", &format!("/api/v1/cases/{case_id}/respond"), &body);
+    fields.finish()?;
+    let Some(text) = text else {
+        return Err(ApiError::internal("validated fields missing"));
+    };
+    let command = CaseCommand::Respond {
+        resolution: body.resolution,
+        text,
+        basis,
+    };
+    execute_case(
+        &state,
+        actor,
+        &headers,
+        case_id,
+        command,
+        print,
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// Rate the handling (the enterprise, or a dispatcher recording a follow-up call).
+#[utoipa::path(
+    post, path = "/api/v1/cases/{case_id}/rate", tag = "cases",
+    request_body = RateCaseRequest,
+    params(("case_id" = String, Path, description = "The case id")),
+    responses(
+        (status = 200, description = "Rated", body = CommandAccepted),
+        (status = 403, description = "`rater_conflict`: the rater handled the case or is in the lead department", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid grade, no response yet, or `rating_is_final`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn rate_case(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Path(case_id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<RateCaseRequest>,
+) -> Result<Response, ApiError> {
+    let case_id = parse_case_id(&case_id)?;
+    let mut fields = Fields::default();
+    let satisfaction = fields.take(
+        "satisfaction",
+        Satisfaction::new(body.satisfaction).ok_or("must be 1 to 5"),
+    );
+    let comment = fields.optional::<20_000>("comment", body.comment.as_deref());
+    let print = fingerprint("POST", &format!("/api/v1/cases/{case_id}/rate"), &body);
+    fields.finish()?;
+    let Some(satisfaction) = satisfaction else {
+        return Err(ApiError::internal("validated fields missing"));
+    };
+    let command = CaseCommand::Rate {
+        satisfaction,
+        resolved: body.resolved,
+        comment,
+    };
+    execute_case(
+        &state,
+        actor,
+        &headers,
+        case_id,
+        command,
+        print,
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// Add an internal note.
+#[utoipa::path(
+    post, path = "/api/v1/cases/{case_id}/add-note", tag = "cases",
+    request_body = AddNoteRequest,
+    params(("case_id" = String, Path, description = "The case id")),
+    responses(
+        (status = 200, description = "Noted", body = CommandAccepted),
+        (status = 409, description = "A concurrent change won", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn add_note(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Path(case_id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<AddNoteRequest>,
+) -> Result<Response, ApiError> {
+    let case_id = parse_case_id(&case_id)?;
+    let mut fields = Fields::default();
+    let text = fields.take("text", LongText::parse(&body.text));
+    let print = fingerprint("POST", &format!("/api/v1/cases/{case_id}/add-note"), &body);
+    fields.finish()?;
+    let Some(text) = text else {
+        return Err(ApiError::internal("validated fields missing"));
+    };
+    execute_case(
+        &state,
+        actor,
+        &headers,
+        case_id,
+        CaseCommand::AddNote { text },
+        print,
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// Close a case (dispatcher): needs a response and a rating.
+#[utoipa::path(
+    post, path = "/api/v1/cases/{case_id}/close", tag = "cases",
+    params(("case_id" = String, Path, description = "The case id")),
+    responses(
+        (status = 200, description = "Closed", body = CommandAccepted),
+        (status = 422, description = "`no_response_yet` or `no_rating_yet`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn close_case(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Path(case_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let case_id = parse_case_id(&case_id)?;
+    let print = fingerprint("POST", &format!("/api/v1/cases/{case_id}/close"), &());
+    execute_case(
+        &state,
+        actor,
+        &headers,
+        case_id,
+        CaseCommand::Close,
+        print,
+        StatusCode::OK,
+    )
+    .await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reads
+
+/// Read-your-writes parameter.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ReadQuery {
+    /// Wait (up to 5 s) until the view includes the event at this position (from a command
+    /// answer).
+    pub min_position: Option<i64>,
+}
+
+/// List filters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Only cases in this status.
+    pub status: Option<String>,
+    /// Only cases this department leads or assists.
+    pub department: Option<String>,
+    /// Only cases of this enterprise.
+    pub enterprise_id: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Read-your-writes, as for a single case.
+    pub min_position: Option<i64>,
+}
+
+/// One case's current state.
+#[utoipa::path(
+    get, path = "/api/v1/cases/{case_id}", tag = "cases",
+    params(("case_id" = String, Path, description = "The case id"), ReadQuery),
+    responses(
+        (status = 200, description = "The case", body = CaseBody),
+        (status = 404, description = "Unknown or not visible to you", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`projection_behind`: min_position not reached in time", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_case(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Path(case_id): Path<String>,
+    query: Result<Query<ReadQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) =
+        query.map_err(|rejection| ApiError::bad_request("invalid_query", rejection.body_text()))?;
+    let case_id = parse_case_id(&case_id)?;
+    wait_for_position(&state, query.min_position).await?;
+    let view = state
+        .db
+        .case_view(&case_id.to_string())
+        .await?
+        .ok_or_else(not_found)?;
+    let staff = matches!(visibility(&actor, &view)?, Visibility::Staff);
+    let version = view.version;
+    let mut response = Json(CaseBody::from_view(view, staff)).into_response();
+    if let Ok(etag) = axum::http::HeaderValue::from_str(&format!("\"{version}\"")) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::ETAG, etag);
+    }
+    Ok(response)
+}
+
+/// List cases, newest first, filtered to what you may see.
+#[utoipa::path(
+    get, path = "/api/v1/cases", tag = "cases",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of cases", body = CaseListBody),
+        (status = 400, description = "Invalid filter or cursor", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Role without case access, or another department", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list_cases(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<CaseListBody>, ApiError> {
+    let Query(query) =
+        query.map_err(|rejection| ApiError::bad_request("invalid_query", rejection.body_text()))?;
+    let status = query
+        .status
+        .as_deref()
+        .map(|status| {
+            serde_json::from_value::<CaseStatus>(serde_json::Value::String(status.to_owned()))
+                .map_err(|_| {
+                    ApiError::bad_request("invalid_query", format!("unknown status {status:?}"))
+                })
+        })
+        .transpose()?;
+    let enterprise_id = query
+        .enterprise_id
+        .as_deref()
+        .map(|id| {
+            SubjectId::parse(id)
+                .map_err(|error| ApiError::bad_request("invalid_query", error.to_string()))
+        })
+        .transpose()?;
+    let before = query
+        .cursor
+        .as_deref()
+        .map(|cursor| {
+            cursor
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_cursor",
+                        "the cursor is not one this server gave",
+                    )
+                })
+        })
+        .transpose()?;
+    let mut filter = CaseFilter {
+        status,
+        department: query.department.clone(),
+        enterprise_id,
+        before,
+        limit: query.limit.unwrap_or(50),
+    };
+    if !(1..=200).contains(&filter.limit) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "limit must be 1 to 200",
+        ));
+    }
+    // Narrow the filter to what the actor may see.
+    if actor.has_any(DISTRICT_READERS) {
+    } else if actor.has_any(DEPARTMENT_ROLES) {
+        let Some(org) = actor.org.clone() else {
+            return Err(ApiError::forbidden(
+                "no_department",
+                "your token names no department",
+            ));
+        };
+        if filter
+            .department
+            .as_ref()
+            .is_some_and(|department| *department != org)
+        {
+            return Err(ApiError::forbidden(
+                "department_not_allowed",
+                "you may list only your department's cases",
+            ));
+        }
+        filter.department = Some(org);
+    } else if actor.has(Role::Enterprise) {
+        let own = actor
+            .org
+            .as_deref()
+            .and_then(|org| SubjectId::parse(org).ok());
+        let Some(own) = own else {
+            return Err(ApiError::forbidden(
+                "no_enterprise",
+                "your token names no enterprise",
+            ));
+        };
+        if filter.enterprise_id.as_ref().is_some_and(|id| *id != own) {
+            return Err(ApiError::forbidden(
+                "enterprise_not_allowed",
+                "you may list only your own cases",
+            ));
+        }
+        filter.enterprise_id = Some(own);
+    } else {
+        return Err(ApiError::forbidden(
+            "role_not_allowed",
+            "this role has no access to enterprise cases",
+        ));
+    }
+    wait_for_position(&state, query.min_position).await?;
+    let page = state.db.list_cases(&filter).await?;
+    let staff = !actor.has(Role::Enterprise)
+        || actor.has_any(DISTRICT_READERS)
+        || actor.has_any(DEPARTMENT_ROLES);
+    Ok(Json(CaseListBody {
+        items: page
+            .cases
+            .into_iter()
+            .map(|view| CaseBody::from_view(view, staff))
+            .collect(),
+        next_cursor: page.next_before.map(|n| n.to_string()),
+    }))
+}
+
+/// Every event of a case, with who did it and in which request. Staff and auditors only.
+#[utoipa::path(
+    get, path = "/api/v1/cases/{case_id}/history", tag = "cases",
+    params(("case_id" = String, Path, description = "The case id"), ReadQuery),
+    responses(
+        (status = 200, description = "The history", body = HistoryBody),
+        (status = 403, description = "Enterprises and roles without case access", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown or not visible to you", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn case_history(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Path(case_id): Path<String>,
+    query: Result<Query<ReadQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<HistoryBody>, ApiError> {
+    let Query(query) =
+        query.map_err(|rejection| ApiError::bad_request("invalid_query", rejection.body_text()))?;
+    let case_id = parse_case_id(&case_id)?.to_string();
+    wait_for_position(&state, query.min_position).await?;
+    let events = state.db.stream_history(AGGREGATE_TYPE, &case_id).await?;
+    if events.is_empty() {
+        return Err(not_found());
+    }
+    // Visibility is decided on the view when there is one; before the projection has the case,
+    // only district readers may see the raw history.
+    match state.db.case_view(&case_id).await? {
+        Some(view) => {
+            if let Visibility::Enterprise = visibility(&actor, &view)? {
+                return Err(ApiError::forbidden(
+                    "history_not_available",
+                    "the full history is for staff; your case's status and answer are at /api/v1/cases/{id}",
+                ));
+            }
+        }
+        None if actor.has_any(DISTRICT_READERS) => {}
+        None => return Err(not_found()),
+    }
+    let events = events
+        .into_iter()
+        .map(|event| {
+            let metadata: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&event.metadata).unwrap_or_default();
+            let text = |key: &str| {
+                metadata
+                    .get(key)
+                    .and_then(|value| value.as_str())
+                    .map(str::to_owned)
+            };
+            HistoryEventBody {
+                position: event.at.position,
+                sequence: event.sequence,
+                event_type: event.event_type,
+                event_version: event.event_version,
+                occurred_at: text("occurred_at"),
+                recorded_at: event.recorded_at,
+                actor: HistoryActorBody {
+                    sub: text("actor_sub"),
+                    roles: text("actor_roles")
+                        .map(|roles| {
+                            roles
+                                .split(',')
+                                .filter(|r| !r.is_empty())
+                                .map(str::to_owned)
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    org: text("actor_org"),
+                },
+                request_id: text("request_id"),
+                payload: serde_json::from_str(&event.payload).unwrap_or(serde_json::Value::Null),
+            }
+        })
+        .collect();
+    Ok(Json(HistoryBody {
+        id: case_id,
+        events,
+    }))
+}

@@ -1,0 +1,287 @@
+//! The write path shared by every command endpoint: idempotency keys, `If-Match`, execution
+//! through the store, and the mapping of outcomes to answers.
+
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use caseledger_domain::case::{CaseError, RefusalKind};
+use caseledger_domain::Actor;
+use caseledger_store::idempotency::Claim;
+use caseledger_store::{Committed, ExecuteError, Metadata};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use crate::error::{problem_response, ApiError};
+use crate::state::AppState;
+
+/// The answer to a successful command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CommandAccepted {
+    /// The aggregate's id.
+    pub id: String,
+    /// Its version after the command; also sent as `ETag: "N"`.
+    pub version: u64,
+    /// The feed position of the last event written; pass it as `min_position` to read your write.
+    pub position: i64,
+}
+
+/// Headers that shape a command: `If-Match`, `Idempotency-Key` and the request id.
+#[derive(Debug, Clone, Default)]
+pub struct CommandHeaders {
+    /// The version the client expects (`If-Match: "N"`).
+    pub if_match: Option<u64>,
+    /// The client's idempotency key.
+    pub idempotency_key: Option<String>,
+    /// The request id (`X-Request-Id`).
+    pub request_id: Option<String>,
+}
+
+impl CommandHeaders {
+    /// Reads the headers; a malformed `If-Match` or `Idempotency-Key` is a 400.
+    pub fn parse(headers: &HeaderMap) -> Result<Self, ApiError> {
+        let if_match = match headers.get(header::IF_MATCH) {
+            None => None,
+            Some(value) => {
+                let text = value.to_str().unwrap_or_default().trim();
+                let text = text.strip_prefix("W/").unwrap_or(text);
+                let number = text.trim_matches('"');
+                Some(number.parse::<u64>().map_err(|_| {
+                    ApiError::bad_request(
+                        "invalid_if_match",
+                        "If-Match must be a version in quotes, e.g. \"3\"",
+                    )
+                })?)
+            }
+        };
+        let idempotency_key = match headers.get("idempotency-key") {
+            None => None,
+            Some(value) => {
+                let key = value.to_str().unwrap_or_default().trim();
+                if key.is_empty() || key.len() > 255 {
+                    return Err(ApiError::bad_request(
+                        "invalid_idempotency_key",
+                        "Idempotency-Key must be 1 to 255 visible ASCII characters",
+                    ));
+                }
+                Some(key.to_owned())
+            }
+        };
+        let request_id = headers
+            .get("x-request-id")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        Ok(Self {
+            if_match,
+            idempotency_key,
+            request_id,
+        })
+    }
+}
+
+/// The metadata stored beside every event of a command: who acted, for whom, in which request.
+pub fn event_metadata(
+    actor: &Actor,
+    at: chrono::DateTime<chrono::Utc>,
+    headers: &CommandHeaders,
+) -> Metadata {
+    let mut metadata = Metadata::new();
+    metadata.insert("actor_sub".into(), actor.sub.to_string());
+    metadata.insert(
+        "actor_roles".into(),
+        actor
+            .roles
+            .iter()
+            .map(|role| role.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
+    );
+    if let Some(org) = &actor.org {
+        metadata.insert("actor_org".into(), org.clone());
+    }
+    metadata.insert(
+        "occurred_at".into(),
+        at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+    );
+    if let Some(request_id) = &headers.request_id {
+        metadata.insert("request_id".into(), request_id.clone());
+    }
+    if let Some(key) = &headers.idempotency_key {
+        metadata.insert("idempotency_key".into(), key.clone());
+    }
+    metadata
+}
+
+/// A hash identifying a request for idempotency: method, path and the parsed body re-serialised
+/// (so white space and key order do not matter).
+pub fn fingerprint(method: &str, path: &str, body: &impl Serialize) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(method.as_bytes());
+    hasher.update(b" ");
+    hasher.update(path.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(serde_json::to_vec(body).unwrap_or_default());
+    hex::encode(hasher.finalize())
+}
+
+/// Maps a case refusal to its answer.
+pub fn case_error(error: &CaseError) -> ApiError {
+    let detail = error.to_string();
+    match error.kind() {
+        RefusalKind::NotFound => ApiError::not_found(error.code(), detail),
+        RefusalKind::Forbidden => ApiError::forbidden(error.code(), detail),
+        RefusalKind::Conflict => ApiError::new(StatusCode::CONFLICT, error.code(), detail),
+        RefusalKind::Rule => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, error.code(), detail),
+    }
+}
+
+fn execute_error(error: ExecuteError<CaseError>) -> ApiError {
+    match error {
+        ExecuteError::Rejected(error) => case_error(&error),
+        ExecuteError::VersionMismatch { expected, current } => ApiError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "version_mismatch",
+            format!("If-Match expected version {expected}, the case is at version {current}"),
+        ),
+        ExecuteError::Conflict => ApiError::new(
+            StatusCode::CONFLICT,
+            "concurrent_modification",
+            "another change to this case was committed first; read it again and retry",
+        ),
+        ExecuteError::Store(error) => ApiError::from(error),
+        ExecuteError::EventStore(message) => ApiError::internal(message),
+    }
+}
+
+/// Whether an answer is final for its idempotency key. Conflicts, failed preconditions and
+/// server-side failures are not: the client is expected to retry those with the same key.
+fn is_final(status: StatusCode) -> bool {
+    status.is_success()
+        || (status.is_client_error()
+            && status != StatusCode::CONFLICT
+            && status != StatusCode::PRECONDITION_FAILED)
+}
+
+/// Where created aggregates live, for the `Location` header of a 201.
+const COLLECTION: &str = "/api/v1/cases";
+
+fn accepted_response(
+    status: StatusCode,
+    accepted: &CommandAccepted,
+    body: String,
+    replayed: bool,
+) -> Response {
+    let mut response = (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
+    let version = accepted.version;
+    if status == StatusCode::CREATED {
+        if let Ok(location) = HeaderValue::from_str(&format!("{COLLECTION}/{}", accepted.id)) {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+    }
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{version}\"")) {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    if replayed {
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    response
+}
+
+fn replay(status: u16, body: String) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    match serde_json::from_str::<CommandAccepted>(&body) {
+        Ok(accepted) if status.is_success() => accepted_response(status, &accepted, body, true),
+        _ => {
+            let mut response = problem_response(status, body);
+            response
+                .headers_mut()
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
+            response
+        }
+    }
+}
+
+/// One command on the way to the store.
+pub struct CommandRequest<'a> {
+    /// The command's name (for metrics).
+    pub name: &'static str,
+    /// The acting user.
+    pub actor: &'a Actor,
+    /// The command's headers.
+    pub headers: &'a CommandHeaders,
+    /// The request fingerprint (see [`fingerprint`]).
+    pub fingerprint: String,
+    /// 201 for a create, 200 otherwise.
+    pub success_status: StatusCode,
+}
+
+/// Runs `execute` under the request's idempotency key, maps the outcome and records metrics.
+pub async fn run<F, Fut>(
+    state: &AppState,
+    request: CommandRequest<'_>,
+    execute: F,
+) -> Result<Response, ApiError>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<Committed, ExecuteError<CaseError>>>,
+{
+    let principal = request.actor.sub.as_str();
+    if let Some(key) = &request.headers.idempotency_key {
+        match state
+            .db
+            .claim_idempotency_key(principal, key, &request.fingerprint)
+            .await?
+        {
+            Claim::Claimed => {}
+            Claim::Replay { status, body } => return Ok(replay(status, body)),
+            Claim::Mismatch => {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "idempotency_key_reused",
+                    "this Idempotency-Key was used for a different request",
+                ))
+            }
+            Claim::InProgress => {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "idempotency_key_in_progress",
+                    "a request with this Idempotency-Key is still being processed",
+                ))
+            }
+        }
+    }
+    let outcome = execute().await;
+    let (status, body, result) = match outcome {
+        Ok(committed) => {
+            state.projector.wake();
+            state.metrics.observe_command(request.name, "ok");
+            let accepted = CommandAccepted {
+                id: committed.aggregate_id,
+                version: committed.version,
+                position: committed.position,
+            };
+            let body = serde_json::to_string(&accepted).map_err(ApiError::internal)?;
+            let response =
+                accepted_response(request.success_status, &accepted, body.clone(), false);
+            (request.success_status, body, Ok(response))
+        }
+        Err(error) => {
+            let error = execute_error(error);
+            state.metrics.observe_command(request.name, error.code());
+            let body = serde_json::to_string(&error.problem()).map_err(ApiError::internal)?;
+            (error.status(), body, Err(error))
+        }
+    };
+    if let Some(key) = &request.headers.idempotency_key {
+        if is_final(status) {
+            state
+                .db
+                .complete_idempotency_key(principal, key, status.as_u16(), &body)
+                .await?;
+        } else {
+            state.db.release_idempotency_key(principal, key).await?;
+        }
+    }
+    result
+}

@@ -1,0 +1,162 @@
+//! The OpenAPI document (derived from handler annotations) and its offline reference page.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{OpenApi as OpenApiDocument, RefOr};
+use utoipa::{Modify, OpenApi};
+
+use crate::{cases, commands, error, ops};
+
+/// The caseledger HTTP API.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "caseledger",
+        description = "Event-sourced case management for a district's enterprise-service and talent work. \
+            Errors are application/problem+json with a stable `code`. Commands answer `{id, version, position}` \
+            with `ETag: \"version\"`; send `If-Match` for a conditional command and `Idempotency-Key` to retry safely. \
+            Reads take `min_position` to wait for your own write."
+    ),
+    paths(
+        cases::register_case, cases::dispatch_case, cases::accept_case, cases::respond_case, cases::rate_case,
+        cases::add_note, cases::close_case, cases::get_case, cases::list_cases, cases::case_history,
+        ops::departments, ops::healthz, ops::readyz, ops::metrics,
+    ),
+    components(schemas(error::Problem, error::FieldError, commands::CommandAccepted)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "cases", description = "Enterprise and talent cases (企业/人才诉求)"),
+        (name = "reference", description = "Reference data"),
+        (name = "operations", description = "Health, readiness and metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut OpenApiDocument) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn schema_name(reference: &RefOr<utoipa::openapi::schema::Schema>) -> String {
+    match reference {
+        RefOr::Ref(reference) => reference
+            .ref_location
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+        RefOr::T(_) => "inline".to_owned(),
+    }
+}
+
+/// Renders the document as one self-contained HTML page.
+pub fn render_reference_page(document: &OpenApiDocument) -> String {
+    let mut html = String::from(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>caseledger API reference</title><style>\
+         body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}\
+         code,pre{font-family:ui-monospace,monospace;background:#f4f4f4;padding:.1rem .3rem;border-radius:3px}\
+         .op{border:1px solid #ddd;border-radius:6px;padding:.6rem 1rem;margin:.8rem 0}\
+         .m{font-weight:700;text-transform:uppercase;margin-right:.5rem}\
+         table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:.2rem .5rem;text-align:left}\
+         </style></head><body>",
+    );
+    html.push_str(&format!(
+        "<h1>{} API reference</h1>",
+        escape(&document.info.title)
+    ));
+    if let Some(description) = &document.info.description {
+        html.push_str(&format!("<p>{}</p>", escape(description)));
+    }
+    html.push_str("<p>Machine-readable: <a href=\"/openapi.json\"><code>/openapi.json</code></a> (OpenAPI 3.1).</p>");
+    for (path, item) in document.paths.paths.iter() {
+        let operations = [
+            ("get", &item.get),
+            ("post", &item.post),
+            ("put", &item.put),
+            ("delete", &item.delete),
+            ("patch", &item.patch),
+        ];
+        for (method, operation) in operations {
+            let Some(operation) = operation else { continue };
+            html.push_str("<div class=\"op\">");
+            html.push_str(&format!(
+                "<div><span class=\"m\">{method}</span><code>{}</code></div>",
+                escape(path)
+            ));
+            if let Some(summary) = &operation.summary {
+                html.push_str(&format!("<p>{}</p>", escape(summary)));
+            }
+            if let Some(parameters) = &operation.parameters {
+                html.push_str("<table><tr><th>parameter</th><th>in</th><th>description</th></tr>");
+                for parameter in parameters {
+                    html.push_str(&format!(
+                        "<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+                        escape(&parameter.name),
+                        serde_json::to_value(&parameter.parameter_in)
+                            .ok()
+                            .and_then(|value| value.as_str().map(str::to_owned))
+                            .unwrap_or_default(),
+                        escape(parameter.description.as_deref().unwrap_or(""))
+                    ));
+                }
+                html.push_str("</table>");
+            }
+            if let Some(body) = &operation.request_body {
+                for (media, content) in &body.content {
+                    let schema = content.schema.as_ref().map(schema_name).unwrap_or_default();
+                    html.push_str(&format!(
+                        "<p>Body: <code>{}</code> {}</p>",
+                        escape(media),
+                        escape(&schema)
+                    ));
+                }
+            }
+            html.push_str("<ul>");
+            for (status, response) in &operation.responses.responses {
+                let description = match response {
+                    RefOr::T(response) => response.description.clone(),
+                    RefOr::Ref(reference) => reference.ref_location.clone(),
+                };
+                html.push_str(&format!(
+                    "<li><code>{}</code> {}</li>",
+                    escape(status),
+                    escape(&description)
+                ));
+            }
+            html.push_str("</ul></div>");
+        }
+    }
+    if let Some(components) = &document.components {
+        html.push_str("<h2>Schemas</h2>");
+        for (name, schema) in &components.schemas {
+            let json = serde_json::to_string_pretty(schema).unwrap_or_default();
+            html.push_str(&format!(
+                "<h3 id=\"{0}\">{0}</h3><pre>{1}</pre>",
+                escape(name),
+                escape(&json)
+            ));
+        }
+    }
+    html.push_str("</body></html>");
+    html
+}

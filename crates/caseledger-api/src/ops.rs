@@ -1,0 +1,142 @@
+//! Operations endpoints: liveness, readiness, metrics, the OpenAPI document and its reference
+//! page, and the departments list.
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
+
+use crate::auth::Authenticated;
+use crate::error::{ApiError, Problem};
+use crate::state::AppState;
+
+/// A projection's state in the readiness answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProjectionReadiness {
+    /// The projection's name.
+    pub name: String,
+    /// Events recorded but not yet applied.
+    pub backlog: i64,
+    /// The error stopping it, if any.
+    pub last_error: Option<String>,
+}
+
+/// The readiness answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ready` or `not_ready`.
+    pub status: String,
+    /// Whether the database answered.
+    pub database: bool,
+    /// Each projection.
+    pub projections: Vec<ProjectionReadiness>,
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "Alive")))]
+pub async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Readiness: the database answers and no projection is stopped by an error.
+#[utoipa::path(
+    get, path = "/readyz", tag = "operations",
+    responses((status = 200, description = "Ready", body = Readiness), (status = 503, description = "Not ready", body = Readiness))
+)]
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    let database = state.db.ping().await.is_ok();
+    let statuses = if database {
+        state.projector.status().await.unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let stalled = statuses.iter().any(|status| status.last_error.is_some());
+    let ready = database && !stalled;
+    let body = Readiness {
+        status: if ready { "ready" } else { "not_ready" }.to_owned(),
+        database,
+        projections: statuses
+            .into_iter()
+            .map(|status| ProjectionReadiness {
+                name: status.name,
+                backlog: status.backlog,
+                last_error: status.last_error,
+            })
+            .collect(),
+    };
+    let code = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(body)).into_response()
+}
+
+/// Prometheus metrics.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let statuses = state.projector.status().await.unwrap_or_default();
+    let body = state.metrics.render(&statuses, chrono::Utc::now());
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
+
+/// A department.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DepartmentBody {
+    /// Stable id.
+    pub id: String,
+    /// Name (Chinese).
+    pub name: String,
+    /// Name (English).
+    pub name_en: Option<String>,
+    /// Whether it is an administrative law-enforcement department.
+    pub law_enforcement: bool,
+}
+
+/// The departments (reference data), for any authenticated user.
+#[utoipa::path(
+    get, path = "/api/v1/departments", tag = "reference",
+    responses((status = 200, description = "Every department", body = [DepartmentBody]), (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
+pub async fn departments(
+    State(state): State<AppState>,
+    _actor: Authenticated,
+) -> Json<Vec<DepartmentBody>> {
+    Json(
+        state
+            .reference
+            .departments()
+            .map(|department| DepartmentBody {
+                id: department.id.to_string(),
+                name: department.name.clone(),
+                name_en: department.name_en.clone(),
+                law_enforcement: department.law_enforcement,
+            })
+            .collect(),
+    )
+}
+
+/// The OpenAPI 3.1 document, generated from the handlers' annotations.
+pub async fn openapi_json() -> Response {
+    let document = crate::openapi::ApiDoc::openapi();
+    match document.to_json() {
+        Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
+        Err(error) => ApiError::internal(error).into_response(),
+    }
+}
+
+/// An API reference page rendered on the server from the OpenAPI document: no script, no
+/// network access needed.
+pub async fn docs() -> Html<String> {
+    Html(crate::openapi::render_reference_page(
+        &crate::openapi::ApiDoc::openapi(),
+    ))
+}
+
+/// Any unknown path.
+pub async fn fallback() -> ApiError {
+    ApiError::not_found("route_not_found", "no such endpoint; see /docs")
+}
