@@ -433,7 +433,7 @@ impl Projector {
         })?;
         tx.commit().await?;
         self.inner.progress.send_modify(|n| *n += 1);
-        Ok(self.checksum(name).await?)
+        self.checksum(name).await
     }
 
     /// The SHA-256 (hex) of every row of projection `name`, in the projection's stable order.

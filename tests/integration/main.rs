@@ -1,0 +1,9 @@
+//! Cross-crate integration tests. Every test that touches storage runs on SQLite and on
+//! PostgreSQL (see `support::on_both!`).
+
+mod support;
+
+mod concurrency;
+mod feed;
+mod http;
+mod projector;
