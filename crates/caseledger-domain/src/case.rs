@@ -356,6 +356,9 @@ pub enum CaseError {
         /// The command's name.
         command: &'static str,
     },
+    /// The actor's department neither leads nor assists on the case.
+    #[error("your department neither leads nor assists on this case")]
+    DepartmentNotInvolved,
     /// The rater handled the case or works in the lead department.
     #[error("the rater must not be the handler or in the lead department")]
     RaterConflict,
@@ -403,6 +406,7 @@ impl CaseError {
             CaseError::RoleNotAllowed { .. } => "role_not_allowed",
             CaseError::NotOwnEnterprise => "not_own_enterprise",
             CaseError::NotLeadDepartment { .. } => "not_lead_department",
+            CaseError::DepartmentNotInvolved => "department_not_involved",
             CaseError::RaterConflict => "rater_conflict",
             CaseError::AlreadyDispatched => "case_already_dispatched",
             CaseError::NotDispatched => "case_not_dispatched",
@@ -426,6 +430,7 @@ impl CaseError {
             CaseError::RoleNotAllowed { .. }
             | CaseError::NotOwnEnterprise
             | CaseError::NotLeadDepartment { .. }
+            | CaseError::DepartmentNotInvolved
             | CaseError::RaterConflict => RefusalKind::Forbidden,
             _ => RefusalKind::Rule,
         }
@@ -630,7 +635,7 @@ impl EnterpriseCase {
                 if !actor.has_any(DISTRICT_STAFF) {
                     require_role(&actor, HANDLERS, name)?;
                     if !self.involves(&actor) {
-                        return Err(CaseError::NotLeadDepartment { command: name });
+                        return Err(CaseError::DepartmentNotInvolved);
                     }
                 }
                 Ok(vec![CaseEvent::InternalNoteAdded {

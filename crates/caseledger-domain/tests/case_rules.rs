@@ -826,9 +826,7 @@ async fn uninvolved_department_cannot_add_a_note() {
         .given(vec![registered(), dispatched()])
         .when_async(by(outside_handler(), later(), note_command()))
         .await
-        .then_expect_error(CaseError::NotLeadDepartment {
-            command: "add-note",
-        });
+        .then_expect_error(CaseError::DepartmentNotInvolved);
 }
 
 #[tokio::test]
@@ -1005,6 +1003,7 @@ fn error_codes_are_stable() {
             CaseError::NotLeadDepartment { command: "respond" },
             "not_lead_department",
         ),
+        (CaseError::DepartmentNotInvolved, "department_not_involved"),
         (CaseError::RaterConflict, "rater_conflict"),
         (CaseError::AlreadyDispatched, "case_already_dispatched"),
         (CaseError::NotDispatched, "case_not_dispatched"),

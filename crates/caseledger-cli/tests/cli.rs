@@ -1,0 +1,193 @@
+//! The binary as a new user drives it: migrate, mint a token, serve on a free port, run commands
+//! over HTTP, stop with SIGTERM, restart (tokens survive), and rebuild a projection from the CLI
+//! to the same checksum. On SQLite and on PostgreSQL.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_caseledger");
+
+fn caseledger(url: &str, data_dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .env("CASELEDGER_DATABASE_URL", url)
+        .env("CASELEDGER_DATA_DIR", data_dir)
+        .env_remove("CASELEDGER_JWT_SECRET")
+        .output()
+        .unwrap()
+}
+
+fn stdout(output: &std::process::Output) -> String {
+    assert!(
+        output.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone())
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+/// Starts `caseledger serve` on port 0 and returns it with the address it printed.
+fn serve(url: &str, data_dir: &Path) -> (Child, String) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("CASELEDGER_DATABASE_URL", url)
+        .env("CASELEDGER_DATA_DIR", data_dir)
+        .env_remove("CASELEDGER_JWT_SECRET")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let address = loop {
+        let line = lines
+            .next()
+            .expect("serve exited before listening")
+            .unwrap();
+        if let Some(rest) = line.split("is serving on http://").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    // Keep draining stderr so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, address)
+}
+
+fn terminate(mut child: Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert!(
+        exit.success(),
+        "serve did not stop cleanly on SIGTERM: {exit:?}"
+    );
+}
+
+async fn new_user_journey(url: String) {
+    let data_dir = tempfile::tempdir().unwrap();
+    let dir = data_dir.path();
+    assert!(stdout(&caseledger(&url, dir, &["migrate"])).contains("schema is up to date"));
+
+    let refused = caseledger(&url, dir, &["token", "--sub", "alice", "--role", "root"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("unknown role"));
+    let liaison = stdout(&caseledger(
+        &url,
+        dir,
+        &["token", "--sub", "lo-1", "--role", "liaison_officer"],
+    ));
+    let dispatcher = stdout(&caseledger(
+        &url,
+        dir,
+        &[
+            "token",
+            "--sub",
+            "d-1",
+            "--role",
+            "dispatcher",
+            "--ttl",
+            "1h",
+        ],
+    ));
+    assert!(dir.join("jwt-secret").exists());
+
+    let client = reqwest::Client::new();
+    let (server, address) = serve(&url, dir);
+    let body = serde_json::json!({
+        "enterprise_id": "ent-0001", "title": "用地审批", "description": "厂房扩建用地审批进度慢",
+        "category": "land", "urgency": "urgent", "source": "leader_visit"
+    });
+    let created: serde_json::Value = client
+        .post(format!("http://{address}/api/v1/cases"))
+        .bearer_auth(&liaison)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let dispatched: serde_json::Value = client
+        .post(format!("http://{address}/api/v1/cases/{id}/dispatch"))
+        .bearer_auth(&dispatcher)
+        .json(&serde_json::json!({"lead_department": "dept-natural-resources"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(dispatched["version"], 2, "{dispatched}");
+    terminate(server);
+
+    // Restarted, the same token still works and the case is there.
+    let (server, address) = serve(&url, dir);
+    let position = dispatched["position"].as_i64().unwrap();
+    let case: serde_json::Value = client
+        .get(format!(
+            "http://{address}/api/v1/cases/{id}?min_position={position}"
+        ))
+        .bearer_auth(&dispatcher)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(case["status"], "dispatched", "{case}");
+    assert_eq!(case["urgency"], "urgent");
+    terminate(server);
+
+    let live = stdout(&caseledger(
+        &url,
+        dir,
+        &["projections", "checksum", "cases"],
+    ));
+    let rebuilt = stdout(&caseledger(&url, dir, &["projections", "rebuild", "cases"]));
+    let checksum = |text: &str| text.rsplit(' ').next().unwrap().to_owned();
+    assert_eq!(
+        checksum(&rebuilt),
+        checksum(&live),
+        "rebuilt: {rebuilt}; live: {live}"
+    );
+    let status = stdout(&caseledger(&url, dir, &["projections", "status"]));
+    assert!(
+        status
+            .lines()
+            .any(|line| line.starts_with("cases") && line.contains(" 2 ")),
+        "{status}"
+    );
+    let unknown = caseledger(&url, dir, &["projections", "rebuild", "nothing"]);
+    assert!(!unknown.status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_user_journey_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    new_user_journey(format!(
+        "sqlite://{}",
+        dir.path().join("store/caseledger.db").display()
+    ))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_user_journey_on_postgres() {
+    let admin = std::env::var("CASELEDGER_TEST_POSTGRES_URL")
+        .expect("CASELEDGER_TEST_POSTGRES_URL is not set: run scripts/test, which starts a throwaway PostgreSQL");
+    let name = format!("cli_{}", uuid::Uuid::new_v4().simple());
+    let pool = sqlx::PgPool::connect(&admin).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let base = admin.rsplit_once('/').unwrap().0;
+    new_user_journey(format!("{base}/{name}")).await;
+}
