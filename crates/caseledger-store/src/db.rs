@@ -119,6 +119,16 @@ impl Tx {
         Ok(())
     }
 
+    /// Rolls the transaction back now (dropping it would roll back later, while its locks are
+    /// still held).
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        match self {
+            Tx::Postgres(tx) => tx.rollback().await?,
+            Tx::Sqlite(tx) => tx.rollback().await?,
+        }
+        Ok(())
+    }
+
     /// Which backend the transaction runs on.
     pub fn backend(&self) -> Backend {
         match self {

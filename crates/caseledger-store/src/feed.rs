@@ -186,6 +186,46 @@ impl Database {
     }
 }
 
+/// A point in the writers' history: every transaction that had committed when it was taken lies
+/// below it. On PostgreSQL it is the `xmax` of a snapshot; on SQLite reads always see every
+/// committed write, so it is trivially passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeedBarrier(i64);
+
+impl Database {
+    /// Takes a barrier now. See [`Database::feed_passed`].
+    pub async fn feed_barrier(&self) -> Result<FeedBarrier, StoreError> {
+        match self {
+            Database::Postgres(pool) => {
+                let xmax: i64 = sqlx::query_scalar(
+                    "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint",
+                )
+                .fetch_one(pool)
+                .await?;
+                Ok(FeedBarrier(xmax))
+            }
+            Database::Sqlite(_) => Ok(FeedBarrier(0)),
+        }
+    }
+
+    /// Whether the feed's horizon has passed `barrier`: every event committed before the barrier
+    /// was taken is now readable from the feed.
+    pub async fn feed_passed(&self, barrier: FeedBarrier) -> Result<bool, StoreError> {
+        match self {
+            Database::Postgres(pool) => {
+                let passed: bool = sqlx::query_scalar(
+                    "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint >= $1",
+                )
+                .bind(barrier.0)
+                .fetch_one(pool)
+                .await?;
+                Ok(passed)
+            }
+            Database::Sqlite(_) => Ok(true),
+        }
+    }
+}
+
 impl Tx {
     /// Locks out other projector processes for this transaction on PostgreSQL; `false` when
     /// another process holds the lock for `name`. Always `true` on SQLite, whose single writer

@@ -45,6 +45,22 @@ pub enum ProjectionError {
     /// There is no projection of that name.
     #[error("unknown projection {0:?}")]
     UnknownProjection(String),
+    /// The PostgreSQL horizon did not pass a barrier in time: some transaction in the cluster
+    /// stays open (look for `idle in transaction` sessions in `pg_stat_activity`).
+    #[error("the feed horizon did not advance for {0:?}: a long-open transaction holds it back")]
+    HorizonStuck(Duration),
+}
+
+/// How long catch-up and rebuild wait for the PostgreSQL horizon to pass their start.
+const HORIZON_PATIENCE: Duration = Duration::from_secs(60);
+
+/// Waits a moment for the feed horizon, or fails once `started` is older than the patience.
+async fn wait_for_horizon(started: tokio::time::Instant) -> Result<(), ProjectionError> {
+    if started.elapsed() > HORIZON_PATIENCE {
+        return Err(ProjectionError::HorizonStuck(HORIZON_PATIENCE));
+    }
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    Ok(())
 }
 
 impl From<sqlx::Error> for ProjectionError {
@@ -249,9 +265,16 @@ impl Projector {
         .map(|done| done.rows_affected()))?;
         if advanced != 1 {
             debug!(projection = name, "checkpoint moved by another projector");
+            tx.rollback().await?;
             return Ok(0);
         }
-        projection.apply(&mut tx, &events).await?;
+        if let Err(error) = projection.apply(&mut tx, &events).await {
+            // Release the advisory lock before the caller retries.
+            if let Err(rollback_error) = tx.rollback().await {
+                warn!(projection = name, %rollback_error, "rollback after a failed batch failed");
+            }
+            return Err(error);
+        }
         tx.commit().await?;
         self.inner.progress.send_modify(|n| *n += 1);
         Ok(events.len())
@@ -269,9 +292,12 @@ impl Projector {
                     match self.step(projection, 1).await {
                         Ok(0) => break,
                         Ok(n) => applied += n,
-                        Err(_) if applied > 0 => break,
-                        Err(_) => return Err(error),
+                        Err(_) => break,
                     }
+                }
+                // A failed batch never reads as "nothing to do".
+                if applied == 0 {
+                    return Err(error);
                 }
                 Ok(applied)
             }
@@ -294,19 +320,24 @@ impl Projector {
         }
     }
 
-    /// Runs every projection until none has anything left to apply. Returns the number of events
-    /// applied. Stops at the first error.
+    /// Runs every projection until it has applied every event committed before this call.
+    /// Returns the number of events applied. Stops at the first error.
     pub async fn catch_up(&self) -> Result<usize, ProjectionError> {
+        let barrier = self.inner.db.feed_barrier().await?;
+        let started = tokio::time::Instant::now();
         let mut total = 0;
         loop {
             let mut progressed = 0;
             for projection in &self.inner.projections {
                 progressed += self.advance(projection.as_ref()).await?;
             }
-            if progressed == 0 {
-                return Ok(total);
-            }
             total += progressed;
+            if progressed == 0 {
+                if self.inner.db.feed_passed(barrier).await? {
+                    return Ok(total);
+                }
+                wait_for_horizon(started).await?;
+            }
         }
     }
 
@@ -387,6 +418,10 @@ impl Projector {
         let db = &self.inner.db;
         self.ensure_checkpoints().await?;
         let (total, _) = db.feed_backlog(FeedPosition::default()).await?;
+        // Taken before the rebuild's own transaction exists, so that transaction cannot hold the
+        // horizon below the barrier.
+        let barrier = db.feed_barrier().await?;
+        let started = tokio::time::Instant::now();
         let mut tx = db.begin().await?;
         // First statement is a write (SQLite lock, see `step`).
         with_tx!(&mut tx, |conn| {
@@ -410,7 +445,11 @@ impl Projector {
         loop {
             let events = db.read_feed(at, 5_000).await?;
             let Some(last) = events.last().map(|event| event.at) else {
-                break;
+                if db.feed_passed(barrier).await? {
+                    break;
+                }
+                wait_for_horizon(started).await?;
+                continue;
             };
             projection.apply(&mut tx, &events).await?;
             applied += events.len() as u64;
