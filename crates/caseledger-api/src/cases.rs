@@ -429,21 +429,31 @@ async fn wait_for_position(state: &AppState, min_position: Option<i64>) -> Resul
 // ---------------------------------------------------------------------------------------------
 // Commands
 
-async fn execute_case(
+/// The shared body of every case command handler: parse the body with `parse` (collecting every
+/// field error), fingerprint the request, and run the command.
+async fn command_on_case(
     state: &AppState,
     actor: Actor,
     headers: &HeaderMap,
     case_id: CaseId,
-    command: CaseCommand,
-    fingerprint: String,
     success_status: StatusCode,
+    body: &impl Serialize,
+    parse: impl FnOnce(&mut Fields) -> Option<CaseCommand>,
 ) -> Result<Response, ApiError> {
+    let mut fields = Fields::default();
+    let command = parse(&mut fields);
+    fields.finish()?;
+    let command = command.ok_or_else(|| ApiError::internal("validated fields missing"))?;
+    let path = match &command {
+        CaseCommand::Register { .. } => "/api/v1/cases".to_owned(),
+        other => format!("/api/v1/cases/{case_id}/{}", other.name()),
+    };
+    let fingerprint = fingerprint("POST", &path, body);
     let headers = CommandHeaders::parse(headers)?;
     let now = chrono::Utc::now();
     let metadata = event_metadata(&actor, now, &headers);
-    let name = command.name();
     let request = CommandRequest {
-        name,
+        name: command.name(),
         actor: &actor,
         headers: &headers,
         fingerprint,
@@ -486,39 +496,32 @@ pub async fn register_case(
     headers: HeaderMap,
     ApiJson(body): ApiJson<RegisterCaseRequest>,
 ) -> Result<Response, ApiError> {
-    let mut fields = Fields::default();
-    let enterprise_id = fields.take(
-        "enterprise_id",
-        SubjectId::parse(body.enterprise_id.as_str()),
-    );
-    let title = fields.take("title", Title::parse(&body.title));
-    let description = fields.take("description", LongText::parse(&body.description));
-    let category = fields.take("category", Label::parse(&body.category));
-    let print = fingerprint("POST", "/api/v1/cases", &body);
-    fields.finish()?;
-    let (Some(enterprise_id), Some(title), Some(description), Some(category)) =
-        (enterprise_id, title, description, category)
-    else {
-        return Err(ApiError::internal("validated fields missing"));
-    };
     let case_id = CaseId::from_uuid(uuid::Uuid::now_v7());
-    let command = CaseCommand::Register {
-        case_id,
-        enterprise_id,
-        title,
-        description,
-        category,
-        urgency: body.urgency,
-        source: body.source,
-    };
-    execute_case(
+    command_on_case(
         &state,
         actor,
         &headers,
         case_id,
-        command,
-        print,
         StatusCode::CREATED,
+        &body,
+        |fields| {
+            let enterprise_id = fields.take(
+                "enterprise_id",
+                SubjectId::parse(body.enterprise_id.as_str()),
+            );
+            let title = fields.take("title", Title::parse(&body.title));
+            let description = fields.take("description", LongText::parse(&body.description));
+            let category = fields.take("category", Label::parse(&body.category));
+            Some(CaseCommand::Register {
+                case_id,
+                enterprise_id: enterprise_id?,
+                title: title?,
+                description: description?,
+                category: category?,
+                urgency: body.urgency,
+                source: body.source,
+            })
+        },
     )
     .await
 }
@@ -549,37 +552,32 @@ pub async fn dispatch_case(
     ApiJson(body): ApiJson<DispatchCaseRequest>,
 ) -> Result<Response, ApiError> {
     let case_id = parse_case_id(&case_id)?;
-    let mut fields = Fields::default();
-    let lead_department = fields.department("lead_department", &state, &body.lead_department);
-    let co_departments: Vec<Option<DepartmentId>> = body
-        .co_departments
-        .iter()
-        .enumerate()
-        .map(|(index, id)| fields.department(&format!("co_departments[{index}]"), &state, id))
-        .collect();
-    let note = fields.optional::<20_000>("note", body.note.as_deref());
-    let print = fingerprint("POST", &format!("/api/v1/cases/{case_id}/dispatch"), &body);
-    fields.finish()?;
-    let (Some(lead_department), Some(co_departments)) = (
-        lead_department,
-        co_departments.into_iter().collect::<Option<Vec<_>>>(),
-    ) else {
-        return Err(ApiError::internal("validated fields missing"));
-    };
-    let command = CaseCommand::Dispatch {
-        lead_department,
-        co_departments,
-        note,
-        sla_policy: state.reference.sla_policy().clone(),
-    };
-    execute_case(
+    command_on_case(
         &state,
         actor,
         &headers,
         case_id,
-        command,
-        print,
         StatusCode::OK,
+        &body,
+        |fields| {
+            let lead_department =
+                fields.department("lead_department", &state, &body.lead_department);
+            let co_departments: Vec<Option<DepartmentId>> = body
+                .co_departments
+                .iter()
+                .enumerate()
+                .map(|(index, id)| {
+                    fields.department(&format!("co_departments[{index}]"), &state, id)
+                })
+                .collect();
+            let note = fields.optional::<20_000>("note", body.note.as_deref());
+            Some(CaseCommand::Dispatch {
+                lead_department: lead_department?,
+                co_departments: co_departments.into_iter().collect::<Option<Vec<_>>>()?,
+                note,
+                sla_policy: state.reference.sla_policy().clone(),
+            })
+        },
     )
     .await
 }
@@ -602,15 +600,14 @@ pub async fn accept_case(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let case_id = parse_case_id(&case_id)?;
-    let print = fingerprint("POST", &format!("/api/v1/cases/{case_id}/accept"), &());
-    execute_case(
+    command_on_case(
         &state,
         actor,
         &headers,
         case_id,
-        CaseCommand::Accept,
-        print,
         StatusCode::OK,
+        &(),
+        |_| Some(CaseCommand::Accept),
     )
     .await
 }
@@ -634,27 +631,22 @@ pub async fn respond_case(
     ApiJson(body): ApiJson<RespondCaseRequest>,
 ) -> Result<Response, ApiError> {
     let case_id = parse_case_id(&case_id)?;
-    let mut fields = Fields::default();
-    let text = fields.take("text", LongText::parse(&body.text));
-    let basis = fields.optional::<20_000>("basis", body.basis.as_deref());
-    let print = fingerprint("POST", &format!("/api/v1/cases/{case_id}/respond"), &body);
-    fields.finish()?;
-    let Some(text) = text else {
-        return Err(ApiError::internal("validated fields missing"));
-    };
-    let command = CaseCommand::Respond {
-        resolution: body.resolution,
-        text,
-        basis,
-    };
-    execute_case(
+    command_on_case(
         &state,
         actor,
         &headers,
         case_id,
-        command,
-        print,
         StatusCode::OK,
+        &body,
+        |fields| {
+            let text = fields.take("text", LongText::parse(&body.text));
+            let basis = fields.optional::<20_000>("basis", body.basis.as_deref());
+            Some(CaseCommand::Respond {
+                resolution: body.resolution,
+                text: text?,
+                basis,
+            })
+        },
     )
     .await
 }
@@ -679,30 +671,25 @@ pub async fn rate_case(
     ApiJson(body): ApiJson<RateCaseRequest>,
 ) -> Result<Response, ApiError> {
     let case_id = parse_case_id(&case_id)?;
-    let mut fields = Fields::default();
-    let satisfaction = fields.take(
-        "satisfaction",
-        Satisfaction::new(body.satisfaction).ok_or("must be 1 to 5"),
-    );
-    let comment = fields.optional::<20_000>("comment", body.comment.as_deref());
-    let print = fingerprint("POST", &format!("/api/v1/cases/{case_id}/rate"), &body);
-    fields.finish()?;
-    let Some(satisfaction) = satisfaction else {
-        return Err(ApiError::internal("validated fields missing"));
-    };
-    let command = CaseCommand::Rate {
-        satisfaction,
-        resolved: body.resolved,
-        comment,
-    };
-    execute_case(
+    command_on_case(
         &state,
         actor,
         &headers,
         case_id,
-        command,
-        print,
         StatusCode::OK,
+        &body,
+        |fields| {
+            let satisfaction = fields.take(
+                "satisfaction",
+                Satisfaction::new(body.satisfaction).ok_or("must be 1 to 5"),
+            );
+            let comment = fields.optional::<20_000>("comment", body.comment.as_deref());
+            Some(CaseCommand::Rate {
+                satisfaction: satisfaction?,
+                resolved: body.resolved,
+                comment,
+            })
+        },
     )
     .await
 }
@@ -726,21 +713,17 @@ pub async fn add_note(
     ApiJson(body): ApiJson<AddNoteRequest>,
 ) -> Result<Response, ApiError> {
     let case_id = parse_case_id(&case_id)?;
-    let mut fields = Fields::default();
-    let text = fields.take("text", LongText::parse(&body.text));
-    let print = fingerprint("POST", &format!("/api/v1/cases/{case_id}/add-note"), &body);
-    fields.finish()?;
-    let Some(text) = text else {
-        return Err(ApiError::internal("validated fields missing"));
-    };
-    execute_case(
+    command_on_case(
         &state,
         actor,
         &headers,
         case_id,
-        CaseCommand::AddNote { text },
-        print,
         StatusCode::OK,
+        &body,
+        |fields| {
+            let text = fields.take("text", LongText::parse(&body.text));
+            Some(CaseCommand::AddNote { text: text? })
+        },
     )
     .await
 }
@@ -762,15 +745,14 @@ pub async fn close_case(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let case_id = parse_case_id(&case_id)?;
-    let print = fingerprint("POST", &format!("/api/v1/cases/{case_id}/close"), &());
-    execute_case(
+    command_on_case(
         &state,
         actor,
         &headers,
         case_id,
-        CaseCommand::Close,
-        print,
         StatusCode::OK,
+        &(),
+        |_| Some(CaseCommand::Close),
     )
     .await
 }
