@@ -3,6 +3,7 @@
 
 mod support;
 
+mod audit;
 mod concurrency;
 mod feed;
 mod http;

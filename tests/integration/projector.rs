@@ -77,7 +77,7 @@ async fn applied_positions(db: &Database) -> Vec<i64> {
     .unwrap()
 }
 
-async fn all_positions(db: &Database) -> Vec<i64> {
+pub(crate) async fn all_positions(db: &Database) -> Vec<i64> {
     let sql = "SELECT position FROM events ORDER BY position";
     match db {
         Database::Postgres(pool) => sqlx::query_scalar(sql).fetch_all(pool).await,
@@ -95,7 +95,7 @@ fn dispatcher() -> Actor {
 }
 
 /// Writes one case with `notes` notes through the store; returns the case id.
-async fn write_case(db: &Database, notes: usize) -> String {
+pub(crate) async fn write_case(db: &Database, notes: usize) -> String {
     let case_id = CaseId::from_uuid(uuid::Uuid::now_v7());
     let register = CaseCommand::Register {
         case_id,

@@ -17,6 +17,7 @@ use caseledger_store::projector::CatchUp;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::audit::record_access;
 use crate::auth::Authenticated;
 use crate::commands::{
     self, event_metadata, fingerprint, CommandAccepted, CommandHeaders, CommandRequest,
@@ -769,6 +770,52 @@ pub struct ReadQuery {
     pub min_position: Option<i64>,
 }
 
+/// History parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    /// Accepted for symmetry with other reads; the history reads the log and is always current.
+    pub min_position: Option<i64>,
+    /// Why you read this (recorded in the access log with your identity).
+    pub purpose: Option<String>,
+}
+
+/// The metadata stored beside an event, as read back from the log.
+pub struct EventMetadata(serde_json::Map<String, serde_json::Value>);
+
+impl EventMetadata {
+    /// Parses stored metadata; unreadable metadata reads as empty.
+    pub fn parse(text: &str) -> Self {
+        Self(serde_json::from_str(text).unwrap_or_default())
+    }
+
+    /// One text field.
+    pub fn text(&self, key: &str) -> Option<String> {
+        self.0
+            .get(key)
+            .and_then(|value| value.as_str())
+            .map(str::to_owned)
+    }
+
+    /// The actor recorded from the token.
+    pub fn actor(&self) -> HistoryActorBody {
+        HistoryActorBody {
+            sub: self.text("actor_sub"),
+            roles: self
+                .text("actor_roles")
+                .map(|roles| {
+                    roles
+                        .split(',')
+                        .filter(|role| !role.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            org: self.text("actor_org"),
+        }
+    }
+}
+
 /// List filters.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -948,10 +995,11 @@ pub async fn list_cases(
     }))
 }
 
-/// Every event of a case, with who did it and in which request. Staff and auditors only.
+/// Every event of a case, with who did it and in which request. Staff and auditors only; each
+/// read is recorded in the access log (it names officers and shows internal notes).
 #[utoipa::path(
     get, path = "/api/v1/cases/{case_id}/history", tag = "cases",
-    params(("case_id" = String, Path, description = "The case id"), ReadQuery),
+    params(("case_id" = String, Path, description = "The case id"), HistoryQuery),
     responses(
         (status = 200, description = "The history", body = HistoryBody),
         (status = 403, description = "Enterprises and roles without case access", body = Problem, content_type = "application/problem+json"),
@@ -963,7 +1011,7 @@ pub async fn case_history(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,
     Path(case_id): Path<String>,
-    query: Result<Query<ReadQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<HistoryBody>, ApiError> {
     let Query(query) =
         query.map_err(|rejection| ApiError::bad_request("invalid_query", rejection.body_text()))?;
@@ -987,38 +1035,20 @@ pub async fn case_history(
         None if actor.has_any(DISTRICT_READERS) => {}
         None => return Err(not_found()),
     }
+    record_access(&state, &actor, "case_history", &case_id, query.purpose).await?;
     let events = events
         .into_iter()
         .map(|event| {
-            let metadata: serde_json::Map<String, serde_json::Value> =
-                serde_json::from_str(&event.metadata).unwrap_or_default();
-            let text = |key: &str| {
-                metadata
-                    .get(key)
-                    .and_then(|value| value.as_str())
-                    .map(str::to_owned)
-            };
+            let metadata = EventMetadata::parse(&event.metadata);
             HistoryEventBody {
                 position: event.at.position,
                 sequence: event.sequence,
                 event_type: event.event_type,
                 event_version: event.event_version,
-                occurred_at: text("occurred_at"),
+                occurred_at: metadata.text("occurred_at"),
                 recorded_at: event.recorded_at,
-                actor: HistoryActorBody {
-                    sub: text("actor_sub"),
-                    roles: text("actor_roles")
-                        .map(|roles| {
-                            roles
-                                .split(',')
-                                .filter(|r| !r.is_empty())
-                                .map(str::to_owned)
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                    org: text("actor_org"),
-                },
-                request_id: text("request_id"),
+                actor: metadata.actor(),
+                request_id: metadata.text("request_id"),
                 payload: serde_json::from_str(&event.payload).unwrap_or(serde_json::Value::Null),
             }
         })

@@ -8,6 +8,7 @@
 //!   are logged with the request id and never echoed.
 //! - The actor on events comes from the verified token only.
 
+pub mod audit;
 pub mod auth;
 pub mod cases;
 pub mod commands;
@@ -43,7 +44,10 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// The projections the server keeps up to date.
 pub fn projections() -> Vec<Arc<dyn Projection>> {
-    vec![Arc::new(caseledger_store::cases::CasesProjection)]
+    vec![
+        Arc::new(caseledger_store::cases::CasesProjection),
+        Arc::new(caseledger_store::audit::AuditChainProjection::default()),
+    ]
 }
 
 /// The full router: API, operations endpoints, request ids, tracing, metrics and body limit.
@@ -66,6 +70,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/cases/{case_id}/add-note", post(cases::add_note))
         .route("/api/v1/cases/{case_id}/close", post(cases::close_case))
         .route("/api/v1/departments", get(ops::departments))
+        .route("/api/v1/audit/events", get(audit::audit_events))
+        .route("/api/v1/public/audit/digests", get(audit::public_digests))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
@@ -123,11 +129,25 @@ pub async fn serve(
     let projector = tokio::spawn(state.projector.clone().run(async {
         let _ = projector_stopped.await;
     }));
+    // Seal the audit chain at least hourly while events arrive, even in a quiet hour.
+    let sealer = tokio::spawn(seal_periodically(state.db.clone()));
     let app = router(state);
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     let _ = stop_projector.send(());
     let _ = projector.await;
+    sealer.abort();
     result
+}
+
+async fn seal_periodically(db: caseledger_store::Database) {
+    let policy = caseledger_store::audit::SealPolicy::default();
+    let mut interval = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        interval.tick().await;
+        if let Err(error) = db.seal_audit_if_due(policy).await {
+            tracing::warn!(%error, "sealing the audit chain failed");
+        }
+    }
 }

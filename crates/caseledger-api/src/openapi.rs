@@ -4,7 +4,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{OpenApi as OpenApiDocument, RefOr};
 use utoipa::{Modify, OpenApi};
 
-use crate::{cases, commands, error, ops};
+use crate::{audit, cases, commands, error, ops};
 
 /// The caseledger HTTP API.
 #[derive(OpenApi)]
@@ -20,12 +20,14 @@ use crate::{cases, commands, error, ops};
         cases::register_case, cases::dispatch_case, cases::accept_case, cases::respond_case, cases::rate_case,
         cases::add_note, cases::close_case, cases::get_case, cases::list_cases, cases::case_history,
         ops::departments, ops::healthz, ops::readyz, ops::metrics,
+        audit::public_digests, audit::audit_events,
     ),
     components(schemas(error::Problem, error::FieldError, commands::CommandAccepted)),
     modifiers(&BearerAuth),
     tags(
         (name = "cases", description = "Enterprise and talent cases (企业/人才诉求)"),
         (name = "reference", description = "Reference data"),
+        (name = "audit", description = "Tamper-evident audit trail: digests (public) and the auditor's event listing"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]

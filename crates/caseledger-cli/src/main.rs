@@ -81,6 +81,47 @@ enum Command {
         #[command(subcommand)]
         command: ProjectionsCommand,
     },
+    /// Verify or export the tamper-evident audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute every stream chain, the global chain and every digest; exit 1 and name the first
+    /// broken event or digest if anything was changed, deleted, inserted or reordered.
+    Verify {
+        /// A digest you pinned earlier, as SEQ:HASH (repeatable); it must still be in the store.
+        #[arg(long = "pin")]
+        pins: Vec<String>,
+    },
+    /// Write the events with their hashes, and the digests, for independent verification
+    /// (scripts/verify-audit-export.py).
+    Export {
+        /// Only events recorded at or after this time (RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only events recorded before this time (RFC 3339).
+        #[arg(long)]
+        until: Option<String>,
+        /// Only this aggregate type, e.g. EnterpriseCase.
+        #[arg(long)]
+        aggregate_type: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "ndjson")]
+        format: ExportFormatArg,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ExportFormatArg {
+    Ndjson,
+    Csv,
 }
 
 #[derive(Subcommand)]
@@ -149,6 +190,7 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Projections { command } => projections(&cli.database_url, command).await,
+        Command::Audit { command } => audit(&cli.database_url, command).await,
     }
 }
 
@@ -396,6 +438,100 @@ async fn projections(database_url: &str, command: ProjectionsCommand) -> Result<
         }
     }
     Ok(())
+}
+
+/// Normalises an RFC 3339 time to the stored form (UTC, milliseconds).
+fn stored_time(text: &str) -> Result<String> {
+    let at = chrono::DateTime::parse_from_rfc3339(text)
+        .with_context(|| format!("{text:?} is not an RFC 3339 time"))?;
+    Ok(at.to_utc().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+}
+
+async fn audit(database_url: &str, command: AuditCommand) -> Result<()> {
+    let db = open(database_url).await?;
+    db.migrate().await.context("applying migrations")?;
+    match command {
+        AuditCommand::Verify { pins } => {
+            let pins = pins
+                .iter()
+                .map(|pin| {
+                    let (seq, hash) = pin
+                        .split_once(':')
+                        .with_context(|| format!("--pin {pin:?}: expected SEQ:HASH"))?;
+                    let seq: i64 = seq
+                        .parse()
+                        .with_context(|| format!("--pin {pin:?}: SEQ is not a number"))?;
+                    Ok((seq, hash.to_owned()))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let bar = ProgressBar::new(0);
+            bar.set_style(
+                ProgressStyle::with_template("verifying [{bar:40}] {pos}/{len} events ({per_sec})")
+                    .context("progress bar template")?
+                    .progress_chars("=> "),
+            );
+            let started = std::time::Instant::now();
+            let report = db
+                .verify_audit_trail(&pins, &mut |done, total| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                })
+                .await
+                .context("verifying the audit trail")?;
+            bar.finish_and_clear();
+            match report.finding {
+                None => {
+                    println!(
+                        "audit trail intact: {} events in {} streams, {} in the global chain, {} digests ({:.1?})",
+                        report.events,
+                        report.streams,
+                        report.chained_events,
+                        report.digests,
+                        started.elapsed()
+                    );
+                    Ok(())
+                }
+                Some(finding) => {
+                    println!("AUDIT TRAIL BROKEN: {finding}");
+                    std::process::exit(1);
+                }
+            }
+        }
+        AuditCommand::Export {
+            since,
+            until,
+            aggregate_type,
+            format,
+            output,
+        } => {
+            let filter = caseledger_store::audit::export::ExportFilter {
+                since: since.as_deref().map(stored_time).transpose()?,
+                until: until.as_deref().map(stored_time).transpose()?,
+                aggregate_type,
+            };
+            let format = match format {
+                ExportFormatArg::Ndjson => caseledger_store::audit::export::ExportFormat::Ndjson,
+                ExportFormatArg::Csv => caseledger_store::audit::export::ExportFormat::Csv,
+            };
+            let exported_at =
+                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            let mut out: Box<dyn Write + Send> = match &output {
+                Some(path) => Box::new(std::io::BufWriter::new(
+                    std::fs::File::create(path)
+                        .with_context(|| format!("creating {}", path.display()))?,
+                )),
+                None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+            };
+            let written = db
+                .export_audit_trail(&filter, format, &exported_at, out.as_mut())
+                .await
+                .context("exporting the audit trail")?;
+            if let Some(path) = output {
+                eprintln!("exported {written} events to {}", path.display());
+            }
+            Ok(())
+        }
+    }
 }
 
 #[cfg(test)]

@@ -165,6 +165,118 @@ async fn new_user_journey(url: String) {
     );
     let unknown = caseledger(&url, dir, &["projections", "rebuild", "nothing"]);
     assert!(!unknown.status.success());
+    let evidence = caseledger(&url, dir, &["projections", "rebuild", "audit_chain"]);
+    assert!(
+        !evidence.status.success(),
+        "the audit chain must never be rebuilt"
+    );
+
+    audit_trail_checks(&url, dir).await;
+}
+
+/// `audit verify` passes on untouched data; an export verifies with the shipped script in both
+/// formats and fails once edited; one UPDATE by hand makes `audit verify` fail naming the event.
+async fn audit_trail_checks(url: &str, dir: &Path) {
+    let intact = stdout(&caseledger(url, dir, &["audit", "verify"]));
+    assert!(
+        intact.starts_with("audit trail intact: 2 events in 1 streams, 2 in the global chain"),
+        "{intact}"
+    );
+
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scripts/verify-audit-export.py"
+    );
+    for format in ["ndjson", "csv"] {
+        let file = dir.join(format!("export.{format}"));
+        let file_text = file.to_str().unwrap();
+        let exported = caseledger(
+            url,
+            dir,
+            &["audit", "export", "--format", format, "--output", file_text],
+        );
+        assert!(
+            exported.status.success(),
+            "{}",
+            String::from_utf8_lossy(&exported.stderr)
+        );
+        let checked = Command::new("python3")
+            .args([script, file_text])
+            .output()
+            .unwrap();
+        assert!(
+            checked.status.success(),
+            "{}",
+            String::from_utf8_lossy(&checked.stdout)
+        );
+        assert!(String::from_utf8_lossy(&checked.stdout).starts_with("ok: 2 events"));
+        // Edit the dispatched event's department in the export: the script names it.
+        let text = std::fs::read_to_string(&file).unwrap();
+        std::fs::write(
+            &file,
+            text.replace("dept-natural-resources", "dept-taxation"),
+        )
+        .unwrap();
+        let broken = Command::new("python3")
+            .args([script, file_text])
+            .output()
+            .unwrap();
+        assert_eq!(
+            broken.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&broken.stdout)
+        );
+        assert!(String::from_utf8_lossy(&broken.stdout).contains("#2) was modified"));
+    }
+    let partial = dir.join("partial.ndjson");
+    let exported = caseledger(
+        url,
+        dir,
+        &[
+            "audit",
+            "export",
+            "--aggregate-type",
+            "EnterpriseCase",
+            "--since",
+            "2000-01-01T00:00:00Z",
+            "--output",
+            partial.to_str().unwrap(),
+        ],
+    );
+    assert!(exported.status.success());
+    let checked = Command::new("python3")
+        .args([script, partial.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&checked.stdout).contains("(partial export)"));
+
+    // One UPDATE on the events table by hand.
+    tamper(
+        url,
+        "UPDATE events SET metadata = '{\"actor_sub\":\"someone-else\"}' WHERE sequence = 2",
+    )
+    .await;
+    let failed = caseledger(url, dir, &["audit", "verify"]);
+    assert_eq!(failed.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&failed.stdout);
+    assert!(
+        said.contains("AUDIT TRAIL BROKEN: event at position 2")
+            && said.contains("#2) was modified"),
+        "{said}"
+    );
+}
+
+async fn tamper(url: &str, statement: &str) {
+    if url.starts_with("postgres") {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        sqlx::query(statement).execute(&pool).await.unwrap();
+        pool.close().await;
+    } else {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        sqlx::query(statement).execute(&pool).await.unwrap();
+        pool.close().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

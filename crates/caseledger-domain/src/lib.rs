@@ -7,6 +7,7 @@
 //! framework it knows is the `cqrs-es` `Aggregate` trait; it never names a database, HTTP or a
 //! runtime. (`cqrs-es` itself pulls in `tokio` for its test executor; nothing here uses it.)
 
+pub mod access;
 pub mod actor;
 pub mod case;
 pub mod ids;

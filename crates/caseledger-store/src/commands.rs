@@ -5,7 +5,8 @@
 //! (and drops their errors) and does not return what it committed. Here `EventStore::commit`
 //! hands back the committed envelopes, and projections are fed from the events table instead.
 //! Only `PersistedEventStore::new_event_store` is used: the snapshot and aggregate stores of
-//! cqrs-es 0.5.0 apply events twice.
+//! cqrs-es 0.5.0 apply events twice. Reads go through postgres-es / sqlite-es; writes go through
+//! [`ChainedRepository`], which hashes each event into its stream's chain as it is inserted.
 
 use std::collections::HashMap;
 
@@ -14,6 +15,7 @@ use cqrs_es::{Aggregate, AggregateError, EventStore};
 use postgres_es::PostgresEventRepository;
 use sqlite_es::SqliteEventRepository;
 
+use crate::audit::repository::ChainedRepository;
 use crate::db::{Database, StoreError};
 
 /// Metadata stored beside each event: who, on whose behalf, which request, when.
@@ -88,9 +90,11 @@ impl Database {
     {
         let committed = match self {
             Database::Postgres(pool) => {
-                let store = PersistedEventStore::<_, A>::new_event_store(
+                let repository = ChainedRepository::new(
                     PostgresEventRepository::new(pool.clone()),
+                    self.clone(),
                 );
+                let store = PersistedEventStore::<_, A>::new_event_store(repository);
                 execute_on(
                     &store,
                     aggregate_id,
@@ -102,9 +106,9 @@ impl Database {
                 .await?
             }
             Database::Sqlite(pool) => {
-                let store = PersistedEventStore::<_, A>::new_event_store(
-                    SqliteEventRepository::new(pool.clone()),
-                );
+                let repository =
+                    ChainedRepository::new(SqliteEventRepository::new(pool.clone()), self.clone());
+                let store = PersistedEventStore::<_, A>::new_event_store(repository);
                 execute_on(
                     &store,
                     aggregate_id,

@@ -180,12 +180,17 @@ impl Database {
         }
     }
 
-    /// Applies the embedded migrations of this backend. Safe to run from several processes at
-    /// once on PostgreSQL (the migrator takes an advisory lock).
+    /// Applies the embedded migrations of this backend, then hashes any event stored before the
+    /// audit trail existed. Safe to run from several processes at once on PostgreSQL (the
+    /// migrator takes an advisory lock; the backfill is idempotent).
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self {
             Database::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
             Database::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
+        }
+        let hashed = self.backfill_event_hashes().await?;
+        if hashed > 0 {
+            tracing::info!(hashed, "hashed events stored before the audit trail");
         }
         Ok(())
     }

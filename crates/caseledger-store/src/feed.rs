@@ -47,20 +47,23 @@ pub struct FeedEvent {
     pub metadata: String,
     /// When the store recorded it (RFC 3339, UTC).
     pub recorded_at: String,
+    /// The event's hash in its stream's chain (see [`crate::audit::hash`]).
+    pub event_hash: Option<String>,
 }
 
 const SQLITE_COLUMNS: &str =
     "0 AS transaction_id, position, aggregate_type, aggregate_id, sequence, \
-     event_type, event_version, payload, metadata, recorded_at";
+     event_type, event_version, payload, metadata, recorded_at, event_hash";
 const POSTGRES_COLUMNS: &str = "transaction_id::text::bigint AS transaction_id, position, aggregate_type, \
      aggregate_id, sequence, event_type, event_version, payload::text AS payload, metadata::text AS metadata, \
-     to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS recorded_at";
+     to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS recorded_at, event_hash";
 
 /// Decodes one events row selected with the feed's columns.
 pub(crate) fn decode_event<R: Row>(row: &R) -> Result<FeedEvent, sqlx::Error>
 where
     for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database>,
     for<'r> &'r str: sqlx::ColumnIndex<R>,
 {
     Ok(FeedEvent {
@@ -76,6 +79,7 @@ where
         payload: row.try_get("payload")?,
         metadata: row.try_get("metadata")?,
         recorded_at: row.try_get("recorded_at")?,
+        event_hash: row.try_get("event_hash")?,
     })
 }
 
@@ -85,6 +89,15 @@ pub(crate) fn columns(db: &Database) -> &'static str {
         Database::Postgres(_) => POSTGRES_COLUMNS,
         Database::Sqlite(_) => SQLITE_COLUMNS,
     }
+}
+
+impl FeedPosition {
+    /// Before every row, including rows an intruder might place at position 0 or below: where
+    /// audit verification and exports start.
+    pub const BEFORE_ALL: FeedPosition = FeedPosition {
+        transaction_id: 0,
+        position: i64::MIN,
+    };
 }
 
 impl Database {

@@ -15,6 +15,7 @@
 
 #[macro_use]
 mod db;
+pub mod audit;
 pub mod cases;
 pub mod commands;
 pub mod feed;

@@ -45,6 +45,9 @@ pub enum ProjectionError {
     /// There is no projection of that name.
     #[error("unknown projection {0:?}")]
     UnknownProjection(String),
+    /// The projection is append-only evidence and is never rebuilt.
+    #[error("projection {0:?} is append-only evidence and cannot be rebuilt; use `caseledger audit verify`")]
+    NotRebuildable(String),
     /// The PostgreSQL horizon did not pass a barrier in time: some transaction in the cluster
     /// stays open (look for `idle in transaction` sessions in `pg_stat_activity`).
     #[error("the feed horizon did not advance for {0:?}: a long-open transaction holds it back")]
@@ -88,6 +91,12 @@ pub trait Projection: Send + Sync + 'static {
 
     /// The tables holding this projection's rows; a rebuild empties them.
     fn tables(&self) -> &'static [&'static str];
+
+    /// Whether `rebuild` may empty and replay this projection. Append-only evidence (the audit
+    /// chain) says no: replaying tampered events would seal the tampering.
+    fn rebuildable(&self) -> bool {
+        true
+    }
 
     /// Applies `events` (consecutive, in feed order) inside `tx`. Must be deterministic: the same
     /// events on the same rows give the same rows.
@@ -323,6 +332,7 @@ impl Projector {
     /// Runs every projection until it has applied every event committed before this call.
     /// Returns the number of events applied. Stops at the first error.
     pub async fn catch_up(&self) -> Result<usize, ProjectionError> {
+        self.ensure_checkpoints().await?;
         let barrier = self.inner.db.feed_barrier().await?;
         let started = tokio::time::Instant::now();
         let mut total = 0;
@@ -345,6 +355,14 @@ impl Projector {
     /// retrying failing projections with backoff (up to 30 s).
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
+        // Without its checkpoint row a projection's compare-and-set would match nothing.
+        while let Err(error) = self.ensure_checkpoints().await {
+            warn!(%error, "cannot create projection checkpoints; retrying");
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = &mut shutdown => return,
+            }
+        }
         let projections = self.inner.projections.clone();
         let mut failures = vec![0u32; projections.len()];
         loop {
@@ -415,6 +433,9 @@ impl Projector {
         progress: &mut (dyn FnMut(u64, u64) + Send),
     ) -> Result<String, ProjectionError> {
         let projection = self.find(name)?.clone();
+        if !projection.rebuildable() {
+            return Err(ProjectionError::NotRebuildable(name.to_owned()));
+        }
         let db = &self.inner.db;
         self.ensure_checkpoints().await?;
         let (total, _) = db.feed_backlog(FeedPosition::default()).await?;

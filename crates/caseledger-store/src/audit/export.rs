@@ -1,0 +1,295 @@
+//! `audit export`: the events (with their hashes) and digests, in a versioned format a third party
+//! can re-verify without caseledger (`scripts/verify-audit-export.py`; format in
+//! docs/AUDIT.md).
+//!
+//! NDJSON, format `caseledger-audit-export` version 1: a header line
+//! `{"kind":"header","format":"caseledger-audit-export","version":1,"filters":{…},"complete":bool}`,
+//! then one `{"kind":"event",…}` line per event in feed order, then one `{"kind":"digest",…}`
+//! line per digest. CSV carries the same event fields (payload and metadata as canonical JSON) and
+//! no header or digest lines.
+
+use std::io::Write;
+
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::Row;
+
+use crate::audit::hash::canonical_json;
+use crate::db::{Database, StoreError};
+use crate::feed::FeedPosition;
+
+/// The export format's name.
+pub const FORMAT: &str = "caseledger-audit-export";
+/// The export format's version.
+pub const VERSION: u32 = 1;
+
+/// Which events to export.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ExportFilter {
+    /// Recorded at or after (RFC 3339, UTC, milliseconds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// Recorded before (RFC 3339, UTC, milliseconds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+    /// Only this aggregate type.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aggregate_type: Option<String>,
+}
+
+impl ExportFilter {
+    fn is_empty(&self) -> bool {
+        self.since.is_none() && self.until.is_none() && self.aggregate_type.is_none()
+    }
+}
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// Newline-delimited JSON with header and digests.
+    Ndjson,
+    /// Comma-separated values, one row per event.
+    Csv,
+}
+
+/// One exported event.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportEvent {
+    /// Always `event`.
+    pub kind: &'static str,
+    /// Feed position.
+    pub position: i64,
+    /// Writing transaction (PostgreSQL), 0 on SQLite.
+    pub transaction_id: i64,
+    /// Aggregate type.
+    pub aggregate_type: String,
+    /// Aggregate id.
+    pub aggregate_id: String,
+    /// Sequence in the stream.
+    pub sequence: i64,
+    /// Event type.
+    pub event_type: String,
+    /// Event type version.
+    pub event_version: String,
+    /// Payload.
+    pub payload: Value,
+    /// Metadata.
+    pub metadata: Value,
+    /// When the store recorded it.
+    pub recorded_at: String,
+    /// The stream's previous event hash (the genesis hash for sequence 1).
+    pub previous_hash: Option<String>,
+    /// This event's hash.
+    pub event_hash: Option<String>,
+    /// The global chain after this event, if the chain covers it.
+    pub chain_hash: Option<String>,
+    /// Events in the chain up to and including this one.
+    pub chain_count: Option<i64>,
+}
+
+const CSV_COLUMNS: [&str; 14] = [
+    "position",
+    "transaction_id",
+    "aggregate_type",
+    "aggregate_id",
+    "sequence",
+    "event_type",
+    "event_version",
+    "payload",
+    "metadata",
+    "recorded_at",
+    "previous_hash",
+    "event_hash",
+    "chain_hash",
+    "chain_count",
+];
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
+}
+
+impl Database {
+    async fn export_batch(
+        &self,
+        filter: &ExportFilter,
+        after: FeedPosition,
+    ) -> Result<Vec<ExportEvent>, StoreError> {
+        let postgres = matches!(self, Database::Postgres(_));
+        let mut sql = String::from(if postgres {
+            "SELECT e.transaction_id::text::bigint AS transaction_id, e.position, e.aggregate_type, e.aggregate_id, \
+                    e.sequence, e.event_type, e.event_version, e.payload::text AS payload, e.metadata::text AS metadata, \
+                    to_char(e.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS recorded_at, \
+                    e.event_hash, p.event_hash AS previous_hash, c.chain_hash, c.event_count AS chain_count \
+               FROM events e \
+               LEFT JOIN events p ON p.aggregate_type = e.aggregate_type AND p.aggregate_id = e.aggregate_id \
+                                 AND p.sequence = e.sequence - 1 \
+               LEFT JOIN audit_chain c ON c.position = e.position \
+              WHERE (e.transaction_id, e.position) > ($1::text::xid8, $2)"
+        } else {
+            "SELECT 0 AS transaction_id, e.position, e.aggregate_type, e.aggregate_id, e.sequence, e.event_type, \
+                    e.event_version, e.payload, e.metadata, e.recorded_at, e.event_hash, \
+                    p.event_hash AS previous_hash, c.chain_hash, c.event_count AS chain_count \
+               FROM events e \
+               LEFT JOIN events p ON p.aggregate_type = e.aggregate_type AND p.aggregate_id = e.aggregate_id \
+                                 AND p.sequence = e.sequence - 1 \
+               LEFT JOIN audit_chain c ON c.position = e.position \
+              WHERE ($1 = $1) AND e.position > $2"
+        });
+        let mut binds = Vec::new();
+        let cast = if postgres { "::timestamptz" } else { "" };
+        if let Some(since) = &filter.since {
+            binds.push(since.clone());
+            sql.push_str(&format!(" AND e.recorded_at >= ${}{cast}", binds.len() + 3));
+        }
+        if let Some(until) = &filter.until {
+            binds.push(until.clone());
+            sql.push_str(&format!(" AND e.recorded_at < ${}{cast}", binds.len() + 3));
+        }
+        if let Some(aggregate_type) = &filter.aggregate_type {
+            binds.push(aggregate_type.clone());
+            sql.push_str(&format!(" AND e.aggregate_type = ${}", binds.len() + 3));
+        }
+        sql.push_str(if postgres {
+            " ORDER BY e.transaction_id, e.position LIMIT $3"
+        } else {
+            " ORDER BY e.position LIMIT $3"
+        });
+        let rows = with_pool!(self, |pool| {
+            let mut query = sqlx::query(&sql)
+                .bind(after.transaction_id.to_string())
+                .bind(after.position)
+                .bind(5_000_i64);
+            for bind in &binds {
+                query = query.bind(bind.as_str());
+            }
+            let rows = query.fetch_all(pool).await?;
+            rows.iter()
+                .map(|row| {
+                    let sequence: i64 = row.try_get("sequence")?;
+                    let previous: Option<String> = row.try_get("previous_hash")?;
+                    Ok::<_, sqlx::Error>(ExportEvent {
+                        kind: "event",
+                        position: row.try_get("position")?,
+                        transaction_id: row.try_get("transaction_id")?,
+                        aggregate_type: row.try_get("aggregate_type")?,
+                        aggregate_id: row.try_get("aggregate_id")?,
+                        sequence,
+                        event_type: row.try_get("event_type")?,
+                        event_version: row.try_get("event_version")?,
+                        payload: serde_json::from_str(&row.try_get::<String, _>("payload")?)
+                            .unwrap_or(Value::Null),
+                        metadata: serde_json::from_str(&row.try_get::<String, _>("metadata")?)
+                            .unwrap_or(Value::Null),
+                        recorded_at: row.try_get("recorded_at")?,
+                        previous_hash: if sequence == 1 {
+                            Some(super::hash::GENESIS.to_owned())
+                        } else {
+                            previous
+                        },
+                        event_hash: row.try_get("event_hash")?,
+                        chain_hash: row.try_get("chain_hash")?,
+                        chain_count: row.try_get("chain_count")?,
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })?;
+        Ok(rows)
+    }
+
+    /// Writes the export to `out`; returns the number of events written.
+    pub async fn export_audit_trail(
+        &self,
+        filter: &ExportFilter,
+        format: ExportFormat,
+        exported_at: &str,
+        out: &mut (dyn Write + Send),
+    ) -> Result<u64, ExportError> {
+        match format {
+            ExportFormat::Ndjson => {
+                let header = serde_json::json!({
+                    "kind": "header",
+                    "format": FORMAT,
+                    "version": VERSION,
+                    "exported_at": exported_at,
+                    "filters": filter,
+                    "complete": filter.is_empty(),
+                    "hashing": "see docs/AUDIT.md: canonical JSON, SHA-256, caseledger-event-v1 / chain-v1 / digest-v1",
+                });
+                writeln!(out, "{header}")?;
+            }
+            ExportFormat::Csv => writeln!(out, "{}", CSV_COLUMNS.join(","))?,
+        }
+        let mut after = FeedPosition::BEFORE_ALL;
+        let mut written = 0;
+        loop {
+            let events = self.export_batch(filter, after).await?;
+            let Some(last) = events.last() else { break };
+            after = FeedPosition {
+                transaction_id: last.transaction_id,
+                position: last.position,
+            };
+            for event in &events {
+                match format {
+                    ExportFormat::Ndjson => writeln!(
+                        out,
+                        "{}",
+                        serde_json::to_string(event).map_err(StoreError::from)?
+                    )?,
+                    ExportFormat::Csv => {
+                        let optional = |value: &Option<String>| value.clone().unwrap_or_default();
+                        let fields = [
+                            event.position.to_string(),
+                            event.transaction_id.to_string(),
+                            event.aggregate_type.clone(),
+                            event.aggregate_id.clone(),
+                            event.sequence.to_string(),
+                            event.event_type.clone(),
+                            event.event_version.clone(),
+                            canonical_json(&event.payload),
+                            canonical_json(&event.metadata),
+                            event.recorded_at.clone(),
+                            optional(&event.previous_hash),
+                            optional(&event.event_hash),
+                            optional(&event.chain_hash),
+                            event.chain_count.map(|n| n.to_string()).unwrap_or_default(),
+                        ];
+                        let line: Vec<String> =
+                            fields.iter().map(|field| csv_field(field)).collect();
+                        writeln!(out, "{}", line.join(","))?;
+                    }
+                }
+                written += 1;
+            }
+        }
+        if format == ExportFormat::Ndjson {
+            for digest in self.audit_digests(0, i64::MAX).await? {
+                let mut line = serde_json::to_value(&digest).map_err(StoreError::from)?;
+                line["kind"] = Value::from("digest");
+                writeln!(out, "{line}")?;
+            }
+        }
+        out.flush()?;
+        Ok(written)
+    }
+}
+
+/// Why an export failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Writing the output failed.
+    #[error("writing the export: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl From<sqlx::Error> for ExportError {
+    fn from(error: sqlx::Error) -> Self {
+        ExportError::Store(StoreError::Sql(error))
+    }
+}

@@ -1,0 +1,187 @@
+//! The write path of the audit trail: a `PersistedEventRepository` that wraps the postgres-es or
+//! sqlite-es repository. Reads go to the wrapped repository unchanged; `persist` writes the
+//! events itself so that each row carries its event hash from the moment it exists.
+
+use cqrs_es::persist::{
+    PersistedEventRepository, PersistenceError, ReplayStream, SerializedEvent, SerializedSnapshot,
+};
+use cqrs_es::Aggregate;
+use serde_json::Value;
+
+use crate::audit::hash::{event_hash, EventFields, GENESIS};
+use crate::db::{Database, StoreError};
+
+/// A repository whose `persist` chains each event to its stream's previous event.
+pub struct ChainedRepository<R> {
+    inner: R,
+    db: Database,
+}
+
+impl<R> ChainedRepository<R> {
+    /// Wraps `inner` (reads) and writes through `db`.
+    pub fn new(inner: R, db: Database) -> Self {
+        Self { inner, db }
+    }
+}
+
+fn to_persistence(error: StoreError) -> PersistenceError {
+    match error {
+        StoreError::Sql(sqlx::Error::Database(database_error))
+            if matches!(
+                database_error.code().as_deref(),
+                Some("23505" | "1555" | "2067")
+            ) =>
+        {
+            PersistenceError::OptimisticLockError
+        }
+        StoreError::Sql(
+            error @ (sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed),
+        ) => PersistenceError::ConnectionError(Box::new(error)),
+        other => PersistenceError::UnknownError(Box::new(other)),
+    }
+}
+
+impl Database {
+    /// The stored hash of one event; `None` when the event does not exist or was never hashed.
+    pub async fn event_hash_of(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+        sequence: i64,
+    ) -> Result<Option<String>, StoreError> {
+        let hash: Option<Option<String>> = with_pool!(self, |pool| {
+            sqlx::query_scalar(
+            "SELECT event_hash FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $3"
+        )
+        .bind(aggregate_type)
+        .bind(aggregate_id)
+        .bind(sequence)
+        .fetch_optional(pool)
+        .await
+        })?;
+        Ok(hash.flatten())
+    }
+
+    /// Inserts hashed events in one transaction. A primary-key violation means another command
+    /// on the same stream committed first.
+    async fn insert_hashed(
+        &self,
+        aggregate_type: &str,
+        rows: &[(&SerializedEvent, String)],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        for (event, hash) in rows {
+            with_tx!(&mut tx, |conn| {
+                sqlx::query(
+                "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, event_hash) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            )
+            .bind(aggregate_type)
+            .bind(&event.aggregate_id)
+            .bind(event.sequence as i64)
+            .bind(&event.event_type)
+            .bind(&event.event_version)
+            .bind(&event.payload)
+            .bind(&event.metadata)
+            .bind(hash)
+            .execute(&mut *conn)
+            .await
+            .map(|done| done.rows_affected())
+            })?;
+        }
+        tx.commit().await
+    }
+}
+
+impl<R: PersistedEventRepository> PersistedEventRepository for ChainedRepository<R> {
+    async fn get_events<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        self.inner.get_events::<A>(aggregate_id).await
+    }
+
+    async fn get_last_events<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+        last_sequence: usize,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        self.inner
+            .get_last_events::<A>(aggregate_id, last_sequence)
+            .await
+    }
+
+    async fn get_snapshot<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<Option<SerializedSnapshot>, PersistenceError> {
+        self.inner.get_snapshot::<A>(aggregate_id).await
+    }
+
+    async fn persist<A: Aggregate>(
+        &self,
+        events: &[SerializedEvent],
+        snapshot_update: Option<(String, Value, usize)>,
+    ) -> Result<(), PersistenceError> {
+        if snapshot_update.is_some() {
+            return Err(PersistenceError::UnknownError(
+                "snapshots are not used by caseledger".into(),
+            ));
+        }
+        let Some(first) = events.first() else {
+            return Ok(());
+        };
+        // The previous event is committed and immutable, so reading its hash before the write
+        // transaction is safe (and keeps SQLite's transaction a pure writer).
+        let mut previous = if first.sequence <= 1 {
+            GENESIS.to_owned()
+        } else {
+            self.db
+                .event_hash_of(A::TYPE, &first.aggregate_id, first.sequence as i64 - 1)
+                .await
+                .map_err(to_persistence)?
+                .ok_or_else(|| {
+                    PersistenceError::UnknownError(
+                        format!(
+                            "{} {} has an unhashed event; run `caseledger migrate`",
+                            A::TYPE,
+                            first.aggregate_id
+                        )
+                        .into(),
+                    )
+                })?
+        };
+        let mut rows = Vec::with_capacity(events.len());
+        for event in events {
+            let hash = event_hash(
+                &previous,
+                EventFields {
+                    aggregate_type: A::TYPE,
+                    aggregate_id: &event.aggregate_id,
+                    sequence: event.sequence as i64,
+                    event_type: &event.event_type,
+                    event_version: &event.event_version,
+                    payload: &event.payload,
+                    metadata: &event.metadata,
+                },
+            );
+            previous.clone_from(&hash);
+            rows.push((event, hash));
+        }
+        self.db
+            .insert_hashed(A::TYPE, &rows)
+            .await
+            .map_err(to_persistence)
+    }
+
+    async fn stream_events<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<ReplayStream, PersistenceError> {
+        self.inner.stream_events::<A>(aggregate_id).await
+    }
+
+    async fn stream_all_events<A: Aggregate>(&self) -> Result<ReplayStream, PersistenceError> {
+        self.inner.stream_all_events::<A>().await
+    }
+}

@@ -1,0 +1,444 @@
+//! `audit verify`: recompute every stream chain, the global chain and every digest from the events
+//! table, and name the first thing that does not match.
+//!
+//! One pass over the events in feed order (no projection involved): each event's hash is
+//! recomputed from its stream's previous event and compared with the stored one; sequences must
+//! have no gap; for events the `audit_chain` projection has covered, the recomputed global chain
+//! must match its stored row; at each digest's last event the digest must match; at the end the
+//! chain head must match. Digests are first checked on their own (hash, link to the previous one,
+//! and any pins an outsider supplies).
+
+use std::collections::HashMap;
+use std::fmt;
+
+use sqlx::Row;
+
+use crate::audit::hash::{chain_hash, digest_hash, event_hash, Digest, EventFields, GENESIS};
+use crate::db::{Database, StoreError};
+use crate::feed::FeedPosition;
+
+/// The first thing found broken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finding {
+    /// The stored event hash does not match the event's content (payload, metadata, type,
+    /// identity) or its stream's previous event.
+    EventModified {
+        /// Feed position.
+        position: i64,
+        /// Stream.
+        stream: String,
+        /// Sequence.
+        sequence: i64,
+    },
+    /// A stream's sequence jumps: an event was deleted, or events were renumbered.
+    SequenceGap {
+        /// Feed position of the event found.
+        position: i64,
+        /// Stream.
+        stream: String,
+        /// The sequence expected.
+        expected: i64,
+        /// The sequence found.
+        found: i64,
+    },
+    /// An event lies inside the chained part of the feed but is not in the chain: it was
+    /// inserted afterwards.
+    NotInChain {
+        /// Feed position.
+        position: i64,
+        /// Stream.
+        stream: String,
+        /// Sequence.
+        sequence: i64,
+    },
+    /// The recomputed global chain differs from the stored one at this event: an event before
+    /// it was deleted, inserted or moved, or the chain row was edited.
+    ChainDiverges {
+        /// Feed position.
+        position: i64,
+        /// Stream.
+        stream: String,
+        /// Sequence.
+        sequence: i64,
+    },
+    /// A digest does not match its own fields, the previous digest, a pin, or the events.
+    DigestBroken {
+        /// Which digest.
+        digest_seq: i64,
+        /// What does not match.
+        reason: String,
+    },
+    /// The chain ends early: events the chain covered are gone.
+    ChainTruncated {
+        /// Events recomputed.
+        recomputed: i64,
+        /// Events the stored head says were chained.
+        stored: i64,
+    },
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Finding::EventModified { position, stream, sequence } => write!(
+                f,
+                "event at position {position} ({stream} #{sequence}) was modified: its hash does not match its content"
+            ),
+            Finding::SequenceGap { position, stream, expected, found } => write!(
+                f,
+                "{stream}: event #{expected} is missing (found #{found} at position {position}): an event was deleted or renumbered"
+            ),
+            Finding::NotInChain { position, stream, sequence } => write!(
+                f,
+                "event at position {position} ({stream} #{sequence}) is not in the audit chain: it was inserted afterwards"
+            ),
+            Finding::ChainDiverges { position, stream, sequence } => write!(
+                f,
+                "the audit chain diverges at position {position} ({stream} #{sequence}): an event up to here was deleted, inserted or reordered"
+            ),
+            Finding::DigestBroken { digest_seq, reason } => write!(f, "digest {digest_seq} is broken: {reason}"),
+            Finding::ChainTruncated { recomputed, stored } => write!(
+                f,
+                "the audit chain covered {stored} events but only {recomputed} remain: events at its end were deleted"
+            ),
+        }
+    }
+}
+
+/// What a verification covered, and the first finding if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Events checked.
+    pub events: u64,
+    /// Streams seen.
+    pub streams: u64,
+    /// Events checked against the global chain.
+    pub chained_events: u64,
+    /// Digests checked.
+    pub digests: u64,
+    /// The first thing broken; `None` when everything matches.
+    pub finding: Option<Finding>,
+}
+
+struct Row_ {
+    at: FeedPosition,
+    aggregate_type: String,
+    aggregate_id: String,
+    sequence: i64,
+    event_type: String,
+    event_version: String,
+    payload: String,
+    metadata: String,
+    event_hash: Option<String>,
+    chain_hash: Option<String>,
+}
+
+const BATCH: i64 = 10_000;
+
+fn decode_row<R: Row>(row: &R) -> Result<Row_, sqlx::Error>
+where
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database>,
+    for<'r> &'r str: sqlx::ColumnIndex<R>,
+{
+    Ok(Row_ {
+        at: FeedPosition {
+            transaction_id: row.try_get("transaction_id")?,
+            position: row.try_get("position")?,
+        },
+        aggregate_type: row.try_get("aggregate_type")?,
+        aggregate_id: row.try_get("aggregate_id")?,
+        sequence: row.try_get("sequence")?,
+        event_type: row.try_get("event_type")?,
+        event_version: row.try_get("event_version")?,
+        payload: row.try_get("payload")?,
+        metadata: row.try_get("metadata")?,
+        event_hash: row.try_get("event_hash")?,
+        chain_hash: row.try_get("chain_hash")?,
+    })
+}
+
+impl Database {
+    async fn verify_batch(&self, after: FeedPosition) -> Result<Vec<Row_>, StoreError> {
+        const SELECT: &str =
+            "SELECT e.position, e.aggregate_type, e.aggregate_id, e.sequence, e.event_type, \
+             e.event_version, e.event_hash, c.chain_hash";
+        let rows = match self {
+            Database::Postgres(pool) => {
+                let sql = format!(
+                    "{SELECT}, e.transaction_id::text::bigint AS transaction_id, e.payload::text AS payload, \
+                     e.metadata::text AS metadata \
+                     FROM events e LEFT JOIN audit_chain c ON c.position = e.position \
+                     WHERE (e.transaction_id, e.position) > ($1::text::xid8, $2) \
+                     ORDER BY e.transaction_id, e.position LIMIT $3"
+                );
+                let rows = sqlx::query(&sql)
+                    .bind(after.transaction_id.to_string())
+                    .bind(after.position)
+                    .bind(BATCH)
+                    .fetch_all(pool)
+                    .await?;
+                rows.iter().map(decode_row).collect::<Result<Vec<_>, _>>()?
+            }
+            Database::Sqlite(pool) => {
+                let sql = format!(
+                    "{SELECT}, 0 AS transaction_id, e.payload, e.metadata \
+                     FROM events e LEFT JOIN audit_chain c ON c.position = e.position \
+                     WHERE e.position > $1 ORDER BY e.position LIMIT $2"
+                );
+                let rows = sqlx::query(&sql)
+                    .bind(after.position)
+                    .bind(BATCH)
+                    .fetch_all(pool)
+                    .await?;
+                rows.iter().map(decode_row).collect::<Result<Vec<_>, _>>()?
+            }
+        };
+        Ok(rows)
+    }
+
+    /// The stored chain head and the `audit_chain` projection's checkpoint.
+    async fn chain_state(&self) -> Result<(Option<(i64, String)>, FeedPosition), StoreError> {
+        let head: Option<(i64, String)> = with_pool!(self, |pool| sqlx::query_as(
+            "SELECT event_count, chain_hash FROM audit_chain_head WHERE id = 1"
+        )
+        .fetch_optional(pool)
+        .await)?;
+        let checkpoint: Option<(i64, i64)> = with_pool!(self, |pool| {
+            sqlx::query_as(
+            "SELECT transaction_id, position FROM projection_checkpoints WHERE name = 'audit_chain'"
+        )
+        .fetch_optional(pool)
+        .await
+        })?;
+        let checkpoint =
+            checkpoint.map_or_else(FeedPosition::default, |(transaction_id, position)| {
+                FeedPosition {
+                    transaction_id,
+                    position,
+                }
+            });
+        Ok((head, checkpoint))
+    }
+
+    /// Verifies the whole audit trail. `pins` are `(digest_seq, digest_hash)` pairs an outsider
+    /// recorded earlier; `progress(done, total)` is called after each batch.
+    pub async fn verify_audit_trail(
+        &self,
+        pins: &[(i64, String)],
+        progress: &mut (dyn FnMut(u64, u64) + Send),
+    ) -> Result<VerifyReport, StoreError> {
+        let (total, _) = self.feed_backlog(FeedPosition::default()).await?;
+        let total = total.max(0) as u64;
+        let digests = self.audit_digests(0, i64::MAX).await?;
+        let mut report = VerifyReport {
+            events: 0,
+            streams: 0,
+            chained_events: 0,
+            digests: digests.len() as u64,
+            finding: None,
+        };
+        if let Some(finding) = check_digests(&digests, pins) {
+            report.finding = Some(finding);
+            return Ok(report);
+        }
+        let by_position: HashMap<i64, &Digest> = digests
+            .iter()
+            .map(|digest| (digest.up_to_position, digest))
+            .collect();
+        let mut reached = 0usize;
+        let (head, chained_until) = self.chain_state().await?;
+        let mut streams: HashMap<(String, String), (i64, String)> = HashMap::new();
+        let mut chain = GENESIS.to_owned();
+        let mut chained: i64 = 0;
+        let mut after = FeedPosition::BEFORE_ALL;
+        loop {
+            let rows = self.verify_batch(after).await?;
+            let Some(last) = rows.last().map(|row| row.at) else {
+                break;
+            };
+            for row in rows {
+                report.events += 1;
+                if let Some(finding) = check_event(
+                    &row,
+                    &mut streams,
+                    &mut chain,
+                    &mut chained,
+                    chained_until,
+                    &by_position,
+                    &mut reached,
+                ) {
+                    report.streams = streams.len() as u64;
+                    report.chained_events = chained as u64;
+                    report.finding = Some(finding);
+                    return Ok(report);
+                }
+            }
+            after = last;
+            progress(report.events, total.max(report.events));
+        }
+        report.streams = streams.len() as u64;
+        report.chained_events = chained as u64;
+        if reached < digests.len() {
+            let missing = digests.iter().find(|digest| digest.event_count > chained);
+            if let Some(digest) = missing {
+                report.finding = Some(Finding::DigestBroken {
+                    digest_seq: digest.digest_seq,
+                    reason: format!(
+                        "the event at position {} that it seals is gone",
+                        digest.up_to_position
+                    ),
+                });
+                return Ok(report);
+            }
+        }
+        if let Some((stored_count, stored_chain)) = head {
+            if stored_count != chained || stored_chain != chain {
+                report.finding = Some(Finding::ChainTruncated {
+                    recomputed: chained,
+                    stored: stored_count,
+                });
+            }
+        }
+        Ok(report)
+    }
+}
+
+fn check_digests(digests: &[Digest], pins: &[(i64, String)]) -> Option<Finding> {
+    let mut previous = GENESIS.to_owned();
+    for (index, digest) in digests.iter().enumerate() {
+        let broken = |reason: &str| {
+            Some(Finding::DigestBroken {
+                digest_seq: digest.digest_seq,
+                reason: reason.to_owned(),
+            })
+        };
+        if digest.digest_seq != index as i64 + 1 {
+            return broken("digest numbers are not consecutive");
+        }
+        if digest.previous_digest_hash != previous {
+            return broken("it does not link to the previous digest");
+        }
+        let recomputed = digest_hash(
+            digest.digest_seq,
+            &digest.previous_digest_hash,
+            digest.up_to_position,
+            digest.event_count,
+            &digest.chain_hash,
+            &digest.sealed_at,
+        );
+        if recomputed != digest.digest_hash {
+            return broken("its hash does not match its fields");
+        }
+        previous.clone_from(&digest.digest_hash);
+    }
+    for (digest_seq, pinned) in pins {
+        match digests
+            .iter()
+            .find(|digest| digest.digest_seq == *digest_seq)
+        {
+            Some(digest) if digest.digest_hash == *pinned => {}
+            Some(digest) => {
+                return Some(Finding::DigestBroken {
+                    digest_seq: *digest_seq,
+                    reason: format!(
+                        "pinned hash {pinned} but the store holds {}",
+                        digest.digest_hash
+                    ),
+                })
+            }
+            None => {
+                return Some(Finding::DigestBroken {
+                    digest_seq: *digest_seq,
+                    reason: "the pinned digest is gone".into(),
+                })
+            }
+        }
+    }
+    None
+}
+
+fn check_event(
+    row: &Row_,
+    streams: &mut HashMap<(String, String), (i64, String)>,
+    chain: &mut String,
+    chained: &mut i64,
+    chained_until: FeedPosition,
+    digests: &HashMap<i64, &Digest>,
+    reached: &mut usize,
+) -> Option<Finding> {
+    let stream = format!("{} {}", row.aggregate_type, row.aggregate_id);
+    let key = (row.aggregate_type.clone(), row.aggregate_id.clone());
+    let (last_sequence, previous) = streams
+        .get(&key)
+        .cloned()
+        .unwrap_or((0, GENESIS.to_owned()));
+    if row.sequence != last_sequence + 1 {
+        return Some(Finding::SequenceGap {
+            position: row.at.position,
+            stream,
+            expected: last_sequence + 1,
+            found: row.sequence,
+        });
+    }
+    let modified = || Finding::EventModified {
+        position: row.at.position,
+        stream: stream.clone(),
+        sequence: row.sequence,
+    };
+    let (Ok(payload), Ok(metadata)) = (
+        serde_json::from_str::<serde_json::Value>(&row.payload),
+        serde_json::from_str::<serde_json::Value>(&row.metadata),
+    ) else {
+        return Some(modified());
+    };
+    let computed = event_hash(
+        &previous,
+        EventFields {
+            aggregate_type: &row.aggregate_type,
+            aggregate_id: &row.aggregate_id,
+            sequence: row.sequence,
+            event_type: &row.event_type,
+            event_version: &row.event_version,
+            payload: &payload,
+            metadata: &metadata,
+        },
+    );
+    if row.event_hash.as_deref() != Some(computed.as_str()) {
+        return Some(modified());
+    }
+    streams.insert(key, (row.sequence, computed.clone()));
+    if row.at > chained_until {
+        return None;
+    }
+    let Some(stored_chain) = &row.chain_hash else {
+        return Some(Finding::NotInChain {
+            position: row.at.position,
+            stream,
+            sequence: row.sequence,
+        });
+    };
+    *chain = chain_hash(chain, row.at.position, &computed);
+    *chained += 1;
+    if *stored_chain != *chain {
+        return Some(Finding::ChainDiverges {
+            position: row.at.position,
+            stream,
+            sequence: row.sequence,
+        });
+    }
+    if let Some(digest) = digests.get(&row.at.position) {
+        *reached += 1;
+        if digest.chain_hash != *chain || digest.event_count != *chained {
+            return Some(Finding::DigestBroken {
+                digest_seq: digest.digest_seq,
+                reason: format!(
+                    "it does not match the chain recomputed up to position {}",
+                    row.at.position
+                ),
+            });
+        }
+    }
+    None
+}
