@@ -133,6 +133,9 @@ enum ProjectionsCommand {
         /// The projection's name; all when omitted.
         name: Option<String>,
     },
+    /// Apply every pending event to every projection now, then exit (what `serve` does
+    /// continuously).
+    CatchUp,
     /// Print each projection's checksum without changing anything.
     Checksum {
         /// The projection's name; all when omitted.
@@ -426,6 +429,11 @@ async fn projections(database_url: &str, command: ProjectionsCommand) -> Result<
                     started.elapsed()
                 );
             }
+        }
+        ProjectionsCommand::CatchUp => {
+            let started = std::time::Instant::now();
+            let applied = projector.catch_up().await.context("catching up")?;
+            println!("applied {applied} events in {:.1?}", started.elapsed());
         }
         ProjectionsCommand::Checksum { name } => {
             for name in select(name)? {
