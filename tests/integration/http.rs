@@ -605,3 +605,90 @@ async fn authentication_failures(db: TestDb) {
     assert!(metrics.contains("caseledger_projection_lag_events{projection=\"cases\"} 0"));
     app.stop().await;
 }
+
+async fn sql(db: &caseledger_store::Database, statement: &str) {
+    match db {
+        caseledger_store::Database::Postgres(pool) => {
+            sqlx::query(statement).execute(pool).await.map(|_| ())
+        }
+        caseledger_store::Database::Sqlite(pool) => {
+            sqlx::query(statement).execute(pool).await.map(|_| ())
+        }
+    }
+    .unwrap();
+}
+
+/// A process that dies between claiming a key and answering leaves a claim without an answer.
+/// After the claim goes stale, a retry answers from the log if the command committed, and runs
+/// the command if it did not; either way exactly one set of events exists.
+async fn idempotency_survives_a_crash(db: TestDb) {
+    let app = TestApp::spawn(db.db.clone()).await;
+    let dispatcher = token("disp-1", "dispatcher", None);
+    let register = |key: &'static str| {
+        app.client
+            .post(app.url("/api/v1/cases"))
+            .bearer_auth(&dispatcher)
+            .header("idempotency-key", key)
+            .json(&registration("ent-0001"))
+            .send()
+    };
+    let count_events = || async {
+        let body = json(
+            app.get(
+                "/api/v1/audit/events?event_type=CaseRegistered",
+                &token("a", "auditor", None),
+            )
+            .await,
+            200,
+        )
+        .await;
+        body["items"].as_array().unwrap().len()
+    };
+
+    // Crash after the commit, before the answer was stored.
+    let first = json(register("crash-after-commit").await.unwrap(), 201).await;
+    sql(
+        &db.db,
+        "UPDATE idempotency_keys SET status_code = NULL, response_body = NULL, created_at = '2000-01-01T00:00:00.000000Z' \
+         WHERE idempotency_key = 'crash-after-commit'",
+    )
+    .await;
+    let retry = register("crash-after-commit").await.unwrap();
+    assert_eq!(retry.headers()["idempotent-replayed"], "true");
+    assert_eq!(json(retry, 201).await, first);
+    assert_eq!(count_events().await, 1);
+
+    // A fresh claim without an answer is a request still running.
+    sql(&db.db, "UPDATE idempotency_keys SET status_code = NULL, response_body = NULL, created_at = '2999-01-01T00:00:00.000000Z'").await;
+    problem(
+        register("crash-after-commit").await.unwrap(),
+        409,
+        "idempotency_key_in_progress",
+    )
+    .await;
+
+    // Crash before the commit: the claim is there, no event is; the retry runs the command once.
+    let fingerprint = caseledger_api::commands::fingerprint(
+        "POST",
+        "/api/v1/cases",
+        &serde_json::from_value::<caseledger_api::cases::RegisterCaseRequest>(registration(
+            "ent-0001",
+        ))
+        .unwrap(),
+    );
+    sql(
+        &db.db,
+        &format!(
+            "INSERT INTO idempotency_keys (principal, idempotency_key, request_hash, created_at) \
+             VALUES ('disp-1', 'crash-before-commit', '{fingerprint}', '2000-01-01T00:00:00.000000Z')"
+        ),
+    )
+    .await;
+    let ran = json(register("crash-before-commit").await.unwrap(), 201).await;
+    assert_ne!(ran["id"], first["id"]);
+    assert_eq!(count_events().await, 2);
+    let again = register("crash-before-commit").await.unwrap();
+    assert_eq!(json(again, 201).await, ran);
+    assert_eq!(count_events().await, 2);
+    app.stop().await;
+}

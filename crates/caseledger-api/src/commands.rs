@@ -216,6 +216,14 @@ pub struct CommandRequest<'a> {
     pub success_status: StatusCode,
 }
 
+fn in_progress() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "idempotency_key_in_progress",
+        "a request with this Idempotency-Key is still being processed",
+    )
+}
+
 /// Runs `execute` under the request's idempotency key, maps the outcome and records metrics.
 pub async fn run<F, Fut>(
     state: &AppState,
@@ -242,12 +250,38 @@ where
                     "this Idempotency-Key was used for a different request",
                 ))
             }
-            Claim::InProgress => {
-                return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    "idempotency_key_in_progress",
-                    "a request with this Idempotency-Key is still being processed",
-                ))
+            Claim::InProgress => return Err(in_progress()),
+            Claim::Stale => {
+                // The first request's process died before answering. The log says whether its
+                // command committed: if so, answer as it would have; if not, run it now.
+                if let Some((id, version, position)) =
+                    state.db.committed_with_key(principal, key).await?
+                {
+                    let accepted = CommandAccepted {
+                        id,
+                        version: version.max(0) as u64,
+                        position,
+                    };
+                    let body = serde_json::to_string(&accepted).map_err(ApiError::internal)?;
+                    state
+                        .db
+                        .complete_idempotency_key(
+                            principal,
+                            key,
+                            request.success_status.as_u16(),
+                            &body,
+                        )
+                        .await?;
+                    return Ok(accepted_response(
+                        request.success_status,
+                        &accepted,
+                        body,
+                        true,
+                    ));
+                }
+                if !state.db.take_over_idempotency_key(principal, key).await? {
+                    return Err(in_progress());
+                }
             }
         }
     }

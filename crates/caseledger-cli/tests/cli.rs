@@ -303,3 +303,133 @@ async fn new_user_journey_on_postgres() {
     let base = admin.rsplit_once('/').unwrap().0;
     new_user_journey(format!("{base}/{name}")).await;
 }
+
+async fn post(
+    client: &reqwest::Client,
+    url: String,
+    token: &str,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let response = client
+        .post(url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+/// Two `serve` processes on one PostgreSQL: commands from both on one case serialise (each
+/// applied or 409, no gap); when one process is killed, the other keeps projecting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_share_one_postgres_and_survive_a_kill() {
+    let admin = std::env::var("CASELEDGER_TEST_POSTGRES_URL")
+        .expect("CASELEDGER_TEST_POSTGRES_URL is not set: run scripts/test, which starts a throwaway PostgreSQL");
+    let name = format!("cli_{}", uuid::Uuid::new_v4().simple());
+    let pool = sqlx::PgPool::connect(&admin).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+    let data_dir = tempfile::tempdir().unwrap();
+    let dir = data_dir.path();
+    stdout(&caseledger(&url, dir, &["migrate"]));
+    let dispatcher = stdout(&caseledger(
+        &url,
+        dir,
+        &["token", "--sub", "d-1", "--role", "dispatcher"],
+    ));
+    let (mut first, first_address) = serve(&url, dir);
+    let (second, second_address) = serve(&url, dir);
+    let client = reqwest::Client::new();
+    let registration = serde_json::json!({
+        "enterprise_id": "ent-0001", "title": "人才公寓", "description": "引进人才住房保障",
+        "category": "talent", "urgency": "normal", "source": "hotline"
+    });
+    let (status, created) = post(
+        &client,
+        format!("http://{first_address}/api/v1/cases"),
+        &dispatcher,
+        registration.clone(),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let id = created["id"].as_str().unwrap().to_owned();
+
+    let mut tasks = Vec::new();
+    for n in 0..20 {
+        let address = if n % 2 == 0 {
+            first_address.clone()
+        } else {
+            second_address.clone()
+        };
+        let client = client.clone();
+        let url = format!("http://{address}/api/v1/cases/{id}/add-note");
+        let dispatcher = dispatcher.clone();
+        tasks.push(tokio::spawn(async move {
+            post(
+                &client,
+                url,
+                &dispatcher,
+                serde_json::json!({"text": format!("note {n}")}),
+            )
+            .await
+            .0
+        }));
+    }
+    let mut applied = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            200 => applied += 1,
+            409 => {}
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert!(applied > 0);
+
+    // Kill the first process outright; the second goes on projecting new writes.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let (status, later) = post(
+        &client,
+        format!("http://{second_address}/api/v1/cases"),
+        &dispatcher,
+        registration,
+    )
+    .await;
+    assert_eq!(status, 201);
+    let position = later["position"].as_i64().unwrap();
+    let later_id = later["id"].as_str().unwrap();
+    let read = client
+        .get(format!(
+            "http://{second_address}/api/v1/cases/{later_id}?min_position={position}"
+        ))
+        .bearer_auth(&dispatcher)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200);
+    let history: serde_json::Value = client
+        .get(format!("http://{second_address}/api/v1/cases/{id}/history"))
+        .bearer_auth(&dispatcher)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sequences: Vec<i64> = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["sequence"].as_i64().unwrap())
+        .collect();
+    assert_eq!(sequences, (1..=1 + applied).collect::<Vec<i64>>());
+    terminate(second);
+    let intact = stdout(&caseledger(&url, dir, &["audit", "verify"]));
+    assert!(intact.starts_with("audit trail intact"), "{intact}");
+}

@@ -4,6 +4,10 @@
 //! A key is claimed before the command runs (a row without a response), then completed with the
 //! answer. A second request with the key while the first is running is told so; a request with
 //! the same key but another body is refused. Keys are scoped to the authenticated user.
+//!
+//! A claim left behind by a process that died before answering is resolved from the log: the key
+//! is also written into each event's metadata, so [`Database::committed_with_key`] tells whether
+//! the command committed (and where), and a stale claim without events is taken over.
 
 use crate::db::{now_text, Database, StoreError};
 
@@ -23,7 +27,12 @@ pub enum Claim {
     Mismatch,
     /// The first request with this key has not finished.
     InProgress,
+    /// The first request with this key was claimed `age` ago and never answered.
+    Stale,
 }
+
+/// How long an unanswered claim is trusted to belong to a running request.
+pub const STALE_CLAIM_SECONDS: i64 = 30;
 
 impl Database {
     /// Claims `key` for `principal` and the request whose hash is `request_hash`.
@@ -67,6 +76,57 @@ impl Database {
             },
             Some(_) => Claim::InProgress,
         })
+    }
+
+    /// Takes over a stale claim (one process at a time wins): returns whether the caller now holds
+    /// it.
+    pub async fn take_over_idempotency_key(
+        &self,
+        principal: &str,
+        key: &str,
+    ) -> Result<bool, StoreError> {
+        let cutoff = (chrono::Utc::now() - chrono::Duration::seconds(STALE_CLAIM_SECONDS))
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let taken = with_pool!(self, |pool| {
+            sqlx::query(
+            "UPDATE idempotency_keys SET created_at = $1 \
+             WHERE principal = $2 AND idempotency_key = $3 AND status_code IS NULL AND created_at <= $4"
+        )
+        .bind(now_text())
+        .bind(principal)
+        .bind(key)
+        .bind(cutoff)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected())
+        })?;
+        Ok(taken == 1)
+    }
+
+    /// The stream, version and position of the last event written by `principal` with
+    /// idempotency key `key`, if a command with that key committed.
+    pub async fn committed_with_key(
+        &self,
+        principal: &str,
+        key: &str,
+    ) -> Result<Option<(String, i64, i64)>, StoreError> {
+        let sql = match self {
+            Database::Postgres(_) => {
+                "SELECT aggregate_id, sequence, position FROM events \
+                 WHERE metadata->>'idempotency_key' = $1 AND metadata->>'actor_sub' = $2 ORDER BY position DESC LIMIT 1"
+            }
+            Database::Sqlite(_) => {
+                "SELECT aggregate_id, sequence, position FROM events \
+                 WHERE json_extract(metadata, '$.idempotency_key') = $1 AND json_extract(metadata, '$.actor_sub') = $2 \
+                 ORDER BY position DESC LIMIT 1"
+            }
+        };
+        let found: Option<(String, i64, i64)> = with_pool!(self, |pool| sqlx::query_as(sql)
+            .bind(key)
+            .bind(principal)
+            .fetch_optional(pool)
+            .await)?;
+        Ok(found)
     }
 
     /// Stores the answer for a claimed key.
