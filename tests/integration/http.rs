@@ -8,7 +8,8 @@ use crate::support::{json, problem, registration, token, TestApp, TestDb};
 on_both!(
     lifecycle_with_every_error_answer,
     visibility_of_reads,
-    authentication_failures
+    authentication_failures,
+    idempotency_survives_a_crash
 );
 
 async fn lifecycle_with_every_error_answer(db: TestDb) {

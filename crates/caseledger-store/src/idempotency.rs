@@ -57,24 +57,35 @@ impl Database {
         if inserted == 1 {
             return Ok(Claim::Claimed);
         }
-        let row: Option<(String, Option<i32>, Option<String>)> =
-            with_pool!(self, |pool| sqlx::query_as(
-                "SELECT request_hash, status_code, response_body FROM idempotency_keys \
+        let row: Option<(String, Option<i32>, Option<String>, String)> =
+            with_pool!(self, |pool| {
+                sqlx::query_as(
+            "SELECT request_hash, status_code, response_body, created_at FROM idempotency_keys \
              WHERE principal = $1 AND idempotency_key = $2"
-            )
-            .bind(principal)
-            .bind(key)
-            .fetch_optional(pool)
-            .await)?;
+        )
+        .bind(principal)
+        .bind(key)
+        .fetch_optional(pool)
+        .await
+            })?;
         Ok(match row {
             // Released between our insert and select: the caller may simply retry.
             None => Claim::InProgress,
-            Some((hash, _, _)) if hash != request_hash => Claim::Mismatch,
-            Some((_, Some(status), Some(body))) => Claim::Replay {
+            Some((hash, _, _, _)) if hash != request_hash => Claim::Mismatch,
+            Some((_, Some(status), Some(body), _)) => Claim::Replay {
                 status: u16::try_from(status).unwrap_or(500),
                 body,
             },
-            Some(_) => Claim::InProgress,
+            Some((_, _, _, created_at)) => {
+                let age = chrono::DateTime::parse_from_rfc3339(&created_at)
+                    .map(|at| (chrono::Utc::now() - at.to_utc()).num_seconds())
+                    .unwrap_or(i64::MAX);
+                if age >= STALE_CLAIM_SECONDS {
+                    Claim::Stale
+                } else {
+                    Claim::InProgress
+                }
+            }
         })
     }
 
