@@ -13,7 +13,7 @@ use caseledger_domain::{Role, SubjectId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::db::{Database, StoreError, Tx};
+use crate::db::{Bind, Database, StoreError, Tx};
 use crate::feed::FeedEvent;
 use crate::projector::{Projection, ProjectionError};
 
@@ -469,9 +469,4 @@ impl Database {
             next_before: if has_more { last_order } else { None },
         })
     }
-}
-
-enum Bind {
-    Text(String),
-    Int(i64),
 }

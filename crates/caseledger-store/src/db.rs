@@ -226,6 +226,12 @@ impl Database {
     }
 }
 
+/// A value bound to a query built at run time (filters that may or may not apply).
+pub(crate) enum Bind {
+    Text(String),
+    Int(i64),
+}
+
 /// The current time as stored in text columns: RFC 3339, UTC, microseconds.
 pub(crate) fn now_text() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)

@@ -15,7 +15,7 @@ use serde_json::Value;
 use sqlx::Row;
 
 use crate::audit::hash::canonical_json;
-use crate::db::{Database, StoreError};
+use crate::db::{Bind, Database, StoreError};
 use crate::feed::FeedPosition;
 
 /// The export format's name.
@@ -119,52 +119,73 @@ impl Database {
         after: FeedPosition,
     ) -> Result<Vec<ExportEvent>, StoreError> {
         let postgres = matches!(self, Database::Postgres(_));
+        // Binds in order: the keyset (two on PostgreSQL, one on SQLite), then the filters, then
+        // the limit; placeholders are numbered as they are pushed.
+        let mut binds: Vec<Bind> = Vec::new();
+        let placeholder = |bind: Bind, binds: &mut Vec<Bind>| {
+            binds.push(bind);
+            format!("${}", binds.len())
+        };
         let mut sql = String::from(if postgres {
             "SELECT e.transaction_id::text::bigint AS transaction_id, e.position, e.aggregate_type, e.aggregate_id, \
                     e.sequence, e.event_type, e.event_version, e.payload::text AS payload, e.metadata::text AS metadata, \
                     to_char(e.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS recorded_at, \
-                    e.event_hash, p.event_hash AS previous_hash, c.chain_hash, c.event_count AS chain_count \
-               FROM events e \
-               LEFT JOIN events p ON p.aggregate_type = e.aggregate_type AND p.aggregate_id = e.aggregate_id \
-                                 AND p.sequence = e.sequence - 1 \
-               LEFT JOIN audit_chain c ON c.position = e.position \
-              WHERE (e.transaction_id, e.position) > ($1::text::xid8, $2)"
+                    e.event_hash, p.event_hash AS previous_hash, c.chain_hash, c.event_count AS chain_count"
         } else {
             "SELECT 0 AS transaction_id, e.position, e.aggregate_type, e.aggregate_id, e.sequence, e.event_type, \
                     e.event_version, e.payload, e.metadata, e.recorded_at, e.event_hash, \
-                    p.event_hash AS previous_hash, c.chain_hash, c.event_count AS chain_count \
-               FROM events e \
-               LEFT JOIN events p ON p.aggregate_type = e.aggregate_type AND p.aggregate_id = e.aggregate_id \
-                                 AND p.sequence = e.sequence - 1 \
-               LEFT JOIN audit_chain c ON c.position = e.position \
-              WHERE ($1 = $1) AND e.position > $2"
+                    p.event_hash AS previous_hash, c.chain_hash, c.event_count AS chain_count"
         });
-        let mut binds = Vec::new();
+        sql.push_str(
+            " FROM events e \
+              LEFT JOIN events p ON p.aggregate_type = e.aggregate_type AND p.aggregate_id = e.aggregate_id \
+                                AND p.sequence = e.sequence - 1 \
+              LEFT JOIN audit_chain c ON c.position = e.position",
+        );
+        if postgres {
+            let transaction_id =
+                placeholder(Bind::Text(after.transaction_id.to_string()), &mut binds);
+            let position = placeholder(Bind::Int(after.position), &mut binds);
+            sql.push_str(&format!(
+                " WHERE (e.transaction_id, e.position) > ({transaction_id}::xid8, {position})"
+            ));
+        } else {
+            let position = placeholder(Bind::Int(after.position), &mut binds);
+            sql.push_str(&format!(" WHERE e.position > {position}"));
+        }
         let cast = if postgres { "::timestamptz" } else { "" };
         if let Some(since) = &filter.since {
-            binds.push(since.clone());
-            sql.push_str(&format!(" AND e.recorded_at >= ${}{cast}", binds.len() + 3));
+            sql.push_str(&format!(
+                " AND e.recorded_at >= {}{cast}",
+                placeholder(Bind::Text(since.clone()), &mut binds)
+            ));
         }
         if let Some(until) = &filter.until {
-            binds.push(until.clone());
-            sql.push_str(&format!(" AND e.recorded_at < ${}{cast}", binds.len() + 3));
+            sql.push_str(&format!(
+                " AND e.recorded_at < {}{cast}",
+                placeholder(Bind::Text(until.clone()), &mut binds)
+            ));
         }
         if let Some(aggregate_type) = &filter.aggregate_type {
-            binds.push(aggregate_type.clone());
-            sql.push_str(&format!(" AND e.aggregate_type = ${}", binds.len() + 3));
+            sql.push_str(&format!(
+                " AND e.aggregate_type = {}",
+                placeholder(Bind::Text(aggregate_type.clone()), &mut binds)
+            ));
         }
-        sql.push_str(if postgres {
-            " ORDER BY e.transaction_id, e.position LIMIT $3"
+        let order = if postgres {
+            "e.transaction_id, e.position"
         } else {
-            " ORDER BY e.position LIMIT $3"
-        });
+            "e.position"
+        };
+        let limit = placeholder(Bind::Int(5_000), &mut binds);
+        sql.push_str(&format!(" ORDER BY {order} LIMIT {limit}"));
         let rows = with_pool!(self, |pool| {
-            let mut query = sqlx::query(&sql)
-                .bind(after.transaction_id.to_string())
-                .bind(after.position)
-                .bind(5_000_i64);
+            let mut query = sqlx::query(&sql);
             for bind in &binds {
-                query = query.bind(bind.as_str());
+                query = match bind {
+                    Bind::Text(text) => query.bind(text.as_str()),
+                    Bind::Int(n) => query.bind(*n),
+                };
             }
             let rows = query.fetch_all(pool).await?;
             rows.iter()

@@ -120,7 +120,7 @@ pub struct VerifyReport {
     pub finding: Option<Finding>,
 }
 
-struct Row_ {
+struct VerifyRow {
     at: FeedPosition,
     aggregate_type: String,
     aggregate_id: String,
@@ -135,14 +135,14 @@ struct Row_ {
 
 const BATCH: i64 = 10_000;
 
-fn decode_row<R: Row>(row: &R) -> Result<Row_, sqlx::Error>
+fn decode_row<R: Row>(row: &R) -> Result<VerifyRow, sqlx::Error>
 where
     for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'r> Option<String>: sqlx::Decode<'r, R::Database>,
     for<'r> &'r str: sqlx::ColumnIndex<R>,
 {
-    Ok(Row_ {
+    Ok(VerifyRow {
         at: FeedPosition {
             transaction_id: row.try_get("transaction_id")?,
             position: row.try_get("position")?,
@@ -160,7 +160,7 @@ where
 }
 
 impl Database {
-    async fn verify_batch(&self, after: FeedPosition) -> Result<Vec<Row_>, StoreError> {
+    async fn verify_batch(&self, after: FeedPosition) -> Result<Vec<VerifyRow>, StoreError> {
         const SELECT: &str =
             "SELECT e.position, e.aggregate_type, e.aggregate_id, e.sequence, e.event_type, \
              e.event_version, e.event_hash, c.chain_hash";
@@ -360,7 +360,7 @@ fn check_digests(digests: &[Digest], pins: &[(i64, String)]) -> Option<Finding> 
 }
 
 fn check_event(
-    row: &Row_,
+    row: &VerifyRow,
     streams: &mut HashMap<(String, String), (i64, String)>,
     chain: &mut String,
     chained: &mut i64,
