@@ -871,6 +871,52 @@ pub async fn get_case(
     Ok(response)
 }
 
+/// Narrows a list filter to what `actor` may see: district readers everything, department staff
+/// their department's cases, an enterprise its own. Asking for more is a 403.
+fn narrow_to_visible(actor: &Actor, filter: &mut CaseFilter) -> Result<(), ApiError> {
+    if actor.has_any(DISTRICT_READERS) {
+        return Ok(());
+    }
+    if actor.has_any(DEPARTMENT_ROLES) {
+        let org = actor.org.clone().ok_or_else(|| {
+            ApiError::forbidden("no_department", "your token names no department")
+        })?;
+        if filter
+            .department
+            .as_ref()
+            .is_some_and(|department| *department != org)
+        {
+            return Err(ApiError::forbidden(
+                "department_not_allowed",
+                "you may list only your department's cases",
+            ));
+        }
+        filter.department = Some(org);
+        return Ok(());
+    }
+    if actor.has(Role::Enterprise) {
+        let own = actor
+            .org
+            .as_deref()
+            .and_then(|org| SubjectId::parse(org).ok())
+            .ok_or_else(|| {
+                ApiError::forbidden("no_enterprise", "your token names no enterprise")
+            })?;
+        if filter.enterprise_id.as_ref().is_some_and(|id| *id != own) {
+            return Err(ApiError::forbidden(
+                "enterprise_not_allowed",
+                "you may list only your own cases",
+            ));
+        }
+        filter.enterprise_id = Some(own);
+        return Ok(());
+    }
+    Err(ApiError::forbidden(
+        "role_not_allowed",
+        "this role has no access to enterprise cases",
+    ))
+}
+
 /// List cases, newest first, filtered to what you may see.
 #[utoipa::path(
     get, path = "/api/v1/cases", tag = "cases",
@@ -936,50 +982,7 @@ pub async fn list_cases(
             "limit must be 1 to 200",
         ));
     }
-    // Narrow the filter to what the actor may see.
-    if actor.has_any(DISTRICT_READERS) {
-    } else if actor.has_any(DEPARTMENT_ROLES) {
-        let Some(org) = actor.org.clone() else {
-            return Err(ApiError::forbidden(
-                "no_department",
-                "your token names no department",
-            ));
-        };
-        if filter
-            .department
-            .as_ref()
-            .is_some_and(|department| *department != org)
-        {
-            return Err(ApiError::forbidden(
-                "department_not_allowed",
-                "you may list only your department's cases",
-            ));
-        }
-        filter.department = Some(org);
-    } else if actor.has(Role::Enterprise) {
-        let own = actor
-            .org
-            .as_deref()
-            .and_then(|org| SubjectId::parse(org).ok());
-        let Some(own) = own else {
-            return Err(ApiError::forbidden(
-                "no_enterprise",
-                "your token names no enterprise",
-            ));
-        };
-        if filter.enterprise_id.as_ref().is_some_and(|id| *id != own) {
-            return Err(ApiError::forbidden(
-                "enterprise_not_allowed",
-                "you may list only your own cases",
-            ));
-        }
-        filter.enterprise_id = Some(own);
-    } else {
-        return Err(ApiError::forbidden(
-            "role_not_allowed",
-            "this role has no access to enterprise cases",
-        ));
-    }
+    narrow_to_visible(&actor, &mut filter)?;
     wait_for_position(&state, query.min_position).await?;
     let page = state.db.list_cases(&filter).await?;
     let staff = !actor.has(Role::Enterprise)
