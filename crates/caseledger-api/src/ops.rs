@@ -40,7 +40,30 @@ pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// Readiness: the database answers and no projection is stopped by an error.
+/// How long a projection may have a backlog without advancing before it counts as stalled.
+const STALL_AFTER_SECONDS: i64 = 60;
+
+/// A projection is stalled when an error stops it, or when an event has waited for it for over a
+/// minute and it has not advanced for a minute either (e.g. a long-open transaction holds the
+/// PostgreSQL horizon back).
+fn is_stalled(
+    status: &caseledger_store::ProjectionStatus,
+    now: chrono::DateTime<chrono::Utc>,
+) -> bool {
+    if status.last_error.is_some() {
+        return true;
+    }
+    let older_than_limit = |at: Option<&str>| {
+        at.and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
+            .is_some_and(|at| (now - at.to_utc()).num_seconds() > STALL_AFTER_SECONDS)
+    };
+    // A long catch-up is not a stall as long as the projection keeps advancing.
+    older_than_limit(status.oldest_pending_at.as_deref())
+        && older_than_limit(Some(&status.updated_at))
+}
+
+/// Readiness: the database answers and no projection is stalled (stopped by an error, or events
+/// waiting for it for over a minute).
 #[utoipa::path(
     get, path = "/readyz", tag = "operations",
     responses((status = 200, description = "Ready", body = Readiness), (status = 503, description = "Not ready", body = Readiness))
@@ -52,7 +75,8 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     } else {
         Vec::new()
     };
-    let stalled = statuses.iter().any(|status| status.last_error.is_some());
+    let now = chrono::Utc::now();
+    let stalled = statuses.iter().any(|status| is_stalled(status, now));
     let ready = database && !stalled;
     let body = Readiness {
         status: if ready { "ready" } else { "not_ready" }.to_owned(),
@@ -139,4 +163,48 @@ pub async fn docs() -> Html<String> {
 /// Any unknown path.
 pub async fn fallback() -> ApiError {
     ApiError::not_found("route_not_found", "no such endpoint; see /docs")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(
+        last_error: Option<&str>,
+        oldest_pending_at: Option<&str>,
+        updated_at: &str,
+    ) -> caseledger_store::ProjectionStatus {
+        caseledger_store::ProjectionStatus {
+            name: "cases".into(),
+            checkpoint: Default::default(),
+            events_applied: 0,
+            updated_at: updated_at.into(),
+            last_error: last_error.map(Into::into),
+            backlog: i64::from(oldest_pending_at.is_some()),
+            oldest_pending_at: oldest_pending_at.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn a_projection_is_stalled_by_an_error_or_by_waiting_events_without_progress() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-24T12:00:00Z")
+            .unwrap()
+            .to_utc();
+        let long_ago = "2026-11-24T11:00:00Z";
+        let just_now = "2026-11-24T11:59:59Z";
+        assert!(
+            !is_stalled(&status(None, None, long_ago), now),
+            "idle is fine"
+        );
+        assert!(is_stalled(&status(Some("boom"), None, just_now), now));
+        assert!(is_stalled(&status(None, Some(long_ago), long_ago), now));
+        assert!(
+            !is_stalled(&status(None, Some(long_ago), just_now), now),
+            "catching up is fine"
+        );
+        assert!(
+            !is_stalled(&status(None, Some(just_now), long_ago), now),
+            "a fresh event is fine"
+        );
+    }
 }
