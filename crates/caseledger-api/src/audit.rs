@@ -1,7 +1,7 @@
 //! Audit endpoints: the public digests outsiders pin, the auditor's event listing, and the
 //! recording of private reads in the tamper-evident log.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::Json;
 use caseledger_domain::access::{AccessLog, RecordAccess};
 use caseledger_domain::{Actor, Authored, Role};
@@ -12,6 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::Authenticated;
 use crate::commands::{event_metadata, CommandHeaders};
 use crate::error::{ApiError, Problem};
+use crate::json::ApiQuery;
 use crate::state::AppState;
 
 /// Records that `actor` read private data, before the data is returned. If the record cannot be
@@ -82,10 +83,8 @@ pub struct DigestQuery {
 )]
 pub async fn public_digests(
     State(state): State<AppState>,
-    query: Result<Query<DigestQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(query): ApiQuery<DigestQuery>,
 ) -> Result<Json<Vec<DigestBody>>, ApiError> {
-    let Query(query) =
-        query.map_err(|rejection| ApiError::bad_request("invalid_query", rejection.body_text()))?;
     let limit = query.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::bad_request(
@@ -198,7 +197,7 @@ fn timestamp(field: &str, text: &str) -> Result<String, ApiError> {
 pub async fn audit_events(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,
-    query: Result<Query<AuditEventsQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(query): ApiQuery<AuditEventsQuery>,
 ) -> Result<Json<AuditEventsBody>, ApiError> {
     if !actor.has_any(&[Role::Auditor, Role::Admin]) {
         return Err(ApiError::forbidden(
@@ -206,8 +205,6 @@ pub async fn audit_events(
             "the audit log is for auditors and admins",
         ));
     }
-    let Query(query) =
-        query.map_err(|rejection| ApiError::bad_request("invalid_query", rejection.body_text()))?;
     let limit = query.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::bad_request(

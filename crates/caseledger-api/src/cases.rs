@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -23,7 +23,7 @@ use crate::commands::{
     self, event_metadata, fingerprint, CommandAccepted, CommandHeaders, CommandRequest,
 };
 use crate::error::{ApiError, FieldError, Problem};
-use crate::json::ApiJson;
+use crate::json::{ApiJson, ApiQuery};
 use crate::state::AppState;
 
 /// Roles that see every case.
@@ -849,10 +849,8 @@ pub async fn get_case(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,
     Path(case_id): Path<String>,
-    query: Result<Query<ReadQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(query): ApiQuery<ReadQuery>,
 ) -> Result<Response, ApiError> {
-    let Query(query) =
-        query.map_err(|rejection| ApiError::bad_request("invalid_query", rejection.body_text()))?;
     let case_id = parse_case_id(&case_id)?;
     wait_for_position(&state, query.min_position).await?;
     let view = state
@@ -931,10 +929,8 @@ fn narrow_to_visible(actor: &Actor, filter: &mut CaseFilter) -> Result<(), ApiEr
 pub async fn list_cases(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,
-    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<CaseListBody>, ApiError> {
-    let Query(query) =
-        query.map_err(|rejection| ApiError::bad_request("invalid_query", rejection.body_text()))?;
     let status = query
         .status
         .as_deref()
@@ -1014,10 +1010,8 @@ pub async fn case_history(
     State(state): State<AppState>,
     Authenticated(actor): Authenticated,
     Path(case_id): Path<String>,
-    query: Result<Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(query): ApiQuery<HistoryQuery>,
 ) -> Result<Json<HistoryBody>, ApiError> {
-    let Query(query) =
-        query.map_err(|rejection| ApiError::bad_request("invalid_query", rejection.body_text()))?;
     let case_id = parse_case_id(&case_id)?.to_string();
     wait_for_position(&state, query.min_position).await?;
     let events = state.db.stream_history(AGGREGATE_TYPE, &case_id).await?;

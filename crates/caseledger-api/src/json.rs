@@ -1,7 +1,8 @@
-//! A JSON body extractor whose rejections are problem+json like every other error.
+//! Body and query extractors whose rejections are problem+json like every other error.
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
@@ -46,5 +47,27 @@ fn rejection_to_problem(rejection: JsonRejection) -> ApiError {
             "the body exceeds 1 MiB",
         ),
         other => ApiError::bad_request("unreadable_body", other.body_text()),
+    }
+}
+
+/// `Query<T>` with caseledger's error answers: 400 `invalid_query` naming the bad parameter.
+#[derive(Debug, Clone)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(ApiQuery(value)),
+            Err(rejection) => Err(ApiError::bad_request(
+                "invalid_query",
+                rejection.body_text(),
+            )),
+        }
     }
 }

@@ -15,7 +15,7 @@ use sqlx::Row;
 
 use crate::audit::hash::{chain_hash, digest_hash, event_hash, Digest, EventFields, GENESIS};
 use crate::db::{Database, StoreError};
-use crate::feed::FeedPosition;
+use crate::feed::{decode_event, FeedEvent, FeedPosition};
 
 /// The first thing found broken.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,16 +120,9 @@ pub struct VerifyReport {
     pub finding: Option<Finding>,
 }
 
+/// An event as the verifier reads it: the feed's fields plus its stored chain row, if any.
 struct VerifyRow {
-    at: FeedPosition,
-    aggregate_type: String,
-    aggregate_id: String,
-    sequence: i64,
-    event_type: String,
-    event_version: String,
-    payload: String,
-    metadata: String,
-    event_hash: Option<String>,
+    event: FeedEvent,
     chain_hash: Option<String>,
 }
 
@@ -143,18 +136,7 @@ where
     for<'r> &'r str: sqlx::ColumnIndex<R>,
 {
     Ok(VerifyRow {
-        at: FeedPosition {
-            transaction_id: row.try_get("transaction_id")?,
-            position: row.try_get("position")?,
-        },
-        aggregate_type: row.try_get("aggregate_type")?,
-        aggregate_id: row.try_get("aggregate_id")?,
-        sequence: row.try_get("sequence")?,
-        event_type: row.try_get("event_type")?,
-        event_version: row.try_get("event_version")?,
-        payload: row.try_get("payload")?,
-        metadata: row.try_get("metadata")?,
-        event_hash: row.try_get("event_hash")?,
+        event: decode_event(row)?,
         chain_hash: row.try_get("chain_hash")?,
     })
 }
@@ -163,7 +145,7 @@ impl Database {
     async fn verify_batch(&self, after: FeedPosition) -> Result<Vec<VerifyRow>, StoreError> {
         const SELECT: &str =
             "SELECT e.position, e.aggregate_type, e.aggregate_id, e.sequence, e.event_type, \
-             e.event_version, e.event_hash, c.chain_hash";
+             e.event_version, e.event_hash, c.chain_hash, '' AS recorded_at";
         let rows = match self {
             Database::Postgres(pool) => {
                 let sql = format!(
@@ -255,7 +237,7 @@ impl Database {
         let mut after = FeedPosition::BEFORE_ALL;
         loop {
             let rows = self.verify_batch(after).await?;
-            let Some(last) = rows.last().map(|row| row.at) else {
+            let Some(last) = rows.last().map(|row| row.event.at) else {
                 break;
             };
             for row in rows {
@@ -368,74 +350,77 @@ fn check_event(
     digests: &HashMap<i64, &Digest>,
     reached: &mut usize,
 ) -> Option<Finding> {
-    let stream = format!("{} {}", row.aggregate_type, row.aggregate_id);
-    let key = (row.aggregate_type.clone(), row.aggregate_id.clone());
+    let stream = format!("{} {}", row.event.aggregate_type, row.event.aggregate_id);
+    let key = (
+        row.event.aggregate_type.clone(),
+        row.event.aggregate_id.clone(),
+    );
     let (last_sequence, previous) = streams
         .get(&key)
         .cloned()
         .unwrap_or((0, GENESIS.to_owned()));
-    if row.sequence != last_sequence + 1 {
+    if row.event.sequence != last_sequence + 1 {
         return Some(Finding::SequenceGap {
-            position: row.at.position,
+            position: row.event.at.position,
             stream,
             expected: last_sequence + 1,
-            found: row.sequence,
+            found: row.event.sequence,
         });
     }
     let modified = || Finding::EventModified {
-        position: row.at.position,
+        position: row.event.at.position,
         stream: stream.clone(),
-        sequence: row.sequence,
+        sequence: row.event.sequence,
     };
     let (Ok(payload), Ok(metadata)) = (
-        serde_json::from_str::<serde_json::Value>(&row.payload),
-        serde_json::from_str::<serde_json::Value>(&row.metadata),
+        serde_json::from_str::<serde_json::Value>(&row.event.payload),
+        serde_json::from_str::<serde_json::Value>(&row.event.metadata),
     ) else {
         return Some(modified());
     };
     let computed = event_hash(
         &previous,
         EventFields {
-            aggregate_type: &row.aggregate_type,
-            aggregate_id: &row.aggregate_id,
-            sequence: row.sequence,
-            event_type: &row.event_type,
-            event_version: &row.event_version,
+            aggregate_type: &row.event.aggregate_type,
+            aggregate_id: &row.event.aggregate_id,
+            sequence: row.event.sequence,
+            event_type: &row.event.event_type,
+            event_version: &row.event.event_version,
             payload: &payload,
             metadata: &metadata,
         },
     );
-    if row.event_hash.as_deref() != Some(computed.as_str()) {
+    if row.event.event_hash.as_deref() != Some(computed.as_str()) {
         return Some(modified());
     }
-    streams.insert(key, (row.sequence, computed.clone()));
-    if row.at > chained_until {
+    streams.insert(key, (row.event.sequence, computed.clone()));
+    if row.event.at > chained_until {
         return None;
     }
     let Some(stored_chain) = &row.chain_hash else {
         return Some(Finding::NotInChain {
-            position: row.at.position,
+            position: row.event.at.position,
             stream,
-            sequence: row.sequence,
+            sequence: row.event.sequence,
         });
     };
-    *chain = chain_hash(chain, row.at.position, &computed);
+    *chain = chain_hash(chain, row.event.at.position, &computed);
     *chained += 1;
     if *stored_chain != *chain {
         return Some(Finding::ChainDiverges {
-            position: row.at.position,
+            position: row.event.at.position,
             stream,
-            sequence: row.sequence,
+            sequence: row.event.sequence,
         });
     }
-    if let Some(digest) = digests.get(&row.at.position) {
+    if let Some(digest) = digests.get(&row.event.at.position) {
         *reached += 1;
         if digest.chain_hash != *chain || digest.event_count != *chained {
             return Some(Finding::DigestBroken {
                 digest_seq: digest.digest_seq,
                 reason: format!(
                     "it does not match the chain recomputed up to position {}",
-                    row.at.position
+                    row.event.at.position
                 ),
             });
         }
