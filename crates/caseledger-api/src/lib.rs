@@ -92,7 +92,13 @@ pub fn router(state: AppState) -> Router {
                 .and_then(|value| value.to_str().ok())
                 .unwrap_or_default();
             tracing::info_span!("request", method = %request.method(), uri = %request.uri().path(), request_id)
-        }))
+        })
+        .on_request(())
+        .on_response(
+            tower_http::trace::DefaultOnResponse::new()
+                .level(tracing::Level::INFO)
+                .latency_unit(tower_http::LatencyUnit::Millis),
+        ))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }
 
