@@ -13,7 +13,9 @@ use caseledger_domain::{Role, SubjectId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::db::{Bind, Database, StoreError, Tx};
+use crate::db::{
+    list_placeholders, values_placeholders, Bind, Database, StoreError, Tx, ROWS_PER_STATEMENT,
+};
 use crate::feed::FeedEvent;
 use crate::projector::{Projection, ProjectionError};
 
@@ -264,37 +266,41 @@ impl Projection for CasesProjection {
     }
 
     async fn apply(&self, tx: &mut Tx, events: &[FeedEvent]) -> Result<(), ProjectionError> {
-        // Each touched case is read once and written once per batch.
-        let mut touched: HashMap<String, Touched> = HashMap::new();
+        // Read every touched case once, evolve in memory, write each once: a handful of
+        // statements per batch instead of several per event.
+        let mut parsed = Vec::new();
         let mut order: Vec<String> = Vec::new();
-        let mut next_list_order: Option<i64> = None;
+        let mut seen = std::collections::HashSet::new();
         for event in events
             .iter()
             .filter(|event| event.aggregate_type == AGGREGATE_TYPE)
         {
             let case_event: CaseEvent = serde_json::from_str(&event.payload)
                 .map_err(|error| ProjectionError::event(event, error))?;
-            if !touched.contains_key(&event.aggregate_id) {
-                let stored = load(tx, &event.aggregate_id).await?;
-                let entry = match (stored, CaseView::registered(&case_event)) {
-                    (Some(existing), _) => existing,
-                    (None, Some(view)) => {
-                        let list_order = match next_list_order {
-                            Some(n) => n,
-                            None => max_list_order(tx).await? + 1,
-                        };
-                        next_list_order = Some(list_order + 1);
-                        Touched { view, list_order }
-                    }
-                    (None, None) => {
-                        return Err(ProjectionError::event(
-                            event,
-                            "event for a case that was never registered",
-                        ))
-                    }
-                };
-                touched.insert(event.aggregate_id.clone(), entry);
+            if seen.insert(event.aggregate_id.as_str()) {
                 order.push(event.aggregate_id.clone());
+            }
+            parsed.push((event, case_event));
+        }
+        if parsed.is_empty() {
+            return Ok(());
+        }
+        let mut touched = load_many(tx, &order).await?;
+        let mut next_list_order: Option<i64> = None;
+        for (event, case_event) in parsed {
+            if !touched.contains_key(&event.aggregate_id) {
+                let Some(view) = CaseView::registered(&case_event) else {
+                    return Err(ProjectionError::event(
+                        event,
+                        "event for a case that was never registered",
+                    ));
+                };
+                let list_order = match next_list_order {
+                    Some(n) => n,
+                    None => max_list_order(tx).await? + 1,
+                };
+                next_list_order = Some(list_order + 1);
+                touched.insert(event.aggregate_id.clone(), Touched { view, list_order });
             }
             let entry = touched
                 .get_mut(&event.aggregate_id)
@@ -302,11 +308,11 @@ impl Projection for CasesProjection {
             entry.view.evolve(&case_event);
             entry.view.version = event.sequence;
         }
-        for case_id in order {
-            let entry = &touched[&case_id];
-            store(tx, entry).await?;
-        }
-        Ok(())
+        let entries: Vec<&Touched> = order
+            .iter()
+            .filter_map(|case_id| touched.get(case_id))
+            .collect();
+        store_many(tx, &entries).await
     }
 
     fn checksum_sql(&self) -> &'static str {
@@ -315,20 +321,28 @@ impl Projection for CasesProjection {
     }
 }
 
-async fn load(tx: &mut Tx, case_id: &str) -> Result<Option<Touched>, ProjectionError> {
-    let row: Option<(String, i64)> = with_tx!(tx, |conn| sqlx::query_as(
-        "SELECT document, list_order FROM case_view WHERE case_id = $1"
-    )
-    .bind(case_id)
-    .fetch_optional(&mut *conn)
-    .await)?;
-    match row {
-        None => Ok(None),
-        Some((document, list_order)) => {
+/// The stored views of `case_ids` (those that exist).
+async fn load_many(
+    tx: &mut Tx,
+    case_ids: &[String],
+) -> Result<HashMap<String, Touched>, ProjectionError> {
+    let mut found = HashMap::with_capacity(case_ids.len());
+    for chunk in case_ids.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "SELECT case_id, document, list_order FROM case_view WHERE case_id IN ({})",
+            list_placeholders(chunk.len())
+        );
+        let binds: Vec<Bind> = chunk.iter().map(|id| Bind::Text(id.clone())).collect();
+        let rows: Vec<(String, String, i64)> =
+            with_tx!(tx, |conn| bind_all!(sqlx::query_as(&sql), &binds)
+                .fetch_all(&mut *conn)
+                .await)?;
+        for (case_id, document, list_order) in rows {
             let view = serde_json::from_str(&document).map_err(StoreError::from)?;
-            Ok(Some(Touched { view, list_order }))
+            found.insert(case_id, Touched { view, list_order });
         }
     }
+    Ok(found)
 }
 
 async fn max_list_order(tx: &mut Tx) -> Result<i64, ProjectionError> {
@@ -340,40 +354,60 @@ async fn max_list_order(tx: &mut Tx) -> Result<i64, ProjectionError> {
     Ok(max.unwrap_or(0))
 }
 
-async fn store(tx: &mut Tx, entry: &Touched) -> Result<(), ProjectionError> {
-    let view = &entry.view;
-    let document = serde_json::to_string(view).map_err(StoreError::from)?;
-    with_tx!(tx, |conn| {
-        sqlx::query(
-            "INSERT INTO case_view (case_id, list_order, status, enterprise_id, lead_department, category, version, document) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-             ON CONFLICT (case_id) DO UPDATE SET status = excluded.status, lead_department = excluded.lead_department, \
-                 version = excluded.version, document = excluded.document",
-        )
-        .bind(&view.case_id)
-        .bind(entry.list_order)
-        .bind(view.status.as_str())
-        .bind(&view.enterprise_id)
-        .bind(&view.lead_department)
-        .bind(&view.category)
-        .bind(view.version)
-        .bind(&document)
-        .execute(&mut *conn)
-        .await?;
-        sqlx::query("DELETE FROM case_departments WHERE case_id = $1")
-            .bind(&view.case_id)
-            .execute(&mut *conn)
-            .await?;
-        for department in view.departments() {
-            sqlx::query("INSERT INTO case_departments (department_id, case_id, list_order) VALUES ($1, $2, $3)")
-                .bind(department)
-                .bind(&view.case_id)
-                .bind(entry.list_order)
-                .execute(&mut *conn)
-                .await?;
+/// Upserts the views and replaces their department rows, a chunk of rows per statement.
+async fn store_many(tx: &mut Tx, entries: &[&Touched]) -> Result<(), ProjectionError> {
+    for chunk in entries.chunks(ROWS_PER_STATEMENT) {
+        let mut binds = Vec::with_capacity(chunk.len() * 8);
+        for entry in chunk {
+            let view = &entry.view;
+            binds.extend([
+                Bind::Text(view.case_id.clone()),
+                Bind::Int(entry.list_order),
+                Bind::Text(view.status.as_str().to_owned()),
+                Bind::Text(view.enterprise_id.clone()),
+                Bind::OptionalText(view.lead_department.clone()),
+                Bind::Text(view.category.clone()),
+                Bind::Int(view.version),
+                Bind::Text(serde_json::to_string(view).map_err(StoreError::from)?),
+            ]);
         }
-        Ok::<_, sqlx::Error>(())
-    })?;
+        let sql = format!(
+            "INSERT INTO case_view (case_id, list_order, status, enterprise_id, lead_department, category, version, document) \
+             VALUES {} ON CONFLICT (case_id) DO UPDATE SET status = excluded.status, \
+                 lead_department = excluded.lead_department, version = excluded.version, document = excluded.document",
+            values_placeholders(chunk.len(), 8)
+        );
+        tx.execute_with(&sql, &binds).await?;
+
+        let ids: Vec<Bind> = chunk
+            .iter()
+            .map(|entry| Bind::Text(entry.view.case_id.clone()))
+            .collect();
+        let sql = format!(
+            "DELETE FROM case_departments WHERE case_id IN ({})",
+            list_placeholders(ids.len())
+        );
+        tx.execute_with(&sql, &ids).await?;
+
+        let mut binds = Vec::new();
+        for entry in chunk {
+            for department in entry.view.departments() {
+                binds.extend([
+                    Bind::Text(department.to_owned()),
+                    Bind::Text(entry.view.case_id.clone()),
+                    Bind::Int(entry.list_order),
+                ]);
+            }
+        }
+        // Each case involves a handful of departments; keep statements within the bind limit.
+        for rows in binds.chunks(3 * ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO case_departments (department_id, case_id, list_order) VALUES {}",
+                values_placeholders(rows.len() / 3, 3)
+            );
+            tx.execute_with(&sql, rows).await?;
+        }
+    }
     Ok(())
 }
 
@@ -448,13 +482,7 @@ impl Database {
             binds.len()
         ));
         let rows: Vec<(String, i64)> = with_pool!(self, |pool| {
-            let mut query = sqlx::query_as(&sql);
-            for bind in &binds {
-                query = match bind {
-                    Bind::Text(text) => query.bind(text.as_str()),
-                    Bind::Int(n) => query.bind(*n),
-                };
-            }
+            let query = bind_all!(sqlx::query_as(&sql), &binds);
             query.fetch_all(pool).await
         })?;
         let has_more = rows.len() as i64 > limit;

@@ -100,6 +100,21 @@ macro_rules! with_tx {
     };
 }
 
+/// Binds every [`Bind`] of a slice to a `sqlx` query, in order (one body for both backends).
+macro_rules! bind_all {
+    ($query:expr, $binds:expr) => {{
+        let mut query = $query;
+        for bind in $binds {
+            query = match bind {
+                $crate::db::Bind::Text(text) => query.bind(text.as_str()),
+                $crate::db::Bind::OptionalText(text) => query.bind(text.as_deref()),
+                $crate::db::Bind::Int(n) => query.bind(*n),
+            };
+        }
+        query
+    }};
+}
+
 /// An open transaction on either backend.
 #[derive(Debug)]
 pub enum Tx {
@@ -226,10 +241,53 @@ impl Database {
     }
 }
 
-/// A value bound to a query built at run time (filters that may or may not apply).
+/// A value bound to a query built at run time (filters that may or may not apply, multi-row
+/// statements).
+#[derive(Debug, Clone)]
 pub(crate) enum Bind {
     Text(String),
+    OptionalText(Option<String>),
     Int(i64),
+}
+
+/// Rows per multi-row statement: well under both backends' bound-parameter limits (PostgreSQL
+/// 65,535; SQLite 32,766) for the widest row we write (8 columns).
+pub(crate) const ROWS_PER_STATEMENT: usize = 500;
+
+/// `($1, $2, …), ($k, …)` for `rows` rows of `columns` placeholders each.
+pub(crate) fn values_placeholders(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|row| {
+            let cells: Vec<String> = (1..=columns)
+                .map(|column| format!("${}", row * columns + column))
+                .collect();
+            format!("({})", cells.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `$1, $2, …, $n`.
+pub(crate) fn list_placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Tx {
+    /// Executes a statement built at run time with `binds`; returns the rows affected.
+    pub(crate) async fn execute_with(
+        &mut self,
+        sql: &str,
+        binds: &[Bind],
+    ) -> Result<u64, StoreError> {
+        let affected = with_tx!(self, |conn| bind_all!(sqlx::query(sql), binds)
+            .execute(&mut *conn)
+            .await
+            .map(|done| done.rows_affected()))?;
+        Ok(affected)
+    }
 }
 
 /// The current time as stored in text columns: RFC 3339, UTC, microseconds.

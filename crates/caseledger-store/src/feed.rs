@@ -102,6 +102,11 @@ impl FeedPosition {
 
 impl Database {
     /// Up to `limit` events after `after`, in feed order.
+    ///
+    /// The PostgreSQL query names `events.transaction_id` explicitly: the select list has an
+    /// output column of the same name (converted to bigint), and an unqualified ORDER BY would
+    /// sort by that expression, which no index serves; every batch would then sort all the rows
+    /// after it.
     pub async fn read_feed(
         &self,
         after: FeedPosition,
@@ -111,9 +116,9 @@ impl Database {
             Database::Postgres(pool) => {
                 let sql = format!(
                     "SELECT {POSTGRES_COLUMNS} FROM events \
-                     WHERE (transaction_id, position) > ($1::text::xid8, $2) \
-                       AND transaction_id < pg_snapshot_xmin(pg_current_snapshot()) \
-                     ORDER BY transaction_id, position LIMIT $3"
+                     WHERE (events.transaction_id, events.position) > ($1::text::xid8, $2) \
+                       AND events.transaction_id < pg_snapshot_xmin(pg_current_snapshot()) \
+                     ORDER BY events.transaction_id, events.position LIMIT $3"
                 );
                 let rows = sqlx::query(&sql)
                     .bind(after.transaction_id.to_string())

@@ -180,13 +180,7 @@ impl Database {
         let limit = placeholder(Bind::Int(5_000), &mut binds);
         sql.push_str(&format!(" ORDER BY {order} LIMIT {limit}"));
         let rows = with_pool!(self, |pool| {
-            let mut query = sqlx::query(&sql);
-            for bind in &binds {
-                query = match bind {
-                    Bind::Text(text) => query.bind(text.as_str()),
-                    Bind::Int(n) => query.bind(*n),
-                };
-            }
+            let query = bind_all!(sqlx::query(&sql), &binds);
             let rows = query.fetch_all(pool).await?;
             rows.iter()
                 .map(|row| {

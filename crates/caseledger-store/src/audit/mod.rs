@@ -22,7 +22,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::Row;
 
-use crate::db::{now_text, Database, StoreError, Tx};
+use crate::db::{
+    now_text, values_placeholders, Bind, Database, StoreError, Tx, ROWS_PER_STATEMENT,
+};
 use crate::feed::{columns, decode_event, FeedEvent};
 use crate::projector::{Projection, ProjectionError};
 use hash::{chain_hash, digest_hash, Digest, EventFields, GENESIS};
@@ -198,6 +200,7 @@ impl Projection for AuditChainProjection {
 
     async fn apply(&self, tx: &mut Tx, events: &[FeedEvent]) -> Result<(), ProjectionError> {
         let mut head = lock_head(tx).await?;
+        let mut rows = Vec::with_capacity(events.len() * 4);
         for event in events {
             let Some(event_hash) = &event.event_hash else {
                 return Err(ProjectionError::event(event, "the event has no hash"));
@@ -206,21 +209,22 @@ impl Projection for AuditChainProjection {
             head.event_count += 1;
             head.position = event.at.position;
             head.transaction_id = event.at.transaction_id;
-            with_tx!(tx, |conn| {
-                sqlx::query(
-                "INSERT INTO audit_chain (position, transaction_id, event_count, chain_hash) VALUES ($1, $2, $3, $4)"
-            )
-            .bind(head.position)
-            .bind(head.transaction_id)
-            .bind(head.event_count)
-            .bind(&head.chain_hash)
-            .execute(&mut *conn)
-            .await
-            .map(|done| done.rows_affected())
-            })?;
+            rows.extend([
+                Bind::Int(head.position),
+                Bind::Int(head.transaction_id),
+                Bind::Int(head.event_count),
+                Bind::Text(head.chain_hash.clone()),
+            ]);
             if head.event_count - head.last_digest_count >= self.policy.every_events {
                 seal(tx, &mut head).await?;
             }
+        }
+        for chunk in rows.chunks(4 * ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO audit_chain (position, transaction_id, event_count, chain_hash) VALUES {}",
+                values_placeholders(chunk.len() / 4, 4)
+            );
+            tx.execute_with(&sql, chunk).await?;
         }
         if head.seal_due(self.policy, chrono::Utc::now()) {
             seal(tx, &mut head).await?;
