@@ -348,6 +348,14 @@ async fn lifecycle_with_every_error_answer(db: TestDb) {
         "route_not_found",
     )
     .await;
+    let wrong_method = app
+        .client
+        .put(app.url("/api/v1/cases"))
+        .bearer_auth(&dispatcher)
+        .send()
+        .await
+        .unwrap();
+    problem(wrong_method, 405, "method_not_allowed").await;
     problem(
         app.get("/api/v1/cases?min_position=999999", &dispatcher)
             .await,

@@ -78,6 +78,7 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(ops::openapi_json))
         .route("/docs", get(ops::docs))
         .fallback(ops::fallback)
+        .method_not_allowed_fallback(ops::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -160,6 +160,15 @@ pub async fn docs() -> Html<String> {
     ))
 }
 
+/// A known path with a method it does not serve.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not serve that method; see /docs",
+    )
+}
+
 /// Any unknown path.
 pub async fn fallback() -> ApiError {
     ApiError::not_found("route_not_found", "no such endpoint; see /docs")
