@@ -12,17 +12,9 @@ use serde_json::json;
 
 use crate::on_both;
 use crate::projector::{all_positions, write_case};
-use crate::support::{json, registration, token, TestApp, TestDb};
+use crate::support::{json, registration, sql, token, TestApp, TestDb};
 
 on_both!(every_kind_of_tampering_is_named, private_reads_are_recorded);
-
-async fn sql(db: &Database, statement: &str) {
-    match db {
-        Database::Postgres(pool) => sqlx::query(statement).execute(pool).await.map(|_| ()),
-        Database::Sqlite(pool) => sqlx::query(statement).execute(pool).await.map(|_| ()),
-    }
-    .unwrap_or_else(|error| panic!("{statement}: {error}"));
-}
 
 /// Three cases with notes, chained and sealed every 4 events. Returns the positions in order and
 /// the case ids.

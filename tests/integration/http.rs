@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use crate::on_both;
-use crate::support::{json, problem, registration, token, TestApp, TestDb};
+use crate::support::{json, problem, registration, sql, token, TestApp, TestDb};
 
 on_both!(
     lifecycle_with_every_error_answer,
@@ -638,18 +638,6 @@ async fn authentication_failures(db: TestDb) {
     ));
     assert!(metrics.contains("caseledger_projection_lag_events{projection=\"cases\"} 0"));
     app.stop().await;
-}
-
-async fn sql(db: &caseledger_store::Database, statement: &str) {
-    match db {
-        caseledger_store::Database::Postgres(pool) => {
-            sqlx::query(statement).execute(pool).await.map(|_| ())
-        }
-        caseledger_store::Database::Sqlite(pool) => {
-            sqlx::query(statement).execute(pool).await.map(|_| ())
-        }
-    }
-    .unwrap();
 }
 
 /// A process that dies between claiming a key and answering leaves a claim without an answer.

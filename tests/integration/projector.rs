@@ -13,7 +13,7 @@ use caseledger_store::{with_tx, Database, FeedEvent, Projection, ProjectionError
 use serde_json::json;
 
 use crate::on_both;
-use crate::support::{json, registration, token, TestApp, TestDb};
+use crate::support::{integers, json, registration, sql, token, TestApp, TestDb};
 
 on_both!(
     failure_and_restart_lose_nothing,
@@ -60,30 +60,19 @@ impl Projection for Recording {
 }
 
 async fn create_recording_table(db: &Database) {
-    let sql = "CREATE TABLE test_applied (position BIGINT PRIMARY KEY, sequence BIGINT NOT NULL)";
-    match db {
-        Database::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
-        Database::Sqlite(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
-    }
-    .unwrap();
+    sql(
+        db,
+        "CREATE TABLE test_applied (position BIGINT PRIMARY KEY, sequence BIGINT NOT NULL)",
+    )
+    .await;
 }
 
 async fn applied_positions(db: &Database) -> Vec<i64> {
-    let sql = "SELECT position FROM test_applied ORDER BY position";
-    match db {
-        Database::Postgres(pool) => sqlx::query_scalar(sql).fetch_all(pool).await,
-        Database::Sqlite(pool) => sqlx::query_scalar(sql).fetch_all(pool).await,
-    }
-    .unwrap()
+    integers(db, "SELECT position FROM test_applied ORDER BY position").await
 }
 
 pub(crate) async fn all_positions(db: &Database) -> Vec<i64> {
-    let sql = "SELECT position FROM events ORDER BY position";
-    match db {
-        Database::Postgres(pool) => sqlx::query_scalar(sql).fetch_all(pool).await,
-        Database::Sqlite(pool) => sqlx::query_scalar(sql).fetch_all(pool).await,
-    }
-    .unwrap()
+    integers(db, "SELECT position FROM events ORDER BY position").await
 }
 
 fn dispatcher() -> Actor {

@@ -59,6 +59,24 @@ impl TestDb {
     }
 }
 
+/// Runs one statement on either backend (fixtures and deliberate tampering).
+pub async fn sql(db: &Database, statement: &str) {
+    match db {
+        Database::Postgres(pool) => sqlx::query(statement).execute(pool).await.map(|_| ()),
+        Database::Sqlite(pool) => sqlx::query(statement).execute(pool).await.map(|_| ()),
+    }
+    .unwrap_or_else(|error| panic!("{statement}: {error}"));
+}
+
+/// The first column of every row of `query`, as integers.
+pub async fn integers(db: &Database, query: &str) -> Vec<i64> {
+    match db {
+        Database::Postgres(pool) => sqlx::query_scalar(query).fetch_all(pool).await,
+        Database::Sqlite(pool) => sqlx::query_scalar(query).fetch_all(pool).await,
+    }
+    .unwrap_or_else(|error| panic!("{query}: {error}"))
+}
+
 /// Runs an async test body once on SQLite and once on PostgreSQL:
 /// `on_both!(name)` expects `async fn name(db: TestDb)` in the same module.
 #[macro_export]

@@ -289,8 +289,8 @@ async fn new_user_journey_on_sqlite() {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn new_user_journey_on_postgres() {
+/// A new, empty database on the test cluster; its URL.
+async fn fresh_postgres_database() -> String {
     let admin = std::env::var("CASELEDGER_TEST_POSTGRES_URL")
         .expect("CASELEDGER_TEST_POSTGRES_URL is not set: run scripts/test, which starts a throwaway PostgreSQL");
     let name = format!("cli_{}", uuid::Uuid::new_v4().simple());
@@ -300,8 +300,12 @@ async fn new_user_journey_on_postgres() {
         .await
         .unwrap();
     pool.close().await;
-    let base = admin.rsplit_once('/').unwrap().0;
-    new_user_journey(format!("{base}/{name}")).await;
+    format!("{}/{name}", admin.rsplit_once('/').unwrap().0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_user_journey_on_postgres() {
+    new_user_journey(fresh_postgres_database().await).await;
 }
 
 async fn post(
@@ -325,16 +329,7 @@ async fn post(
 /// applied or 409, no gap); when one process is killed, the other keeps projecting.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_share_one_postgres_and_survive_a_kill() {
-    let admin = std::env::var("CASELEDGER_TEST_POSTGRES_URL")
-        .expect("CASELEDGER_TEST_POSTGRES_URL is not set: run scripts/test, which starts a throwaway PostgreSQL");
-    let name = format!("cli_{}", uuid::Uuid::new_v4().simple());
-    let pool = sqlx::PgPool::connect(&admin).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
-    let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+    let url = fresh_postgres_database().await;
     let data_dir = tempfile::tempdir().unwrap();
     let dir = data_dir.path();
     stdout(&caseledger(&url, dir, &["migrate"]));
