@@ -4,6 +4,7 @@
 mod support;
 
 mod audit;
+mod case_loop;
 mod concurrency;
 mod feed;
 mod http;

@@ -115,10 +115,32 @@ pub fn token(sub: &str, role: &str, org: Option<&str>) -> String {
         .unwrap()
 }
 
+/// A clock the test sets and moves.
+#[derive(Clone)]
+pub struct ManualClock(Arc<std::sync::Mutex<chrono::DateTime<chrono::Utc>>>);
+
+impl ManualClock {
+    pub fn at(rfc3339: &str) -> Self {
+        let at = chrono::DateTime::parse_from_rfc3339(rfc3339).unwrap().to_utc();
+        Self(Arc::new(std::sync::Mutex::new(at)))
+    }
+
+    pub fn set(&self, rfc3339: &str) {
+        *self.0.lock().unwrap() = chrono::DateTime::parse_from_rfc3339(rfc3339).unwrap().to_utc();
+    }
+
+    pub fn clock(&self) -> caseledger_api::state::Clock {
+        let now = self.0.clone();
+        caseledger_api::state::Clock::from_fn(move || *now.lock().unwrap())
+    }
+}
+
 /// The real server on a loopback port, with its projector running.
 pub struct TestApp {
     pub address: SocketAddr,
     pub client: reqwest::Client,
+    /// The server's state: tests drive the timer runner and the projector through it.
+    pub state: AppState,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -132,15 +154,26 @@ impl TestApp {
         let projector = Projector::new(db.clone(), projections);
         let state =
             AppState::with_projector(db.clone(), projector, keys(), ReferenceData::defaults());
+        Self::spawn_state(state).await
+    }
+
+    /// The server reading time from `clock` (tests move it to make deadlines pass).
+    pub async fn spawn_at(db: Database, clock: &ManualClock) -> Self {
+        let state = AppState::new(db, keys(), ReferenceData::defaults()).with_clock(clock.clock());
+        Self::spawn_state(state).await
+    }
+
+    pub async fn spawn_state(state: AppState) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(caseledger_api::serve(listener, state, async {
+        let server = tokio::spawn(caseledger_api::serve(listener, state.clone(), async {
             let _ = stopped.await;
         }));
         Self {
             address,
             client: reqwest::Client::new(),
+            state,
             stop: Some(stop),
             server: Some(server),
         }

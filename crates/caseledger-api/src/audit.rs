@@ -24,7 +24,7 @@ pub async fn record_access(
     subject: &str,
     purpose: Option<String>,
 ) -> Result<(), ApiError> {
-    let now = chrono::Utc::now();
+    let now = state.now();
     let access_id = uuid::Uuid::now_v7().to_string();
     let metadata = event_metadata(actor, now, &CommandHeaders::default());
     let command = Authored {

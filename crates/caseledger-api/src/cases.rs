@@ -8,7 +8,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use caseledger_domain::case::{
-    CaseCommand, CaseSource, CaseStatus, EnterpriseCase, Resolution, Satisfaction, Urgency,
+    CaseCommand, CaseSource, CaseStatus, ContactChannel, DeclineReason, EnterpriseCase, Evidence,
+    ExemptionReason, Resolution, Satisfaction, SlaContext, Urgency,
 };
 use caseledger_domain::text::{BoundedText, Label, LongText, Title};
 use caseledger_domain::{Actor, Authored, CaseId, DepartmentId, Role, SubjectId};
@@ -20,7 +21,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::audit::record_access;
 use crate::auth::Authenticated;
 use crate::commands::{
-    self, event_metadata, fingerprint, CommandAccepted, CommandHeaders, CommandRequest,
+    self, event_metadata, fingerprint, CommandAccepted, CommandHeaders, CommandRequest, Receipt,
 };
 use crate::error::{ApiError, FieldError, Problem};
 use crate::json::{ApiJson, ApiQuery};
@@ -88,6 +89,9 @@ pub struct RespondCaseRequest {
     /// The legal or policy basis; required for `explained`.
     #[serde(default)]
     pub basis: Option<String>,
+    /// Supporting documents, pinned by hash.
+    #[serde(default)]
+    pub evidence: Vec<EvidenceBody>,
 }
 
 /// Rate the handling of a case.
@@ -109,6 +113,138 @@ pub struct RateCaseRequest {
 pub struct AddNoteRequest {
     /// The note (never shown to the enterprise or the public).
     pub text: String,
+}
+
+/// A command whose only content is its reason (request-pause, appeal, reopen, withdraw).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonRequest {
+    /// Why (1 to 20,000 characters).
+    pub reason: String,
+}
+
+/// A dispatcher's decision on a pending request (extension or pause).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionRequest {
+    /// Grant (`true`) or refuse (`false`).
+    pub approve: bool,
+    /// Why.
+    pub reason: String,
+}
+
+/// Decline a case before dispatch.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeclineRequest {
+    /// `out_of_scope`, `unlawful_request`, `insufficient_information` or `in_other_proceedings`.
+    #[schema(value_type = String, example = "out_of_scope")]
+    pub reason: DeclineReason,
+    /// The explanation given to the enterprise.
+    pub text: String,
+}
+
+/// Return a case before accepting it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnRequest {
+    /// Why.
+    pub reason: String,
+    /// The competent department, if known: a first return naming one moves the case there.
+    #[serde(default)]
+    pub suggested_department: Option<String>,
+}
+
+/// Move a case to another lead department.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReassignRequest {
+    /// The new lead department.
+    pub lead_department: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// Log a contact with the enterprise.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LogContactRequest {
+    /// `phone`, `visit`, `meeting` or `online`.
+    #[schema(value_type = String, example = "phone")]
+    pub channel: ContactChannel,
+    /// What was discussed.
+    pub summary: String,
+}
+
+/// Post an update the enterprise and the public lookup see, under your department's name.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublicUpdateRequest {
+    /// The update (never name officers here).
+    pub text: String,
+}
+
+/// Ask for more time.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtensionRequest {
+    /// How much, in the unit of the policy's extension cap (see the case's `sla_rule`).
+    pub amount: u32,
+    /// Why.
+    pub reason: String,
+}
+
+/// Record a follow-up attempt.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FollowUpRequest {
+    /// Whether the enterprise was reached.
+    pub reached: bool,
+    /// What happened.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// Decide an appeal against a rating.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppealDecisionRequest {
+    /// Upheld: the rating stays but no longer counts in scoring.
+    pub upheld: bool,
+    /// Why.
+    pub reason: String,
+}
+
+/// Exempt a case from scoring.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExemptionRequest {
+    /// `unreasonable_request`, `outside_competence`, `force_majeure`, `enterprise_unreachable`
+    /// or `repeated_complaint`.
+    #[schema(value_type = String, example = "unreasonable_request")]
+    pub reason: ExemptionReason,
+    /// The justification.
+    pub text: String,
+}
+
+/// Merge this case into another as a duplicate.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergeRequest {
+    /// The id of the case that continues.
+    pub into: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// A supporting document of a response.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceBody {
+    /// The document's name (1 to 200 characters).
+    pub name: String,
+    /// Lowercase hex SHA-256 of the document (64 characters).
+    pub sha256: String,
 }
 
 /// Collects field errors while parsing a request into domain types.
@@ -148,6 +284,44 @@ impl Fields {
         Some(id)
     }
 
+    fn long(&mut self, field: &str, text: &str) -> Option<LongText> {
+        self.take(field, LongText::parse(text))
+    }
+
+    fn evidence(&mut self, items: &[EvidenceBody]) -> Option<Vec<Evidence>> {
+        let mut evidence = Vec::with_capacity(items.len());
+        let mut ok = true;
+        if items.len() > 50 {
+            self.0.push(FieldError {
+                field: "evidence".into(),
+                message: "at most 50 documents".into(),
+            });
+            return None;
+        }
+        for (index, item) in items.iter().enumerate() {
+            let name = self.take(&format!("evidence[{index}].name"), Title::parse(&item.name));
+            let hash_ok = item.sha256.len() == 64
+                && item
+                    .sha256
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+            if !hash_ok {
+                self.0.push(FieldError {
+                    field: format!("evidence[{index}].sha256"),
+                    message: "must be 64 lowercase hex characters".into(),
+                });
+            }
+            match name {
+                Some(name) if hash_ok => evidence.push(Evidence {
+                    name: name.into(),
+                    sha256: item.sha256.clone(),
+                }),
+                _ => ok = false,
+            }
+        }
+        ok.then_some(evidence)
+    }
+
     fn finish(self) -> Result<(), ApiError> {
         if self.0.is_empty() {
             Ok(())
@@ -173,6 +347,64 @@ pub struct CaseResponseBody {
     pub basis: Option<String>,
     /// When (RFC 3339).
     pub responded_at: String,
+    /// Supporting documents.
+    pub evidence: Vec<EvidenceBody>,
+}
+
+/// An update shown under a department's name.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublicUpdateBody {
+    /// The department.
+    pub department: String,
+    /// The update.
+    pub text: String,
+    /// When (RFC 3339).
+    pub posted_at: String,
+}
+
+/// A warning, breach or escalation that fired.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertBody {
+    /// `warn50`, `warn80`, `breach` or `escalation`.
+    pub kind: String,
+    /// `accept`, `first_contact`, `respond` or `resolve`.
+    pub deadline: String,
+    /// The handling cycle.
+    pub cycle: u32,
+    /// When (RFC 3339).
+    pub at: String,
+    /// For an escalation: the leaders it went to (empty: the dispatch office).
+    pub leaders: Vec<String>,
+}
+
+/// Staff-only detail of the handling: every count a score could be gamed with.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HandlingBody {
+    /// Returns (退单).
+    pub returns: u32,
+    /// Reassignments (改派).
+    pub reassignments: u32,
+    /// Contacts logged.
+    pub contacts: u32,
+    /// Follow-up attempts in this cycle.
+    pub follow_up_attempts: u32,
+    /// Extensions granted.
+    pub extensions_granted: u32,
+    /// An extension request waits for the dispatcher.
+    pub extension_pending: bool,
+    /// A pause request waits for the dispatcher.
+    pub pause_pending: bool,
+    /// Exempted from scoring, with the reason code.
+    pub exemption: Option<String>,
+    /// A withdrawal after dispatch waits for a quality check.
+    pub quality_check: bool,
+    /// The appeal against the rating: `pending`, `upheld` or `rejected`.
+    pub appeal: Option<String>,
+    /// Warnings, breaches and escalations.
+    pub alerts: Vec<AlertBody>,
+    /// The SLA rule the case runs under.
+    #[schema(value_type = Object)]
+    pub sla_rule: Option<serde_json::Value>,
 }
 
 /// The rating.
@@ -221,6 +453,26 @@ pub struct CaseBody {
     pub accept_due: Option<String>,
     /// Response due (RFC 3339).
     pub respond_due: Option<String>,
+    /// First contact due (RFC 3339).
+    pub first_contact_due: Option<String>,
+    /// Closing due (RFC 3339).
+    pub resolve_due: Option<String>,
+    /// The earliest open deadline; absent while the clock is paused or the case has ended.
+    pub next_due: Option<String>,
+    /// The open deadlines that have passed now.
+    pub overdue: Vec<String>,
+    /// The public case number.
+    pub case_number: Option<String>,
+    /// The handling cycle (1 after dispatch; each reopen adds one).
+    pub cycle: u32,
+    /// Updates posted under the departments' names.
+    pub public_updates: Vec<PublicUpdateBody>,
+    /// First contact with the enterprise in this cycle.
+    pub first_contact_at: Option<String>,
+    /// Why the case ended (declined, withdrawn or merged).
+    pub ended_reason: Option<String>,
+    /// The case this one was merged into.
+    pub merged_into: Option<String>,
     /// Registered at.
     pub registered_at: String,
     /// Dispatched at.
@@ -250,9 +502,12 @@ pub struct CaseBody {
     /// Staff only: number of internal notes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub internal_notes: Option<u32>,
+    /// Staff only: counts, alerts, appeal and exemption.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handling: Option<HandlingBody>,
 }
 
-fn time(at: chrono::DateTime<chrono::Utc>) -> String {
+pub(crate) fn time(at: chrono::DateTime<chrono::Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
@@ -264,8 +519,62 @@ fn wire<T: Serialize>(value: &T) -> String {
 }
 
 impl CaseBody {
-    fn from_view(view: CaseView, staff: bool) -> Self {
+    /// The answer for `view`: staff see the handling detail, an enterprise does not.
+    pub fn from_view(view: CaseView, staff: bool, now: chrono::DateTime<chrono::Utc>) -> Self {
+        let overdue = view
+            .overdue_at(now)
+            .into_iter()
+            .map(|kind| kind.as_str().to_owned())
+            .collect();
+        let handling = staff.then(|| HandlingBody {
+            returns: view.returns,
+            reassignments: view.reassignments,
+            contacts: view.contacts,
+            follow_up_attempts: view.follow_up_attempts,
+            extensions_granted: view.extensions_granted,
+            extension_pending: view.extension_pending,
+            pause_pending: view.pause_pending,
+            exemption: view.exemption.clone(),
+            quality_check: view.quality_check,
+            appeal: view.appeal.as_ref().map(|appeal| appeal.status.clone()),
+            alerts: view
+                .alerts
+                .iter()
+                .map(|alert| AlertBody {
+                    kind: alert.kind.clone(),
+                    deadline: alert.deadline.as_str().to_owned(),
+                    cycle: alert.cycle,
+                    at: time(alert.at),
+                    leaders: alert.leaders.clone(),
+                })
+                .collect(),
+            sla_rule: view
+                .state
+                .clock
+                .rule
+                .as_ref()
+                .and_then(|rule| serde_json::to_value(rule).ok()),
+        });
         Self {
+            first_contact_due: view.first_contact_due.map(time),
+            resolve_due: view.resolve_due.map(time),
+            next_due: view.next_due.map(time),
+            overdue,
+            case_number: view.case_number.clone(),
+            cycle: view.cycle,
+            public_updates: view
+                .public_updates
+                .iter()
+                .map(|update| PublicUpdateBody {
+                    department: update.department.clone(),
+                    text: update.text.clone(),
+                    posted_at: time(update.posted_at),
+                })
+                .collect(),
+            first_contact_at: view.first_contact_at.map(time),
+            ended_reason: view.ended_reason.clone(),
+            merged_into: view.merged_into.clone(),
+            handling,
             id: view.case_id,
             version: view.version,
             status: view.status.as_str().to_owned(),
@@ -290,6 +599,14 @@ impl CaseBody {
                 text: response.text,
                 basis: response.basis,
                 responded_at: time(response.responded_at),
+                evidence: response
+                    .evidence
+                    .into_iter()
+                    .map(|evidence| EvidenceBody {
+                        name: evidence.name,
+                        sha256: evidence.sha256,
+                    })
+                    .collect(),
             }),
             rating: view.rating.map(|rating| CaseRatingBody {
                 satisfaction: rating.satisfaction,
@@ -441,6 +758,31 @@ async fn command_on_case(
     body: &impl Serialize,
     parse: impl FnOnce(&mut Fields) -> Option<CaseCommand>,
 ) -> Result<Response, ApiError> {
+    command_with_receipt(
+        state,
+        actor,
+        headers,
+        case_id,
+        success_status,
+        body,
+        None,
+        parse,
+    )
+    .await
+}
+
+/// [`command_on_case`] that also hands out a registration receipt.
+#[allow(clippy::too_many_arguments)]
+async fn command_with_receipt(
+    state: &AppState,
+    actor: Actor,
+    headers: &HeaderMap,
+    case_id: CaseId,
+    success_status: StatusCode,
+    body: &impl Serialize,
+    receipt: Option<Receipt>,
+    parse: impl FnOnce(&mut Fields) -> Option<CaseCommand>,
+) -> Result<Response, ApiError> {
     let mut fields = Fields::default();
     let command = parse(&mut fields);
     fields.finish()?;
@@ -451,7 +793,7 @@ async fn command_on_case(
     };
     let fingerprint = fingerprint("POST", &path, body);
     let headers = CommandHeaders::parse(headers)?;
-    let now = chrono::Utc::now();
+    let now = state.now();
     let metadata = event_metadata(&actor, now, &headers);
     let request = CommandRequest {
         name: command.name(),
@@ -459,6 +801,7 @@ async fn command_on_case(
         headers: &headers,
         fingerprint,
         success_status,
+        receipt,
     };
     let authored = Authored {
         actor: actor.clone(),
@@ -498,13 +841,17 @@ pub async fn register_case(
     ApiJson(body): ApiJson<RegisterCaseRequest>,
 ) -> Result<Response, ApiError> {
     let case_id = CaseId::from_uuid(uuid::Uuid::now_v7());
-    command_on_case(
+    let receipt = new_receipt(state.now());
+    let verifier_sha256 = verifier_hash(&receipt.verifier);
+    let case_number = receipt.case_number.clone();
+    command_with_receipt(
         &state,
         actor,
         &headers,
         case_id,
         StatusCode::CREATED,
         &body,
+        Some(receipt),
         |fields| {
             let enterprise_id = fields.take(
                 "enterprise_id",
@@ -521,6 +868,8 @@ pub async fn register_case(
                 category: category?,
                 urgency: body.urgency,
                 source: body.source,
+                case_number: Some(case_number),
+                verifier_sha256: Some(verifier_sha256),
             })
         },
     )
@@ -576,7 +925,7 @@ pub async fn dispatch_case(
                 lead_department: lead_department?,
                 co_departments: co_departments.into_iter().collect::<Option<Vec<_>>>()?,
                 note,
-                sla_policy: state.reference.sla_policy().clone(),
+                sla: sla_context(&state),
             })
         },
     )
@@ -642,10 +991,12 @@ pub async fn respond_case(
         |fields| {
             let text = fields.take("text", LongText::parse(&body.text));
             let basis = fields.optional::<20_000>("basis", body.basis.as_deref());
+            let evidence = fields.evidence(&body.evidence);
             Some(CaseCommand::Respond {
                 resolution: body.resolution,
                 text: text?,
                 basis,
+                evidence: evidence?,
             })
         },
     )
@@ -758,6 +1109,333 @@ pub async fn close_case(
     .await
 }
 
+/// The SLA policy and calendar in force, for commands that set or move deadlines.
+fn sla_context(state: &AppState) -> SlaContext {
+    SlaContext {
+        policy: std::sync::Arc::new(state.reference.sla_policy().clone()),
+        calendar: state.reference.calendar().clone(),
+    }
+}
+
+const VERIFIER_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+
+/// A new case number (`C` + registration date in China Standard Time + six random digits) and
+/// a ten-character verifier code from an alphabet without look-alike characters.
+fn new_receipt(now: chrono::DateTime<chrono::Utc>) -> Receipt {
+    let cst = chrono::FixedOffset::east_opt(8 * 3600).expect("a valid offset");
+    let date = now.with_timezone(&cst).format("%Y%m%d");
+    let number_bits = u128::from_le_bytes(*uuid::Uuid::new_v4().as_bytes());
+    let verifier_bits = u128::from_le_bytes(*uuid::Uuid::new_v4().as_bytes());
+    let mut bits = verifier_bits;
+    let verifier: String = (0..10)
+        .map(|_| {
+            let index = (bits % VERIFIER_ALPHABET.len() as u128) as usize;
+            bits /= VERIFIER_ALPHABET.len() as u128;
+            char::from(VERIFIER_ALPHABET[index])
+        })
+        .collect();
+    Receipt {
+        case_number: format!("C{date}-{:06}", number_bits % 1_000_000),
+        verifier,
+    }
+}
+
+/// The stored form of a verifier code: lowercase hex SHA-256 of its upper-case text.
+pub(crate) fn verifier_hash(verifier: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(verifier.trim().to_ascii_uppercase().as_bytes()))
+}
+
+/// Declares a case command endpoint: the route documentation, the handler and its parsing.
+macro_rules! case_command {
+    (
+        $(#[$doc:meta])*
+        $name:ident, $path:literal, $body:ty, $description:literal,
+        |$state:ident, $fields:ident, $request:ident| $parse:block
+    ) => {
+        $(#[$doc])*
+        #[utoipa::path(
+            post, path = $path, tag = "cases",
+            request_body = $body,
+            params(
+                ("case_id" = String, Path, description = "The case id"),
+                ("If-Match" = Option<String>, Header, description = "Run only if the case is at this version"),
+                ("Idempotency-Key" = Option<String>, Header, description = "Retry safely"),
+            ),
+            responses(
+                (status = 200, description = $description, body = CommandAccepted),
+                (status = 400, description = "Malformed JSON or a wrong type", body = Problem, content_type = "application/problem+json"),
+                (status = 403, description = "Role, department or separation of duties", body = Problem, content_type = "application/problem+json"),
+                (status = 404, description = "Unknown case, or not visible to you", body = Problem, content_type = "application/problem+json"),
+                (status = 409, description = "A concurrent change won", body = Problem, content_type = "application/problem+json"),
+                (status = 412, description = "If-Match does not match", body = Problem, content_type = "application/problem+json"),
+                (status = 422, description = "Invalid fields or a rule of the case loop", body = Problem, content_type = "application/problem+json"),
+            ),
+            security(("bearer" = []))
+        )]
+        pub async fn $name(
+            State($state): State<AppState>,
+            Authenticated(actor): Authenticated,
+            Path(case_id): Path<String>,
+            headers: HeaderMap,
+            ApiJson($request): ApiJson<$body>,
+        ) -> Result<Response, ApiError> {
+            let case_id = parse_case_id(&case_id)?;
+            command_on_case(
+                &$state,
+                actor,
+                &headers,
+                case_id,
+                StatusCode::OK,
+                &$request,
+                |$fields| $parse,
+            )
+            .await
+        }
+    };
+}
+
+case_command!(
+    /// Decline a registered case before dispatch (dispatcher), with a reason code.
+    decline_case, "/api/v1/cases/{case_id}/decline", DeclineRequest, "Declined",
+    |state, fields, body| {
+        let text = fields.long("text", &body.text);
+        Some(CaseCommand::Decline { reason: body.reason, text: text? })
+    }
+);
+
+case_command!(
+    /// Return a case before accepting it (lead department). A first return naming the
+    /// competent department moves the case there; otherwise it goes back to the dispatcher.
+    return_case, "/api/v1/cases/{case_id}/return", ReturnRequest, "Returned",
+    |state, fields, body| {
+        let reason = fields.long("reason", &body.reason);
+        let suggested = body
+            .suggested_department
+            .as_deref()
+            .map(|id| fields.department("suggested_department", &state, id));
+        let suggested_department = match suggested {
+            Some(department) => Some(department?),
+            None => None,
+        };
+        Some(CaseCommand::Return {
+            reason: reason?,
+            suggested_department,
+            sla: sla_context(&state),
+        })
+    }
+);
+
+case_command!(
+    /// Move a case to another lead department (dispatcher); acceptance restarts, response and
+    /// closing deadlines stay.
+    reassign_case, "/api/v1/cases/{case_id}/reassign", ReassignRequest, "Reassigned",
+    |state, fields, body| {
+        let lead_department = fields.department("lead_department", &state, &body.lead_department);
+        let reason = fields.long("reason", &body.reason);
+        Some(CaseCommand::Reassign {
+            lead_department: lead_department?,
+            reason: reason?,
+            sla: sla_context(&state),
+        })
+    }
+);
+
+case_command!(
+    /// Log a contact with the enterprise (lead department); the first sets the first-contact time.
+    log_contact, "/api/v1/cases/{case_id}/log-contact", LogContactRequest, "Logged",
+    |state, fields, body| {
+        let summary = fields.long("summary", &body.summary);
+        Some(CaseCommand::LogContact { channel: body.channel, summary: summary? })
+    }
+);
+
+case_command!(
+    /// Post an update shown to the enterprise and in the public lookup under your department's
+    /// name (lead or co-department).
+    post_update, "/api/v1/cases/{case_id}/post-update", PublicUpdateRequest, "Posted",
+    |state, fields, body| {
+        let text = fields.long("text", &body.text);
+        Some(CaseCommand::PostPublicUpdate { text: text? })
+    }
+);
+
+case_command!(
+    /// Ask for more time before the response is due (lead department), within the policy's cap.
+    request_extension, "/api/v1/cases/{case_id}/request-extension", ExtensionRequest, "Requested",
+    |state, fields, body| {
+        let reason = fields.long("reason", &body.reason);
+        Some(CaseCommand::RequestExtension { amount: body.amount, reason: reason? })
+    }
+);
+
+case_command!(
+    /// Grant or refuse the pending extension request (dispatcher).
+    decide_extension, "/api/v1/cases/{case_id}/decide-extension", DecisionRequest, "Decided",
+    |state, fields, body| {
+        let reason = fields.long("reason", &body.reason);
+        Some(CaseCommand::DecideExtension {
+            approve: body.approve,
+            reason: reason?,
+            sla: sla_context(&state),
+        })
+    }
+);
+
+case_command!(
+    /// Ask to stop the clock while waiting for the enterprise (lead department).
+    request_pause, "/api/v1/cases/{case_id}/request-pause", ReasonRequest, "Requested",
+    |state, fields, body| {
+        let reason = fields.long("reason", &body.reason);
+        Some(CaseCommand::RequestPause { reason: reason? })
+    }
+);
+
+case_command!(
+    /// Grant or refuse the pending pause request (dispatcher); a grant stops the clock now.
+    decide_pause, "/api/v1/cases/{case_id}/decide-pause", DecisionRequest, "Decided",
+    |state, fields, body| {
+        let reason = fields.long("reason", &body.reason);
+        Some(CaseCommand::DecidePause { approve: body.approve, reason: reason? })
+    }
+);
+
+case_command!(
+    /// Record a follow-up attempt (dispatcher). Three failed attempts allow closing unrated.
+    record_follow_up, "/api/v1/cases/{case_id}/follow-up", FollowUpRequest, "Recorded",
+    |state, fields, body| {
+        let note = fields.optional::<20_000>("note", body.note.as_deref());
+        Some(CaseCommand::RecordFollowUp { reached: body.reached, note })
+    }
+);
+
+case_command!(
+    /// Appeal the rating (head of the lead department). The rating never changes.
+    appeal_rating, "/api/v1/cases/{case_id}/appeal", ReasonRequest, "Appealed",
+    |state, fields, body| {
+        let reason = fields.long("reason", &body.reason);
+        Some(CaseCommand::AppealRating { reason: reason? })
+    }
+);
+
+case_command!(
+    /// Decide the pending appeal (dispatcher); an upheld appeal excludes the rating from scoring.
+    decide_appeal, "/api/v1/cases/{case_id}/decide-appeal", AppealDecisionRequest, "Decided",
+    |state, fields, body| {
+        let reason = fields.long("reason", &body.reason);
+        Some(CaseCommand::DecideAppeal { upheld: body.upheld, reason: reason? })
+    }
+);
+
+case_command!(
+    /// Reopen a responded or closed case (dispatcher): a new cycle with new deadlines.
+    reopen_case, "/api/v1/cases/{case_id}/reopen", ReasonRequest, "Reopened",
+    |state, fields, body| {
+        let reason = fields.long("reason", &body.reason);
+        Some(CaseCommand::Reopen { reason: reason?, sla: sla_context(&state) })
+    }
+);
+
+case_command!(
+    /// Withdraw the case (the enterprise, or district staff on its behalf). After dispatch the
+    /// withdrawal is flagged for a quality check.
+    withdraw_case, "/api/v1/cases/{case_id}/withdraw", ReasonRequest, "Withdrawn",
+    |state, fields, body| {
+        let reason = fields.long("reason", &body.reason);
+        Some(CaseCommand::Withdraw { reason: reason? })
+    }
+);
+
+case_command!(
+    /// Exempt the case from scoring (a dispatcher who neither dispatched nor closed it).
+    grant_exemption, "/api/v1/cases/{case_id}/grant-exemption", ExemptionRequest, "Exempted",
+    |state, fields, body| {
+        let text = fields.long("text", &body.text);
+        Some(CaseCommand::GrantExemption { reason: body.reason, text: text? })
+    }
+);
+
+/// Restart the clock (lead department or dispatcher); open deadlines move by the paused time.
+#[utoipa::path(
+    post, path = "/api/v1/cases/{case_id}/resume", tag = "cases",
+    params(("case_id" = String, Path, description = "The case id")),
+    responses(
+        (status = 200, description = "Resumed", body = CommandAccepted),
+        (status = 422, description = "`clock_not_paused`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn resume_case(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Path(case_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let case_id = parse_case_id(&case_id)?;
+    command_on_case(
+        &state,
+        actor,
+        &headers,
+        case_id,
+        StatusCode::OK,
+        &(),
+        |_| {
+            Some(CaseCommand::Resume {
+                sla: sla_context(&state),
+            })
+        },
+    )
+    .await
+}
+
+/// Merge this case into another as a duplicate (dispatcher). The other case must exist.
+#[utoipa::path(
+    post, path = "/api/v1/cases/{case_id}/merge", tag = "cases",
+    request_body = MergeRequest,
+    params(("case_id" = String, Path, description = "The case id")),
+    responses(
+        (status = 200, description = "Merged", body = CommandAccepted),
+        (status = 422, description = "Unknown target (`validation_failed`), `merge_into_self` or a rule", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn merge_case(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Path(case_id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<MergeRequest>,
+) -> Result<Response, ApiError> {
+    let case_id = parse_case_id(&case_id)?;
+    let into = CaseId::parse(&body.into).ok();
+    let target_exists = match into {
+        Some(into) => state.db.case_view(&into.to_string()).await?.is_some(),
+        None => false,
+    };
+    command_on_case(
+        &state,
+        actor,
+        &headers,
+        case_id,
+        StatusCode::OK,
+        &body,
+        |fields| {
+            let reason = fields.long("reason", &body.reason);
+            if !target_exists {
+                fields.0.push(FieldError {
+                    field: "into".into(),
+                    message: "no case with this id".into(),
+                });
+            }
+            Some(CaseCommand::Merge {
+                into: into?,
+                reason: reason?,
+            })
+        },
+    )
+    .await
+}
+
 // ---------------------------------------------------------------------------------------------
 // Reads
 
@@ -860,7 +1538,7 @@ pub async fn get_case(
         .ok_or_else(not_found)?;
     let staff = matches!(visibility(&actor, &view)?, Visibility::Staff);
     let version = view.version;
-    let mut response = Json(CaseBody::from_view(view, staff)).into_response();
+    let mut response = Json(CaseBody::from_view(view, staff, state.now())).into_response();
     if let Ok(etag) = axum::http::HeaderValue::from_str(&format!("\"{version}\"")) {
         response
             .headers_mut()
@@ -981,6 +1659,7 @@ pub async fn list_cases(
     narrow_to_visible(&actor, &mut filter)?;
     wait_for_position(&state, query.min_position).await?;
     let page = state.db.list_cases(&filter).await?;
+    let now = state.now();
     let staff = !actor.has(Role::Enterprise)
         || actor.has_any(DISTRICT_READERS)
         || actor.has_any(DEPARTMENT_ROLES);
@@ -988,7 +1667,7 @@ pub async fn list_cases(
         items: page
             .cases
             .into_iter()
-            .map(|view| CaseBody::from_view(view, staff))
+            .map(|view| CaseBody::from_view(view, staff, now))
             .collect(),
         next_cursor: page.next_before.map(|n| n.to_string()),
     }))

@@ -23,6 +23,23 @@ pub struct CommandAccepted {
     pub version: u64,
     /// The feed position of the last event written; pass it as `min_position` to read your write.
     pub position: i64,
+    /// A new case's public number (registration only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case_number: Option<String>,
+    /// A new case's verifier code for the public status lookup (registration only). Shown in
+    /// this answer once: only its hash is stored, and a replayed answer omits it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verifier: Option<String>,
+}
+
+/// What a registration hands to the registrant beside the ids: the public case number and the
+/// verifier code, which is never stored in clear.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    /// The public case number.
+    pub case_number: String,
+    /// The verifier code.
+    pub verifier: String,
 }
 
 /// Headers that shape a command: `If-Match`, `Idempotency-Key` and the request id.
@@ -214,6 +231,8 @@ pub struct CommandRequest<'a> {
     pub fingerprint: String,
     /// 201 for a create, 200 otherwise.
     pub success_status: StatusCode,
+    /// For a registration: the case number and verifier to hand out once.
+    pub receipt: Option<Receipt>,
 }
 
 fn in_progress() -> ApiError {
@@ -261,6 +280,8 @@ where
                         id,
                         version: version.max(0) as u64,
                         position,
+                        case_number: request.receipt.as_ref().map(|r| r.case_number.clone()),
+                        verifier: None,
                     };
                     let body = serde_json::to_string(&accepted).map_err(ApiError::internal)?;
                     state
@@ -290,14 +311,18 @@ where
         Ok(committed) => {
             state.projector.wake();
             state.metrics.observe_command(request.name, "ok");
-            let accepted = CommandAccepted {
+            let mut accepted = CommandAccepted {
                 id: committed.aggregate_id,
                 version: committed.version,
                 position: committed.position,
+                case_number: request.receipt.as_ref().map(|r| r.case_number.clone()),
+                verifier: None,
             };
+            // The stored answer (for replays) never holds the verifier; the live one does.
             let body = serde_json::to_string(&accepted).map_err(ApiError::internal)?;
-            let response =
-                accepted_response(request.success_status, &accepted, body.clone(), false);
+            accepted.verifier = request.receipt.as_ref().map(|r| r.verifier.clone());
+            let live_body = serde_json::to_string(&accepted).map_err(ApiError::internal)?;
+            let response = accepted_response(request.success_status, &accepted, live_body, false);
             (request.success_status, body, Ok(response))
         }
         Err(error) => {

@@ -17,8 +17,10 @@ pub mod json;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
+pub mod queues;
 pub mod reference;
 pub mod state;
+pub mod timers;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -69,6 +71,54 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/cases/{case_id}/rate", post(cases::rate_case))
         .route("/api/v1/cases/{case_id}/add-note", post(cases::add_note))
         .route("/api/v1/cases/{case_id}/close", post(cases::close_case))
+        .route("/api/v1/cases/{case_id}/decline", post(cases::decline_case))
+        .route("/api/v1/cases/{case_id}/return", post(cases::return_case))
+        .route("/api/v1/cases/{case_id}/reassign", post(cases::reassign_case))
+        .route("/api/v1/cases/{case_id}/log-contact", post(cases::log_contact))
+        .route("/api/v1/cases/{case_id}/post-update", post(cases::post_update))
+        .route(
+            "/api/v1/cases/{case_id}/request-extension",
+            post(cases::request_extension),
+        )
+        .route(
+            "/api/v1/cases/{case_id}/decide-extension",
+            post(cases::decide_extension),
+        )
+        .route(
+            "/api/v1/cases/{case_id}/request-pause",
+            post(cases::request_pause),
+        )
+        .route(
+            "/api/v1/cases/{case_id}/decide-pause",
+            post(cases::decide_pause),
+        )
+        .route("/api/v1/cases/{case_id}/resume", post(cases::resume_case))
+        .route(
+            "/api/v1/cases/{case_id}/follow-up",
+            post(cases::record_follow_up),
+        )
+        .route("/api/v1/cases/{case_id}/appeal", post(cases::appeal_rating))
+        .route(
+            "/api/v1/cases/{case_id}/decide-appeal",
+            post(cases::decide_appeal),
+        )
+        .route("/api/v1/cases/{case_id}/reopen", post(cases::reopen_case))
+        .route("/api/v1/cases/{case_id}/withdraw", post(cases::withdraw_case))
+        .route(
+            "/api/v1/cases/{case_id}/grant-exemption",
+            post(cases::grant_exemption),
+        )
+        .route("/api/v1/cases/{case_id}/merge", post(cases::merge_case))
+        .route(
+            "/api/v1/queues/department/{department_id}",
+            get(queues::department_queue),
+        )
+        .route("/api/v1/queues/unassigned", get(queues::unassigned_queue))
+        .route("/api/v1/queues/overdue", get(queues::overdue_queue))
+        .route(
+            "/api/v1/public/case-status",
+            post(queues::public_case_status),
+        )
         .route("/api/v1/departments", get(ops::departments))
         .route("/api/v1/audit/events", get(audit::audit_events))
         .route("/api/v1/public/audit/digests", get(audit::public_digests))
@@ -138,10 +188,17 @@ pub async fn serve(
     }));
     // Seal the audit chain at least hourly while events arrive, even in a quiet hour.
     let sealer = tokio::spawn(seal_periodically(state.db.clone()));
+    // Fire deadline warnings, breaches and escalations as they fall due.
+    let (stop_timers, timers_stopped) = tokio::sync::oneshot::channel::<()>();
+    let timers = tokio::spawn(timers::run(state.clone(), async {
+        let _ = timers_stopped.await;
+    }));
     let app = router(state);
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
+    let _ = stop_timers.send(());
+    let _ = timers.await;
     let _ = stop_projector.send(());
     let _ = projector.await;
     sealer.abort();

@@ -4,7 +4,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{OpenApi as OpenApiDocument, RefOr};
 use utoipa::{Modify, OpenApi};
 
-use crate::{audit, cases, commands, error, ops};
+use crate::{audit, cases, commands, error, ops, queues};
 
 /// The caseledger HTTP API.
 #[derive(OpenApi)]
@@ -19,6 +19,13 @@ use crate::{audit, cases, commands, error, ops};
     paths(
         cases::register_case, cases::dispatch_case, cases::accept_case, cases::respond_case, cases::rate_case,
         cases::add_note, cases::close_case, cases::get_case, cases::list_cases, cases::case_history,
+        cases::decline_case, cases::return_case, cases::reassign_case, cases::log_contact,
+        cases::post_update, cases::request_extension, cases::decide_extension, cases::request_pause,
+        cases::decide_pause, cases::resume_case, cases::record_follow_up, cases::appeal_rating,
+        cases::decide_appeal, cases::reopen_case, cases::withdraw_case, cases::grant_exemption,
+        cases::merge_case,
+        queues::department_queue, queues::unassigned_queue, queues::overdue_queue,
+        queues::public_case_status,
         ops::departments, ops::healthz, ops::readyz, ops::metrics,
         audit::public_digests, audit::audit_events,
     ),
@@ -26,6 +33,8 @@ use crate::{audit, cases, commands, error, ops};
     modifiers(&BearerAuth),
     tags(
         (name = "cases", description = "Enterprise and talent cases (企业/人才诉求)"),
+        (name = "queues", description = "Work queues: a department's queue by due time, the dispatcher's unassigned and overdue lists"),
+        (name = "public", description = "Without login: a case's status by case number and verifier code"),
         (name = "reference", description = "Reference data"),
         (name = "audit", description = "Tamper-evident audit trail: digests (public) and the auditor's event listing"),
         (name = "operations", description = "Health, readiness and metrics"),

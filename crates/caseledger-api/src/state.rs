@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use caseledger_store::{Database, Projector};
+use chrono::{DateTime, Utc};
 
 use crate::auth::JwtKeys;
 use crate::metrics::Metrics;
@@ -21,6 +22,42 @@ pub struct AppState {
     pub reference: Arc<ReferenceData>,
     /// Request and command counters.
     pub metrics: Arc<Metrics>,
+    /// Where command times and timer decisions come from.
+    pub clock: Clock,
+}
+
+/// The application's clock. The system clock in production; tests move a manual one so that
+/// deadlines pass without waiting.
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>);
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Self {
+        Self(Arc::new(Utc::now))
+    }
+
+    /// A clock that reads `now`.
+    pub fn from_fn(now: impl Fn() -> DateTime<Utc> + Send + Sync + 'static) -> Self {
+        Self(Arc::new(now))
+    }
+
+    /// The current time.
+    pub fn now(&self) -> DateTime<Utc> {
+        (self.0)()
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Self::system()
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Clock")
+    }
 }
 
 impl AppState {
@@ -43,6 +80,18 @@ impl AppState {
             keys: Arc::new(keys),
             reference: Arc::new(reference),
             metrics: Arc::new(Metrics::default()),
+            clock: Clock::system(),
         }
+    }
+
+    /// The same state reading time from `clock`.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The current time by the state's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
     }
 }

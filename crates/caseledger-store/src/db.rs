@@ -109,6 +109,7 @@ macro_rules! bind_all {
                 $crate::db::Bind::Text(text) => query.bind(text.as_str()),
                 $crate::db::Bind::OptionalText(text) => query.bind(text.as_deref()),
                 $crate::db::Bind::Int(n) => query.bind(*n),
+                $crate::db::Bind::OptionalInt(n) => query.bind(*n),
             };
         }
         query
@@ -248,10 +249,11 @@ pub(crate) enum Bind {
     Text(String),
     OptionalText(Option<String>),
     Int(i64),
+    OptionalInt(Option<i64>),
 }
 
 /// Rows per multi-row statement: well under both backends' bound-parameter limits (PostgreSQL
-/// 65,535; SQLite 32,766) for the widest row we write (8 columns).
+/// 65,535; SQLite 32,766) for the widest row we write (11 columns).
 pub(crate) const ROWS_PER_STATEMENT: usize = 500;
 
 /// `($1, $2, …), ($k, …)` for `rows` rows of `columns` placeholders each.
