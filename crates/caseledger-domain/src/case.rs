@@ -14,8 +14,9 @@ use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 
 use crate::actor::{Actor, Authored, Role};
+use crate::calendar::WorkCalendar;
 use crate::ids::{CaseId, DepartmentId, SubjectId, UserId};
-use crate::sla::{DueDates, SlaPolicy};
+use crate::sla::SlaPolicy;
 use crate::text::{Label, LongText, Title};
 
 /// How pressing a case is; selects the SLA limits.
@@ -437,6 +438,15 @@ impl CaseError {
     }
 }
 
+/// The due times recorded when the case was dispatched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DueDates {
+    /// Acceptance is due by then.
+    pub accept_due: DateTime<Utc>,
+    /// The response is due by then.
+    pub respond_due: DateTime<Utc>,
+}
+
 /// The lead department's handling so far.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Handling {
@@ -463,6 +473,9 @@ pub struct EnterpriseCase {
     pub enterprise_id: Option<SubjectId>,
     /// Normal or urgent.
     pub urgency: Option<Urgency>,
+    /// The category label; selects the SLA rule.
+    #[serde(default)]
+    pub category: Option<String>,
     /// The lead department's handling.
     pub handling: Handling,
     /// Whether the case has been rated.
@@ -544,7 +557,12 @@ impl EnterpriseCase {
                     seen.push(department);
                 }
                 let urgency = self.urgency.unwrap_or(Urgency::Normal);
-                let due = sla_policy.due_dates(urgency, at);
+                // Working days are counted Monday to Friday here until the dispatch command
+                // carries the district calendar.
+                let category = self.category.as_deref().unwrap_or_default();
+                let due = sla_policy
+                    .rule(category, urgency)
+                    .deadlines(at, &WorkCalendar::default());
                 Ok(vec![CaseEvent::CaseDispatched {
                     lead_department,
                     co_departments,
@@ -667,11 +685,13 @@ impl EnterpriseCase {
             CaseEvent::CaseRegistered {
                 enterprise_id,
                 urgency,
+                category,
                 ..
             } => {
                 self.status = Some(CaseStatus::Registered);
                 self.enterprise_id = Some(enterprise_id.clone());
                 self.urgency = Some(*urgency);
+                self.category = Some(category.clone());
             }
             CaseEvent::CaseDispatched {
                 lead_department,

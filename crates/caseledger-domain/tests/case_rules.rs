@@ -11,7 +11,7 @@ use caseledger_domain::case::{
     CaseCommand, CaseError, CaseEvent, CaseSource, EnterpriseCase, RefusalKind, Resolution,
     Satisfaction, Urgency,
 };
-use caseledger_domain::sla::{SlaLimits, SlaPolicy};
+use caseledger_domain::sla::{Limit, SlaPolicy, SlaRule};
 use caseledger_domain::text::{Label, LongText, Title};
 use caseledger_domain::{Actor, Authored, CaseId, DepartmentId, Role, SubjectId, UserId};
 use chrono::{DateTime, Utc};
@@ -123,17 +123,32 @@ fn auditor() -> Actor {
     actor("auditor-zhou", &[Role::Auditor], "discipline-office")
 }
 
+fn limit(text: &str) -> Limit {
+    text.parse().unwrap()
+}
+
+fn sla_rule(category: Option<&str>, urgency: Urgency, accept: &str, respond: &str) -> SlaRule {
+    SlaRule {
+        category: category.map(Into::into),
+        urgency,
+        accept: limit(accept),
+        first_contact: limit(accept),
+        respond: limit(respond),
+        resolve: limit("15 working_days"),
+        extension_cap: limit("15 working_days"),
+    }
+}
+
+/// Wall-clock limits keep the fixtures' due dates easy to read: normal 24 h / 72 h, urgent
+/// 2 h / 24 h, and a `permits` rule for normal cases: 1 h / 12 h.
 fn sla_policy() -> SlaPolicy {
     SlaPolicy {
         version: "2026.1".into(),
-        normal: SlaLimits {
-            accept_within_hours: 24,
-            respond_within_hours: 72,
-        },
-        urgent: SlaLimits {
-            accept_within_hours: 2,
-            respond_within_hours: 24,
-        },
+        rules: vec![
+            sla_rule(None, Urgency::Normal, "24 hours", "72 hours"),
+            sla_rule(None, Urgency::Urgent, "2 hours", "24 hours"),
+            sla_rule(Some("permits"), Urgency::Normal, "1 hour", "12 hours"),
+        ],
     }
 }
 
@@ -486,6 +501,53 @@ async fn urgent_case_gets_the_urgent_limits() {
             sla_policy_version: "2026.1".into(),
             accept_due: time("2026-11-02T12:00:00Z"),
             respond_due: time("2026-11-03T10:00:00Z"),
+            dispatched_by: user("disp-wang"),
+            dispatched_at: dispatched_at(),
+        }]);
+}
+
+#[tokio::test]
+async fn a_category_with_its_own_rule_gets_its_limits() {
+    let CaseEvent::CaseRegistered {
+        case_id,
+        enterprise_id,
+        title,
+        description,
+        urgency,
+        source,
+        registered_by,
+        registered_at,
+        ..
+    } = registered()
+    else {
+        unreachable!("registered() is a registration")
+    };
+    let permits_case = CaseEvent::CaseRegistered {
+        case_id,
+        enterprise_id,
+        title,
+        description,
+        category: "permits".into(),
+        urgency,
+        source,
+        registered_by,
+        registered_at,
+    };
+    case()
+        .given(vec![permits_case])
+        .when_async(by(
+            dispatcher(),
+            dispatched_at(),
+            dispatch_with_co_departments(vec![]),
+        ))
+        .await
+        .then_expect_events(vec![CaseEvent::CaseDispatched {
+            lead_department: lead_department(),
+            co_departments: vec![],
+            note: None,
+            sla_policy_version: "2026.1".into(),
+            accept_due: time("2026-11-02T11:00:00Z"),
+            respond_due: time("2026-11-02T22:00:00Z"),
             dispatched_by: user("disp-wang"),
             dispatched_at: dispatched_at(),
         }]);
