@@ -609,6 +609,19 @@ mod tests {
     }
 
     #[test]
+    fn a_pause_inside_the_spring_festival_does_not_move_a_working_day_due() {
+        let calendar = shipped();
+        let due = cst(2026, 3, 2, 9, 0);
+        let shifted = calendar.shift(
+            due,
+            cst(2026, 2, 15, 8, 0),
+            cst(2026, 2, 23, 20, 0),
+            LimitUnit::WorkingDays,
+        );
+        assert_eq!(shifted, due);
+    }
+
+    #[test]
     fn shift_of_wall_clock_limits_adds_the_plain_pause() {
         let calendar = shipped();
         let due = cst(2026, 2, 12, 12, 0);
