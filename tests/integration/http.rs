@@ -276,7 +276,7 @@ async fn lifecycle_with_every_error_answer(db: TestDb) {
     let staff = json(app.get(&case, &dispatcher).await, 200).await;
     assert_eq!(staff["accepted_by"], "handler-1");
     assert_eq!(staff["co_departments"], json!(["dept-taxation"]));
-    assert_eq!(staff["sla_policy_version"], "2026.1");
+    assert_eq!(staff["sla_policy_version"], "2026.2");
 
     // History: exactly the applied commands, with actors from the tokens.
     let history = json(app.get(&format!("{case}/history"), &dispatcher).await, 200).await;

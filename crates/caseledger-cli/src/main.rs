@@ -316,8 +316,10 @@ fn hex_encode(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
-/// The departments and SLA policy: `<data_dir>/departments.toml` and `<data_dir>/sla-policy.toml`,
-/// written from the shipped defaults on first start so an operator can edit them.
+/// The departments, SLA policy and working-day calendar: `<data_dir>/departments.toml`,
+/// `<data_dir>/sla-policy.toml` and `<data_dir>/calendar/<year>.toml`, written from the shipped
+/// defaults on first start so an operator can edit them. The calendar directory is filled only
+/// when it does not exist, so an operator may delete a year or add the next one.
 fn load_reference(data_dir: &Path) -> Result<ReferenceData> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
@@ -341,7 +343,58 @@ fn load_reference(data_dir: &Path) -> Result<ReferenceData> {
         "sla-policy.toml",
         caseledger_api::reference::DEFAULT_SLA_POLICY,
     )?;
-    ReferenceData::parse(&departments, &sla_policy).context("loading reference data")
+    let calendar_files = read_calendar_dir(&data_dir.join("calendar"))?;
+    let calendar_files: Vec<(&str, &str)> = calendar_files
+        .iter()
+        .map(|(name, text)| (name.as_str(), text.as_str()))
+        .collect();
+    let reference = ReferenceData::parse(&departments, &sla_policy, &calendar_files)
+        .context("loading reference data")?;
+    // The calendar falls back to Monday to Friday for years without a file: say so.
+    let this_year = chrono::Datelike::year(&chrono::Utc::now());
+    for year in [this_year, this_year + 1] {
+        if !reference.calendar().covers(year) {
+            eprintln!("warning: no calendar file for {year}: working days count Monday to Friday without holidays");
+        } else if reference.calendar().is_provisional(year) {
+            eprintln!("warning: the calendar file for {year} is provisional: replace it once the official holiday notice is out");
+        }
+    }
+    Ok(reference)
+}
+
+/// Every `*.toml` file of the calendar directory as (file name, contents), sorted by name; the
+/// shipped years are written first when the directory does not exist.
+fn read_calendar_dir(dir: &Path) -> Result<Vec<(String, String)>> {
+    if !dir.exists() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        for (name, text) in caseledger_api::reference::DEFAULT_CALENDAR_YEARS {
+            let path = dir.join(name);
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        }
+        eprintln!(
+            "wrote the default calendar years to {} (add a <year>.toml per year)",
+            dir.display()
+        );
+    }
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry
+            .with_context(|| format!("reading {}", dir.display()))?
+            .path();
+        if path.extension().and_then(|ext| ext.to_str()) != Some("toml") {
+            continue;
+        }
+        let name = path
+            .file_name()
+            .and_then(|name| name.to_str())
+            .with_context(|| format!("{} has a name that is not UTF-8", path.display()))?
+            .to_owned();
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        files.push((name, text));
+    }
+    files.sort();
+    Ok(files)
 }
 
 /// Parses `30m`, `8h`, `7d` or plain seconds.

@@ -9,6 +9,7 @@
 
 pub mod access;
 pub mod actor;
+pub mod calendar;
 pub mod case;
 pub mod ids;
 pub mod reference;
