@@ -13,7 +13,7 @@ CREATE TABLE case_timers
     case_id    text    NOT NULL,
     deadline   text    NOT NULL,
     threshold  text    NOT NULL,
-    cycle      integer NOT NULL,
+    cycle      bigint  NOT NULL,
     fire_at_ms bigint  NOT NULL,
     PRIMARY KEY (case_id, deadline, threshold)
 );

@@ -62,9 +62,18 @@ async fn post_ok(app: &TestApp, path: &str, token: &str, body: Value) -> Value {
     json(app.post(path, token, body).await, 200).await
 }
 
+/// Reads a case once the view has every event written so far.
 async fn read_case(app: &TestApp, id: &str, token: &str) -> Value {
-    app.state.projector.catch_up().await.unwrap();
-    json(app.get(&format!("/api/v1/cases/{id}"), token).await, 200).await
+    let last = crate::support::integers(&app.state.db, "SELECT max(position) FROM events").await;
+    json(
+        app.get(
+            &format!("/api/v1/cases/{id}?min_position={}", last[0]),
+            token,
+        )
+        .await,
+        200,
+    )
+    .await
 }
 
 /// Fires due timers until none is left, projecting in between.
@@ -93,7 +102,13 @@ async fn one_case_answered_in_time_the_other_escalated(db: TestDb) {
 
     // Both are accepted the same morning.
     for id in [&answered, &late] {
-        post_ok(&app, &format!("/api/v1/cases/{id}/accept"), &staff.handler, json!({})).await;
+        post_ok(
+            &app,
+            &format!("/api/v1/cases/{id}/accept"),
+            &staff.handler,
+            json!({}),
+        )
+        .await;
     }
     let late_case = read_case(&app, &late, &staff.dispatcher).await;
     let respond_due = late_case["respond_due"].as_str().unwrap().to_owned();
@@ -135,12 +150,18 @@ async fn one_case_answered_in_time_the_other_escalated(db: TestDb) {
         json!({ "satisfaction": 5, "resolved": true }),
     )
     .await;
-    post_ok(&app, &path(&answered, "close"), &staff.dispatcher, json!({})).await;
+    post_ok(
+        &app,
+        &path(&answered, "close"),
+        &staff.dispatcher,
+        json!({}),
+    )
+    .await;
 
     // The second runs past its response deadline: warnings, breach, escalation to the leader
     // in charge.
-    let past_due = chrono::DateTime::parse_from_rfc3339(&respond_due).unwrap()
-        + chrono::Duration::seconds(1);
+    let past_due =
+        chrono::DateTime::parse_from_rfc3339(&respond_due).unwrap() + chrono::Duration::seconds(1);
     clock.set(&past_due.to_rfc3339());
     settle_timers(&app.state).await;
     let late_case = read_case(&app, &late, &staff.dispatcher).await;
@@ -194,7 +215,11 @@ async fn one_case_answered_in_time_the_other_escalated(db: TestDb) {
         .collect();
     assert_eq!(ids, [late.as_str()], "the closed case left the queue");
     assert_eq!(queue["overdue_count"], 1);
-    let overdue_list = json(app.get("/api/v1/queues/overdue", &staff.dispatcher).await, 200).await;
+    let overdue_list = json(
+        app.get("/api/v1/queues/overdue", &staff.dispatcher).await,
+        200,
+    )
+    .await;
     assert_eq!(overdue_list["items"][0]["id"], late.as_str());
     assert_eq!(overdue_list["items"].as_array().unwrap().len(), 1);
     problem(
@@ -214,7 +239,10 @@ async fn one_case_answered_in_time_the_other_escalated(db: TestDb) {
     // The enterprise sees its case with the public update.
     let own = read_case(&app, &answered, &staff.enterprise).await;
     assert_eq!(own["public_updates"][0]["department"], "dept-commerce");
-    assert!(own.get("handling").is_none(), "no handling detail for the enterprise");
+    assert!(
+        own.get("handling").is_none(),
+        "no handling detail for the enterprise"
+    );
     assert!(own.get("accepted_by").is_none());
 
     // The public lookup: status and public updates under the department's name, nothing else.
@@ -229,13 +257,26 @@ async fn one_case_answered_in_time_the_other_escalated(db: TestDb) {
     assert_eq!(public["status"], "closed");
     assert_eq!(public["public_updates"][0]["department"], "区商务局");
     let text = public.to_string();
-    for private in ["handler-1", "head-1", "leader-li", "ent-0001", "贴息资金已拨付", "财务总监"] {
+    for private in [
+        "handler-1",
+        "head-1",
+        "leader-li",
+        "ent-0001",
+        "贴息资金已拨付",
+        "财务总监",
+    ] {
         assert!(!text.contains(private), "{private} leaked: {text}");
     }
     let keys: Vec<&String> = public.as_object().unwrap().keys().collect();
     assert_eq!(
         keys,
-        ["case_number", "public_updates", "registered_on", "status", "updated_at"]
+        [
+            "case_number",
+            "public_updates",
+            "registered_on",
+            "status",
+            "updated_at"
+        ]
     );
     for wrong in [
         json!({ "case_number": case_number, "verifier": "AAAAAAAAAA" }),
@@ -272,13 +313,17 @@ async fn timers_fire_once_with_two_runners_and_a_restart(db: TestDb) {
     let staff = staff();
     let mut cases = Vec::new();
     for n in 0..3 {
-        cases.push(registered_and_dispatched(&app, &staff, &format!("诉求 {n}")).await.0);
+        cases.push(
+            registered_and_dispatched(&app, &staff, &format!("诉求 {n}"))
+                .await
+                .0,
+        );
     }
     app.state.projector.catch_up().await.unwrap();
 
     // A second process on the same database, with its own clock reading the same time.
-    let second = AppState::new(db.db.clone(), keys(), ReferenceData::defaults())
-        .with_clock(clock.clock());
+    let second =
+        AppState::new(db.db.clone(), keys(), ReferenceData::defaults()).with_clock(clock.clock());
 
     // Halfway to acceptance: the 50% warnings are due. Both runners race for them.
     clock.set("2026-11-23T06:00:00Z");
@@ -290,8 +335,8 @@ async fn timers_fire_once_with_two_runners_and_a_restart(db: TestDb) {
     }
 
     // A restart: a third state with nothing in memory, then every deadline passes.
-    let restarted = AppState::new(db.db.clone(), keys(), ReferenceData::defaults())
-        .with_clock(clock.clock());
+    let restarted =
+        AppState::new(db.db.clone(), keys(), ReferenceData::defaults()).with_clock(clock.clock());
     clock.set("2027-06-01T00:00:00Z");
     for _ in 0..30 {
         let (a, b) = tokio::join!(fire_due_timers(&restarted), fire_due_timers(&second));
@@ -374,8 +419,12 @@ async fn loop_commands_answer_with_their_rules(db: TestDb) {
     .await;
     post_ok(&app, &path("accept"), &staff.handler, json!({})).await;
     problem(
-        app.post(&path("return"), &staff.handler, json!({ "reason": "不属于本部门" }))
-            .await,
+        app.post(
+            &path("return"),
+            &staff.handler,
+            json!({ "reason": "不属于本部门" }),
+        )
+        .await,
         422,
         "case_already_accepted",
     )
@@ -391,7 +440,10 @@ async fn loop_commands_answer_with_their_rules(db: TestDb) {
         "extension_over_cap",
     )
     .await;
-    assert!(over["detail"].as_str().unwrap().contains("working_days"), "{over}");
+    assert!(
+        over["detail"].as_str().unwrap().contains("working_days"),
+        "{over}"
+    );
     post_ok(
         &app,
         &path("request-extension"),
@@ -469,8 +521,12 @@ async fn loop_commands_answer_with_their_rules(db: TestDb) {
 
     // Appeals: only after a rating, only by the head; the rating stands.
     problem(
-        app.post(&path("appeal"), &staff.head, json!({ "reason": "政策所限" }))
-            .await,
+        app.post(
+            &path("appeal"),
+            &staff.head,
+            json!({ "reason": "政策所限" }),
+        )
+        .await,
         422,
         "no_rating_yet",
     )
@@ -483,13 +539,23 @@ async fn loop_commands_answer_with_their_rules(db: TestDb) {
     )
     .await;
     problem(
-        app.post(&path("appeal"), &staff.handler, json!({ "reason": "政策所限" }))
-            .await,
+        app.post(
+            &path("appeal"),
+            &staff.handler,
+            json!({ "reason": "政策所限" }),
+        )
+        .await,
         403,
         "role_not_allowed",
     )
     .await;
-    post_ok(&app, &path("appeal"), &staff.head, json!({ "reason": "政策所限" })).await;
+    post_ok(
+        &app,
+        &path("appeal"),
+        &staff.head,
+        json!({ "reason": "政策所限" }),
+    )
+    .await;
     post_ok(
         &app,
         &path("decide-appeal"),
@@ -498,19 +564,32 @@ async fn loop_commands_answer_with_their_rules(db: TestDb) {
     )
     .await;
     let appealed = read_case(&app, &id, &staff.dispatcher).await;
-    assert_eq!(appealed["rating"]["satisfaction"], 1, "the rating never changes");
+    assert_eq!(
+        appealed["rating"]["satisfaction"], 1,
+        "the rating never changes"
+    );
     assert_eq!(appealed["handling"]["appeal"], "upheld");
 
     // Reopen: a new cycle; merge into itself refused; merge into an unknown case refused.
     post_ok(&app, &path("close"), &staff.dispatcher, json!({})).await;
-    post_ok(&app, &path("reopen"), &staff.dispatcher, json!({ "reason": "问题复发" })).await;
+    post_ok(
+        &app,
+        &path("reopen"),
+        &staff.dispatcher,
+        json!({ "reason": "问题复发" }),
+    )
+    .await;
     let reopened = read_case(&app, &id, &staff.dispatcher).await;
     assert_eq!(reopened["status"], "accepted");
     assert_eq!(reopened["cycle"], 2);
     assert!(reopened["rating"].is_null());
     problem(
-        app.post(&path("merge"), &staff.dispatcher, json!({ "into": id, "reason": "重复" }))
-            .await,
+        app.post(
+            &path("merge"),
+            &staff.dispatcher,
+            json!({ "into": id, "reason": "重复" }),
+        )
+        .await,
         422,
         "merge_into_self",
     )
@@ -539,8 +618,12 @@ async fn loop_commands_answer_with_their_rules(db: TestDb) {
     assert_eq!(withdrawn["status"], "withdrawn");
     assert_eq!(withdrawn["handling"]["quality_check"], true);
     problem(
-        app.post(&path("log-contact"), &staff.handler, json!({ "channel": "phone", "summary": "x" }))
-            .await,
+        app.post(
+            &path("log-contact"),
+            &staff.handler,
+            json!({ "channel": "phone", "summary": "x" }),
+        )
+        .await,
         422,
         "case_ended",
     )

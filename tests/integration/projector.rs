@@ -94,6 +94,8 @@ pub(crate) async fn write_case(db: &Database, notes: usize) -> String {
         category: Label::parse("c").unwrap(),
         urgency: Urgency::Normal,
         source: CaseSource::Hotline,
+        case_number: None,
+        verifier_sha256: None,
     };
     let id = case_id.to_string();
     let at = chrono::Utc::now();

@@ -121,12 +121,16 @@ pub struct ManualClock(Arc<std::sync::Mutex<chrono::DateTime<chrono::Utc>>>);
 
 impl ManualClock {
     pub fn at(rfc3339: &str) -> Self {
-        let at = chrono::DateTime::parse_from_rfc3339(rfc3339).unwrap().to_utc();
+        let at = chrono::DateTime::parse_from_rfc3339(rfc3339)
+            .unwrap()
+            .to_utc();
         Self(Arc::new(std::sync::Mutex::new(at)))
     }
 
     pub fn set(&self, rfc3339: &str) {
-        *self.0.lock().unwrap() = chrono::DateTime::parse_from_rfc3339(rfc3339).unwrap().to_utc();
+        *self.0.lock().unwrap() = chrono::DateTime::parse_from_rfc3339(rfc3339)
+            .unwrap()
+            .to_utc();
     }
 
     pub fn clock(&self) -> caseledger_api::state::Clock {

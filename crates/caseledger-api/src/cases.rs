@@ -1143,7 +1143,9 @@ fn new_receipt(now: chrono::DateTime<chrono::Utc>) -> Receipt {
 /// The stored form of a verifier code: lowercase hex SHA-256 of its upper-case text.
 pub(crate) fn verifier_hash(verifier: &str) -> String {
     use sha2::{Digest, Sha256};
-    hex::encode(Sha256::digest(verifier.trim().to_ascii_uppercase().as_bytes()))
+    hex::encode(Sha256::digest(
+        verifier.trim().to_ascii_uppercase().as_bytes(),
+    ))
 }
 
 /// Declares a case command endpoint: the route documentation, the handler and its parsing.

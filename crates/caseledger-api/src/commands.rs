@@ -280,7 +280,9 @@ where
                         id,
                         version: version.max(0) as u64,
                         position,
-                        case_number: request.receipt.as_ref().map(|r| r.case_number.clone()),
+                        // This request's receipt is not the committed one; the case's number
+                        // is on the case itself.
+                        case_number: None,
                         verifier: None,
                     };
                     let body = serde_json::to_string(&accepted).map_err(ApiError::internal)?;

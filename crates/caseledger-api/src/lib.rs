@@ -73,9 +73,18 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/cases/{case_id}/close", post(cases::close_case))
         .route("/api/v1/cases/{case_id}/decline", post(cases::decline_case))
         .route("/api/v1/cases/{case_id}/return", post(cases::return_case))
-        .route("/api/v1/cases/{case_id}/reassign", post(cases::reassign_case))
-        .route("/api/v1/cases/{case_id}/log-contact", post(cases::log_contact))
-        .route("/api/v1/cases/{case_id}/post-update", post(cases::post_update))
+        .route(
+            "/api/v1/cases/{case_id}/reassign",
+            post(cases::reassign_case),
+        )
+        .route(
+            "/api/v1/cases/{case_id}/log-contact",
+            post(cases::log_contact),
+        )
+        .route(
+            "/api/v1/cases/{case_id}/post-update",
+            post(cases::post_update),
+        )
         .route(
             "/api/v1/cases/{case_id}/request-extension",
             post(cases::request_extension),
@@ -103,7 +112,10 @@ pub fn router(state: AppState) -> Router {
             post(cases::decide_appeal),
         )
         .route("/api/v1/cases/{case_id}/reopen", post(cases::reopen_case))
-        .route("/api/v1/cases/{case_id}/withdraw", post(cases::withdraw_case))
+        .route(
+            "/api/v1/cases/{case_id}/withdraw",
+            post(cases::withdraw_case),
+        )
         .route(
             "/api/v1/cases/{case_id}/grant-exemption",
             post(cases::grant_exemption),

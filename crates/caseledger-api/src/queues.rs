@@ -258,7 +258,11 @@ fn lookup_failed() -> ApiError {
 
 /// Compares two hex digests without an early exit.
 fn same_digest(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// Public status of a case by its number and verifier code, without login. A wrong number and a

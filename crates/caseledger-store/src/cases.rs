@@ -9,8 +9,8 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use caseledger_domain::case::{
-    CaseEvent, CaseSource, CaseStatus, DeadlineKind, EnterpriseCase, Evidence, Resolution, Threshold,
-    Timer, Urgency,
+    CaseEvent, CaseSource, CaseStatus, DeadlineKind, EnterpriseCase, Evidence, Resolution,
+    Threshold, Timer, Urgency,
 };
 use caseledger_domain::{Role, SubjectId};
 use chrono::{DateTime, Utc};
@@ -845,7 +845,9 @@ pub const OPEN_STATUSES: [CaseStatus; 5] = [
 ];
 
 fn parse_deadline(text: &str) -> Option<DeadlineKind> {
-    DeadlineKind::ALL.into_iter().find(|kind| kind.as_str() == text)
+    DeadlineKind::ALL
+        .into_iter()
+        .find(|kind| kind.as_str() == text)
 }
 
 fn parse_threshold(text: &str) -> Option<Threshold> {
@@ -861,7 +863,8 @@ impl Database {
         now: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<DueTimer>, StoreError> {
-        const SQL: &str = "SELECT t.case_id, v.enterprise_id, t.deadline, t.threshold, t.cycle, t.fire_at_ms \
+        const SQL: &str =
+            "SELECT t.case_id, v.enterprise_id, t.deadline, t.threshold, t.cycle, t.fire_at_ms \
              FROM case_timers t JOIN case_view v ON v.case_id = t.case_id \
              WHERE t.fire_at_ms <= $1 ORDER BY t.fire_at_ms, t.case_id LIMIT $2";
         let rows: Vec<(String, String, String, String, i64, i64)> =
@@ -872,18 +875,20 @@ impl Database {
                 .await)?;
         Ok(rows
             .into_iter()
-            .filter_map(|(case_id, enterprise_id, deadline, threshold, cycle, fire_at)| {
-                Some(DueTimer {
-                    case_id,
-                    enterprise_id,
-                    timer: Timer {
-                        deadline: parse_deadline(&deadline)?,
-                        threshold: parse_threshold(&threshold)?,
-                        cycle: u32::try_from(cycle).ok()?,
-                    },
-                    fire_at: DateTime::from_timestamp_millis(fire_at)?,
-                })
-            })
+            .filter_map(
+                |(case_id, enterprise_id, deadline, threshold, cycle, fire_at)| {
+                    Some(DueTimer {
+                        case_id,
+                        enterprise_id,
+                        timer: Timer {
+                            deadline: parse_deadline(&deadline)?,
+                            threshold: parse_threshold(&threshold)?,
+                            cycle: u32::try_from(cycle).ok()?,
+                        },
+                        fire_at: DateTime::from_timestamp_millis(fire_at)?,
+                    })
+                },
+            )
             .collect())
     }
 

@@ -433,33 +433,63 @@ impl CaseEvent {
     /// When it happened (the command's time).
     pub fn at(&self) -> DateTime<Utc> {
         match self {
-            CaseEvent::CaseRegistered { registered_at: at, .. }
-            | CaseEvent::CaseDeclined { declined_at: at, .. }
-            | CaseEvent::CaseDispatched { dispatched_at: at, .. }
-            | CaseEvent::CaseAccepted { accepted_at: at, .. }
-            | CaseEvent::CaseReturned { returned_at: at, .. }
-            | CaseEvent::CaseReassigned { reassigned_at: at, .. }
-            | CaseEvent::ContactLogged { contacted_at: at, .. }
+            CaseEvent::CaseRegistered {
+                registered_at: at, ..
+            }
+            | CaseEvent::CaseDeclined {
+                declined_at: at, ..
+            }
+            | CaseEvent::CaseDispatched {
+                dispatched_at: at, ..
+            }
+            | CaseEvent::CaseAccepted {
+                accepted_at: at, ..
+            }
+            | CaseEvent::CaseReturned {
+                returned_at: at, ..
+            }
+            | CaseEvent::CaseReassigned {
+                reassigned_at: at, ..
+            }
+            | CaseEvent::ContactLogged {
+                contacted_at: at, ..
+            }
             | CaseEvent::InternalNoteAdded { added_at: at, .. }
             | CaseEvent::PublicUpdatePosted { posted_at: at, .. }
-            | CaseEvent::ExtensionRequested { requested_at: at, .. }
+            | CaseEvent::ExtensionRequested {
+                requested_at: at, ..
+            }
             | CaseEvent::ExtensionDecided { decided_at: at, .. }
-            | CaseEvent::PauseRequested { requested_at: at, .. }
+            | CaseEvent::PauseRequested {
+                requested_at: at, ..
+            }
             | CaseEvent::PauseDecided { decided_at: at, .. }
             | CaseEvent::ClockResumed { resumed_at: at, .. }
-            | CaseEvent::CaseResponded { responded_at: at, .. }
-            | CaseEvent::FollowUpRecorded { recorded_at: at, .. }
+            | CaseEvent::CaseResponded {
+                responded_at: at, ..
+            }
+            | CaseEvent::FollowUpRecorded {
+                recorded_at: at, ..
+            }
             | CaseEvent::CaseRated { rated_at: at, .. }
-            | CaseEvent::RatingAppealed { appealed_at: at, .. }
+            | CaseEvent::RatingAppealed {
+                appealed_at: at, ..
+            }
             | CaseEvent::AppealDecided { decided_at: at, .. }
-            | CaseEvent::CaseReopened { reopened_at: at, .. }
-            | CaseEvent::CaseWithdrawn { withdrawn_at: at, .. }
+            | CaseEvent::CaseReopened {
+                reopened_at: at, ..
+            }
+            | CaseEvent::CaseWithdrawn {
+                withdrawn_at: at, ..
+            }
             | CaseEvent::ExemptionGranted { granted_at: at, .. }
             | CaseEvent::CaseMerged { merged_at: at, .. }
             | CaseEvent::CaseClosed { closed_at: at, .. }
             | CaseEvent::DeadlineWarning { fired_at: at, .. }
             | CaseEvent::DeadlineBreached { fired_at: at, .. }
-            | CaseEvent::CaseEscalated { escalated_at: at, .. } => *at,
+            | CaseEvent::CaseEscalated {
+                escalated_at: at, ..
+            } => *at,
         }
     }
 }
