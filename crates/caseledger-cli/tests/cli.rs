@@ -428,3 +428,163 @@ async fn two_servers_share_one_postgres_and_survive_a_kill() {
     let intact = stdout(&caseledger(&url, dir, &["audit", "verify"]));
     assert!(intact.starts_with("audit trail intact"), "{intact}");
 }
+
+/// A drill policy in seconds, so deadlines pass while the test watches.
+const DRILL_POLICY: &str = r#"
+version = "drill.1"
+
+[[rule]]
+urgency = "normal"
+accept = "3 seconds"
+first_contact = "4 seconds"
+respond = "5 seconds"
+resolve = "6 seconds"
+extension_cap = "0 seconds"
+
+[[rule]]
+urgency = "urgent"
+accept = "3 seconds"
+first_contact = "4 seconds"
+respond = "5 seconds"
+resolve = "6 seconds"
+extension_cap = "0 seconds"
+"#;
+
+/// Counts of the timer events in a case's history, by type.
+async fn timer_events(
+    client: &reqwest::Client,
+    address: &str,
+    token: &str,
+    id: &str,
+) -> (Vec<String>, usize, usize, usize) {
+    let history: serde_json::Value = client
+        .get(format!("http://{address}/api/v1/cases/{id}/history"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let events = history["events"].as_array().unwrap();
+    let count = |kind: &str| events.iter().filter(|e| e["event_type"] == kind).count();
+    let warnings: Vec<String> = events
+        .iter()
+        .filter(|e| e["event_type"] == "DeadlineWarning")
+        .map(|e| e["payload"]["DeadlineWarning"].to_string())
+        .collect();
+    (
+        warnings,
+        count("DeadlineWarning"),
+        count("DeadlineBreached"),
+        count("CaseEscalated"),
+    )
+}
+
+/// Two real servers fire the timers of the same cases while one is killed and another started:
+/// every warning, breach and escalation is recorded exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timers_fire_once_across_two_servers_and_a_restart_on_postgres() {
+    let data_dir = tempfile::tempdir().unwrap();
+    timers_fire_once_across_two_servers_and_a_restart(
+        fresh_postgres_database().await,
+        data_dir.path(),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timers_fire_once_across_two_servers_and_a_restart_on_sqlite() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}",
+        data_dir.path().join("caseledger.db").display()
+    );
+    timers_fire_once_across_two_servers_and_a_restart(url, data_dir.path()).await;
+}
+
+async fn timers_fire_once_across_two_servers_and_a_restart(url: String, dir: &Path) {
+    let url = url.as_str();
+    stdout(&caseledger(url, dir, &["migrate"]));
+    std::fs::write(dir.join("sla-policy.toml"), DRILL_POLICY).unwrap();
+    let dispatcher = stdout(&caseledger(
+        url,
+        dir,
+        &["token", "--sub", "d-1", "--role", "dispatcher"],
+    ));
+    let (mut first, first_address) = serve(url, dir);
+    let (second, second_address) = serve(url, dir);
+    let client = reqwest::Client::new();
+    let mut cases = Vec::new();
+    for n in 0..2 {
+        let (status, created) = post(
+            &client,
+            format!("http://{first_address}/api/v1/cases"),
+            &dispatcher,
+            serde_json::json!({
+                "enterprise_id": "ent-0001", "title": format!("演练 {n}"), "description": "限时演练",
+                "category": "drill", "urgency": "normal", "source": "hotline"
+            }),
+        )
+        .await;
+        assert_eq!(status, 201, "{created}");
+        let id = created["id"].as_str().unwrap().to_owned();
+        let (status, dispatched) = post(
+            &client,
+            format!("http://{second_address}/api/v1/cases/{id}/dispatch"),
+            &dispatcher,
+            serde_json::json!({ "lead_department": "dept-commerce" }),
+        )
+        .await;
+        assert_eq!(status, 200, "{dispatched}");
+        cases.push(id);
+    }
+
+    // Kill the first server while timers fall due, then start a fresh one.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let (third, third_address) = serve(url, dir);
+
+    // Every deadline passes; wait until all timers have fired (both servers race for them).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let mut done = true;
+        for id in &cases {
+            let (_, warnings, breaches, escalations) =
+                timer_events(&client, &third_address, &dispatcher, id).await;
+            done &= warnings >= 8 && breaches >= 4 && escalations >= 2;
+        }
+        if done {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timers did not all fire within a minute"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    // Give the runners more passes to double-fire, if they could.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    for id in &cases {
+        let (mut warnings, warning_count, breaches, escalations) =
+            timer_events(&client, &second_address, &dispatcher, id).await;
+        assert_eq!(
+            (warning_count, breaches, escalations),
+            (8, 4, 2),
+            "case {id}"
+        );
+        warnings.sort();
+        warnings.dedup_by(|a, b| {
+            // Same deadline and threshold fired twice would differ only in `fired_at`.
+            let key = |text: &str| {
+                let value: serde_json::Value = serde_json::from_str(text).unwrap();
+                (value["deadline"].clone(), value["threshold"].clone())
+            };
+            key(a) == key(b)
+        });
+        assert_eq!(warnings.len(), 8, "one warning per deadline and threshold");
+    }
+    terminate(second);
+    terminate(third);
+}
