@@ -2312,3 +2312,96 @@ async fn a_timer_of_an_earlier_cycle_never_fires() {
         .await
         .then_expect_events(vec![]);
 }
+
+#[tokio::test]
+async fn a_category_with_its_own_rule_gets_its_limits() {
+    let mut financing = rule(Urgency::Normal);
+    financing.category = Some("financing".into());
+    financing.accept = hours(1);
+    financing.first_contact = hours(2);
+    let mut policy = (*sla().policy).clone();
+    policy.rules.push(financing.clone());
+    let context = SlaContext {
+        policy: Arc::new(policy),
+        calendar: Arc::new(WorkCalendar::default()),
+    };
+    let state = state_after(&[registered()]);
+    let events = state
+        .decide(by(
+            dispatcher(),
+            dispatched_at(),
+            CaseCommand::Dispatch {
+                lead_department: lead_department(),
+                co_departments: vec![],
+                note: None,
+                sla: context,
+            },
+        ))
+        .unwrap();
+    let [CaseEvent::CaseDispatched {
+        accept_due,
+        first_contact_due,
+        sla_rule,
+        ..
+    }] = events.as_slice()
+    else {
+        panic!("expected one dispatch, got {events:?}")
+    };
+    assert_eq!(*accept_due, time("2026-11-02T11:00:00Z"));
+    assert_eq!(*first_contact_due, Some(time("2026-11-02T12:00:00Z")));
+    assert_eq!(
+        sla_rule.as_ref(),
+        Some(&financing),
+        "the rule is recorded whole"
+    );
+}
+
+/// Working-day limits skip the National Day holiday and count the make-up Saturday after it.
+#[tokio::test]
+async fn working_day_deadlines_follow_the_holiday_calendar() {
+    let year =
+        WorkCalendar::parse_year(include_str!("../../../config/calendar/2026.toml")).unwrap();
+    let calendar = WorkCalendar::from_years(vec![year]).unwrap();
+    let working_days = |amount| Limit {
+        amount,
+        unit: LimitUnit::WorkingDays,
+    };
+    let mut normal = rule(Urgency::Normal);
+    normal.accept = working_days(1);
+    normal.first_contact = working_days(1);
+    normal.respond = working_days(3);
+    normal.resolve = working_days(15);
+    let context = SlaContext {
+        policy: Arc::new(SlaPolicy {
+            version: "2026.2".into(),
+            rules: vec![normal, rule(Urgency::Urgent)],
+        }),
+        calendar: Arc::new(calendar),
+    };
+    // Wednesday 30 September, 10:00 in Beijing.
+    let at = time("2026-09-30T02:00:00Z");
+    let events = state_after(&[registered()])
+        .decide(by(
+            dispatcher(),
+            at,
+            CaseCommand::Dispatch {
+                lead_department: lead_department(),
+                co_departments: vec![],
+                note: None,
+                sla: context,
+            },
+        ))
+        .unwrap();
+    let [CaseEvent::CaseDispatched {
+        accept_due,
+        respond_due,
+        ..
+    }] = events.as_slice()
+    else {
+        panic!("expected one dispatch, got {events:?}")
+    };
+    // 14 h left of 30 September, then 1 to 7 October off: acceptance is due 8 October 10:00.
+    assert_eq!(*accept_due, time("2026-10-08T02:00:00Z"));
+    // 14 h + 8 and 9 October (48 h) + 10 h of Saturday 10 October, a make-up working day.
+    assert_eq!(*respond_due, time("2026-10-10T02:00:00Z"));
+}
