@@ -46,6 +46,8 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub fn projections() -> Vec<Arc<dyn Projection>> {
     vec![
         Arc::new(caseledger_store::cases::CasesProjection),
+        Arc::new(caseledger_store::subjects::SubjectsProjection),
+        Arc::new(caseledger_store::portfolios::PortfoliosProjection),
         Arc::new(caseledger_store::audit::AuditChainProjection::default()),
     ]
 }
