@@ -7,4 +7,5 @@ mod audit;
 mod concurrency;
 mod feed;
 mod http;
+mod liaison;
 mod projector;

@@ -4,7 +4,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{OpenApi as OpenApiDocument, RefOr};
 use utoipa::{Modify, OpenApi};
 
-use crate::{audit, cases, commands, error, ops};
+use crate::{audit, cases, commands, error, ops, portfolios, subjects};
 
 /// The caseledger HTTP API.
 #[derive(OpenApi)]
@@ -19,6 +19,11 @@ use crate::{audit, cases, commands, error, ops};
     paths(
         cases::register_case, cases::dispatch_case, cases::accept_case, cases::respond_case, cases::rate_case,
         cases::add_note, cases::close_case, cases::get_case, cases::list_cases, cases::case_history,
+        subjects::register_subject, subjects::update_contact, subjects::rename_subject,
+        subjects::get_subject, subjects::list_subjects,
+        portfolios::create_portfolio, portfolios::assign_subject, portfolios::unassign_subject,
+        portfolios::record_visit, portfolios::link_case, portfolios::get_portfolio,
+        portfolios::list_portfolios, portfolios::overdue_visits, portfolios::list_visits,
         ops::departments, ops::healthz, ops::readyz, ops::metrics,
         audit::public_digests, audit::audit_events,
     ),
@@ -26,6 +31,8 @@ use crate::{audit, cases, commands, error, ops};
     modifiers(&BearerAuth),
     tags(
         (name = "cases", description = "Enterprise and talent cases (企业/人才诉求)"),
+        (name = "subjects", description = "Enterprises, institutes, universities and talents the district liaises with; contact data is private"),
+        (name = "portfolios", description = "Liaison portfolios (包联/挂点) of leaders and departments: assignments, visits, overdue visits"),
         (name = "reference", description = "Reference data"),
         (name = "audit", description = "Tamper-evident audit trail: digests (public) and the auditor's event listing"),
         (name = "operations", description = "Health, readiness and metrics"),

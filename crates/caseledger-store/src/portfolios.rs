@@ -584,15 +584,14 @@ impl Database {
         &self,
         portfolio_id: &str,
     ) -> Result<Vec<String>, StoreError> {
-        let subjects: Vec<String> =
-            with_pool!(self, |pool| {
-                sqlx::query_scalar(
+        let subjects: Vec<String> = with_pool!(self, |pool| {
+            sqlx::query_scalar(
             "SELECT subject_id FROM portfolio_subjects WHERE portfolio_id = $1 ORDER BY subject_id"
         )
         .bind(portfolio_id)
         .fetch_all(pool)
         .await
-            })?;
+        })?;
         Ok(subjects)
     }
 }
