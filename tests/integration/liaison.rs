@@ -559,6 +559,19 @@ async fn portfolio_visits_raise_cases_and_show_overdue(db: TestDb) {
         .await
         .unwrap()
         .is_empty());
+
+    // Both views rebuild from the log to what the live projector wrote.
+    let projector = caseledger_store::Projector::new(db.db.clone(), caseledger_api::projections());
+    for name in ["subjects", "portfolios"] {
+        let reached = projector
+            .wait_for(name, position, std::time::Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!(reached, caseledger_store::projector::CatchUp::Reached);
+        let live = projector.checksum(name).await.unwrap();
+        let rebuilt = projector.rebuild(name, &mut |_, _| {}).await.unwrap();
+        assert_eq!(rebuilt, live, "{name}");
+    }
     app.stop().await;
 }
 
