@@ -8,4 +8,5 @@ mod case_loop;
 mod concurrency;
 mod feed;
 mod http;
+mod liaison;
 mod projector;

@@ -1,9 +1,13 @@
 //! The write path shared by every command endpoint: idempotency keys, `If-Match`, execution
-//! through the store, and the mapping of outcomes to answers.
+//! through the store, and the mapping of outcomes to answers. It serves every aggregate: a
+//! refusal is mapped by its [`Refusal`] code and kind, and [`run_in`] names the collection the
+//! created aggregates live in.
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use caseledger_domain::case::{CaseError, RefusalKind};
+use caseledger_domain::portfolio::PortfolioError;
+use caseledger_domain::subject::SubjectError;
 use caseledger_domain::Actor;
 use caseledger_store::idempotency::Claim;
 use caseledger_store::{Committed, ExecuteError, Metadata};
@@ -23,6 +27,10 @@ pub struct CommandAccepted {
     pub version: u64,
     /// The feed position of the last event written; pass it as `min_position` to read your write.
     pub position: i64,
+    /// The id of what the command created inside the aggregate, when the server chose it (the
+    /// visit id of `record-visit`). Absent for other commands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_id: Option<String>,
     /// A new case's public number (registration only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub case_number: Option<String>,
@@ -140,8 +148,31 @@ pub fn fingerprint(method: &str, path: &str, body: &impl Serialize) -> String {
     hex::encode(hasher.finalize())
 }
 
-/// Maps a case refusal to its answer.
-pub fn case_error(error: &CaseError) -> ApiError {
+/// A refusal of an aggregate's `decide`: a stable code and how to understand it.
+pub trait Refusal: std::error::Error {
+    /// The stable machine-readable code.
+    fn code(&self) -> &'static str;
+    /// How the refusal should be understood.
+    fn kind(&self) -> RefusalKind;
+}
+
+macro_rules! refusal {
+    ($($error:ty),*) => {$(
+        impl Refusal for $error {
+            fn code(&self) -> &'static str {
+                <$error>::code(self)
+            }
+            fn kind(&self) -> RefusalKind {
+                <$error>::kind(self)
+            }
+        }
+    )*};
+}
+
+refusal!(CaseError, SubjectError, PortfolioError);
+
+/// Maps a refusal to its answer: not found 404, forbidden 403, conflict 409, rule 422.
+pub fn refusal_error<E: Refusal>(error: &E) -> ApiError {
     let detail = error.to_string();
     match error.kind() {
         RefusalKind::NotFound => ApiError::not_found(error.code(), detail),
@@ -151,18 +182,23 @@ pub fn case_error(error: &CaseError) -> ApiError {
     }
 }
 
-fn execute_error(error: ExecuteError<CaseError>) -> ApiError {
+/// Maps a case refusal to its answer.
+pub fn case_error(error: &CaseError) -> ApiError {
+    refusal_error(error)
+}
+
+fn execute_error<E: Refusal>(error: ExecuteError<E>) -> ApiError {
     match error {
-        ExecuteError::Rejected(error) => case_error(&error),
+        ExecuteError::Rejected(error) => refusal_error(&error),
         ExecuteError::VersionMismatch { expected, current } => ApiError::new(
             StatusCode::PRECONDITION_FAILED,
             "version_mismatch",
-            format!("If-Match expected version {expected}, the case is at version {current}"),
+            format!("If-Match expected version {expected}, the current version is {current}"),
         ),
         ExecuteError::Conflict => ApiError::new(
             StatusCode::CONFLICT,
             "concurrent_modification",
-            "another change to this case was committed first; read it again and retry",
+            "another change was committed first; read it again and retry",
         ),
         ExecuteError::Store(error) => ApiError::from(error),
         ExecuteError::EventStore(message) => ApiError::internal(message),
@@ -178,19 +214,20 @@ fn is_final(status: StatusCode) -> bool {
             && status != StatusCode::PRECONDITION_FAILED)
 }
 
-/// Where created aggregates live, for the `Location` header of a 201.
-const COLLECTION: &str = "/api/v1/cases";
+/// Where created cases live, for the `Location` header of a 201.
+const CASES: &str = "/api/v1/cases";
 
 fn accepted_response(
     status: StatusCode,
     accepted: &CommandAccepted,
     body: String,
     replayed: bool,
+    collection: &str,
 ) -> Response {
     let mut response = (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
     let version = accepted.version;
     if status == StatusCode::CREATED {
-        if let Ok(location) = HeaderValue::from_str(&format!("{COLLECTION}/{}", accepted.id)) {
+        if let Ok(location) = HeaderValue::from_str(&format!("{collection}/{}", accepted.id)) {
             response.headers_mut().insert(header::LOCATION, location);
         }
     }
@@ -205,10 +242,12 @@ fn accepted_response(
     response
 }
 
-fn replay(status: u16, body: String) -> Response {
+fn replay(status: u16, body: String, collection: &str) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
     match serde_json::from_str::<CommandAccepted>(&body) {
-        Ok(accepted) if status.is_success() => accepted_response(status, &accepted, body, true),
+        Ok(accepted) if status.is_success() => {
+            accepted_response(status, &accepted, body, true, collection)
+        }
         _ => {
             let mut response = problem_response(status, body);
             response
@@ -243,7 +282,7 @@ fn in_progress() -> ApiError {
     )
 }
 
-/// Runs `execute` under the request's idempotency key, maps the outcome and records metrics.
+/// Runs a case command: [`run_in`] the `/api/v1/cases` collection.
 pub async fn run<F, Fut>(
     state: &AppState,
     request: CommandRequest<'_>,
@@ -253,6 +292,28 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Result<Committed, ExecuteError<CaseError>>>,
 {
+    run_in(state, CASES, None, request, execute).await
+}
+
+/// Runs `execute` under the request's idempotency key, maps the outcome and records metrics.
+/// `collection` is where a created aggregate lives (the 201's `Location`); `created_id` is
+/// reported in the answer as [`CommandAccepted::created_id`].
+///
+/// `created_id` is lost in one case: a retry that finds the first attempt's claim stale and
+/// its command committed answers from the log, which has the aggregate's version and position
+/// but not what the lost attempt chose.
+pub async fn run_in<F, Fut, E>(
+    state: &AppState,
+    collection: &str,
+    created_id: Option<String>,
+    request: CommandRequest<'_>,
+    execute: F,
+) -> Result<Response, ApiError>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<Committed, ExecuteError<E>>>,
+    E: Refusal,
+{
     let principal = request.actor.sub.as_str();
     if let Some(key) = &request.headers.idempotency_key {
         match state
@@ -261,7 +322,7 @@ where
             .await?
         {
             Claim::Claimed => {}
-            Claim::Replay { status, body } => return Ok(replay(status, body)),
+            Claim::Replay { status, body } => return Ok(replay(status, body, collection)),
             Claim::Mismatch => {
                 return Err(ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
@@ -280,6 +341,7 @@ where
                         id,
                         version: version.max(0) as u64,
                         position,
+                        created_id: None,
                         // This request's receipt is not the committed one; the case's number
                         // is on the case itself.
                         case_number: None,
@@ -300,6 +362,7 @@ where
                         &accepted,
                         body,
                         true,
+                        collection,
                     ));
                 }
                 if !state.db.take_over_idempotency_key(principal, key).await? {
@@ -317,6 +380,7 @@ where
                 id: committed.aggregate_id,
                 version: committed.version,
                 position: committed.position,
+                created_id,
                 case_number: request.receipt.as_ref().map(|r| r.case_number.clone()),
                 verifier: None,
             };
@@ -324,7 +388,13 @@ where
             let body = serde_json::to_string(&accepted).map_err(ApiError::internal)?;
             accepted.verifier = request.receipt.as_ref().map(|r| r.verifier.clone());
             let live_body = serde_json::to_string(&accepted).map_err(ApiError::internal)?;
-            let response = accepted_response(request.success_status, &accepted, live_body, false);
+            let response = accepted_response(
+                request.success_status,
+                &accepted,
+                live_body,
+                false,
+                collection,
+            );
             (request.success_status, body, Ok(response))
         }
         Err(error) => {

@@ -13,13 +13,17 @@ pub mod auth;
 pub mod cases;
 pub mod commands;
 pub mod error;
+pub mod fields;
 pub mod json;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
+pub mod portfolios;
 pub mod queues;
+pub mod reads;
 pub mod reference;
 pub mod state;
+pub mod subjects;
 pub mod timers;
 
 use std::future::Future;
@@ -48,6 +52,8 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub fn projections() -> Vec<Arc<dyn Projection>> {
     vec![
         Arc::new(caseledger_store::cases::CasesProjection),
+        Arc::new(caseledger_store::subjects::SubjectsProjection),
+        Arc::new(caseledger_store::portfolios::PortfoliosProjection),
         Arc::new(caseledger_store::audit::AuditChainProjection::default()),
     ]
 }
@@ -130,6 +136,51 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/public/case-status",
             post(queues::public_case_status),
+        )
+        .route(
+            "/api/v1/subjects",
+            post(subjects::register_subject).get(subjects::list_subjects),
+        )
+        .route("/api/v1/subjects/{subject_id}", get(subjects::get_subject))
+        .route(
+            "/api/v1/subjects/{subject_id}/update-contact",
+            post(subjects::update_contact),
+        )
+        .route(
+            "/api/v1/subjects/{subject_id}/rename",
+            post(subjects::rename_subject),
+        )
+        .route(
+            "/api/v1/portfolios",
+            post(portfolios::create_portfolio).get(portfolios::list_portfolios),
+        )
+        .route(
+            "/api/v1/portfolios/overdue-visits",
+            get(portfolios::overdue_visits),
+        )
+        .route(
+            "/api/v1/portfolios/{portfolio_id}",
+            get(portfolios::get_portfolio),
+        )
+        .route(
+            "/api/v1/portfolios/{portfolio_id}/visits",
+            get(portfolios::list_visits),
+        )
+        .route(
+            "/api/v1/portfolios/{portfolio_id}/assign-subject",
+            post(portfolios::assign_subject),
+        )
+        .route(
+            "/api/v1/portfolios/{portfolio_id}/unassign-subject",
+            post(portfolios::unassign_subject),
+        )
+        .route(
+            "/api/v1/portfolios/{portfolio_id}/record-visit",
+            post(portfolios::record_visit),
+        )
+        .route(
+            "/api/v1/portfolios/{portfolio_id}/link-case",
+            post(portfolios::link_case),
         )
         .route("/api/v1/departments", get(ops::departments))
         .route("/api/v1/audit/events", get(audit::audit_events))

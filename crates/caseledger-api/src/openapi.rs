@@ -4,7 +4,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{OpenApi as OpenApiDocument, RefOr};
 use utoipa::{Modify, OpenApi};
 
-use crate::{audit, cases, commands, error, ops, queues};
+use crate::{audit, cases, commands, error, ops, portfolios, queues, subjects};
 
 /// The caseledger HTTP API.
 #[derive(OpenApi)]
@@ -26,6 +26,11 @@ use crate::{audit, cases, commands, error, ops, queues};
         cases::merge_case,
         queues::department_queue, queues::unassigned_queue, queues::overdue_queue,
         queues::public_case_status,
+        subjects::register_subject, subjects::update_contact, subjects::rename_subject,
+        subjects::get_subject, subjects::list_subjects,
+        portfolios::create_portfolio, portfolios::assign_subject, portfolios::unassign_subject,
+        portfolios::record_visit, portfolios::link_case, portfolios::get_portfolio,
+        portfolios::list_portfolios, portfolios::overdue_visits, portfolios::list_visits,
         ops::departments, ops::healthz, ops::readyz, ops::metrics,
         audit::public_digests, audit::audit_events,
     ),
@@ -35,6 +40,8 @@ use crate::{audit, cases, commands, error, ops, queues};
         (name = "cases", description = "Enterprise and talent cases (企业/人才诉求)"),
         (name = "queues", description = "Work queues: a department's queue by due time, the dispatcher's unassigned and overdue lists"),
         (name = "public", description = "Without login: a case's status by case number and verifier code"),
+        (name = "subjects", description = "Enterprises, institutes, universities and talents the district liaises with; contact data is private"),
+        (name = "portfolios", description = "Liaison portfolios (包联/挂点) of leaders and departments: assignments, visits, overdue visits"),
         (name = "reference", description = "Reference data"),
         (name = "audit", description = "Tamper-evident audit trail: digests (public) and the auditor's event listing"),
         (name = "operations", description = "Health, readiness and metrics"),

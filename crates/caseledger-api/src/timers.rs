@@ -69,7 +69,13 @@ async fn fire(
     state: &AppState,
     due: &DueTimer,
 ) -> Result<bool, ExecuteError<caseledger_domain::case::CaseError>> {
-    let leaders: Vec<UserId> = Vec::new(); // MERGE-LIAISON: state.db.leaders_of_subject(&due.enterprise_id)
+    let leaders = state
+        .db
+        .leaders_of_subject(&due.enterprise_id)
+        .await?
+        .into_iter()
+        .filter_map(UserId::parse)
+        .collect();
     let now = state.now();
     let actor = Actor {
         sub: UserId::parse(TIMER_ACTOR).expect("a valid user id"),

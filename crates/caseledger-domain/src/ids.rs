@@ -84,6 +84,105 @@ slug_id!(
     "enterprise id"
 );
 
+slug_id!(
+    /// A district leader who owns a liaison portfolio: the leader's user id (the token's `sub`),
+    /// which must be a slug so that the portfolio id can be derived from it.
+    LeaderId,
+    "leader id"
+);
+
+/// The identity of one liaison portfolio stream, derived from its owner: `leader.<user id>` or
+/// `department.<department id>`. Deriving it makes a second portfolio for the same owner
+/// impossible (the second create finds the stream taken).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PortfolioId(String);
+
+impl PortfolioId {
+    /// The portfolio of a district leader.
+    pub fn of_leader(leader: &LeaderId) -> Self {
+        Self(format!("leader.{leader}"))
+    }
+
+    /// The portfolio of a department.
+    pub fn of_department(department: &DepartmentId) -> Self {
+        Self(format!("department.{department}"))
+    }
+
+    /// Parses `leader.<slug>` or `department.<slug>`.
+    pub fn parse(text: &str) -> Result<Self, IdError> {
+        let refused = IdError::BadSlug {
+            kind: "portfolio id",
+        };
+        match text.split_once('.') {
+            Some(("leader" | "department", owner)) if is_slug(owner) => Ok(Self(text.to_owned())),
+            _ => Err(refused),
+        }
+    }
+
+    /// The identifier as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for PortfolioId {
+    type Error = IdError;
+    fn try_from(text: String) -> Result<Self, IdError> {
+        Self::parse(&text)
+    }
+}
+
+impl From<PortfolioId> for String {
+    fn from(id: PortfolioId) -> String {
+        id.0
+    }
+}
+
+impl fmt::Display for PortfolioId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Declares a UUID identifier chosen by the application (the domain has no random numbers).
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// Wraps a UUID chosen by the caller.
+            pub fn from_uuid(uuid: Uuid) -> Self {
+                Self(uuid)
+            }
+
+            /// Parses the textual UUID form.
+            pub fn parse(text: &str) -> Result<Self, IdError> {
+                Uuid::parse_str(text).map(Self).map_err(|_| IdError::BadUuid)
+            }
+
+            /// The underlying UUID.
+            pub fn as_uuid(&self) -> Uuid {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// One recorded liaison visit inside a portfolio. Chosen by the application.
+    VisitId
+);
+
 /// The authenticated user's id (the token's `sub`). Opaque text, 1 to 128 characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -158,6 +257,21 @@ mod tests {
         assert!(DepartmentId::parse("").is_err());
         assert!(DepartmentId::parse("a".repeat(65)).is_err());
         assert!(SubjectId::parse("ent 1").is_err());
+    }
+
+    #[test]
+    fn portfolio_ids_name_their_owner() {
+        let leader = LeaderId::parse("leader-wang").unwrap();
+        assert_eq!(
+            PortfolioId::of_leader(&leader).as_str(),
+            "leader.leader-wang"
+        );
+        let department = DepartmentId::parse("dept-commerce").unwrap();
+        let id = PortfolioId::of_department(&department);
+        assert_eq!(PortfolioId::parse(id.as_str()), Ok(id));
+        assert!(PortfolioId::parse("leader.").is_err());
+        assert!(PortfolioId::parse("team.x").is_err());
+        assert!(PortfolioId::parse("leader.Wang").is_err());
     }
 
     #[test]

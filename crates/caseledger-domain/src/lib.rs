@@ -1,5 +1,6 @@
-//! The caseledger domain: what a case is, which commands it accepts, which events it records
-//! and which rules decide between them.
+//! The caseledger domain: what a case, a subject (enterprise, institute, university, talent) and a
+//! liaison portfolio are, which commands they accept, which events they record and which rules
+//! decide between them.
 //!
 //! Architecture invariant: this crate does no IO and has no clock or random number generator.
 //! Time, identifiers, the acting user and policy versions arrive inside the command
@@ -12,9 +13,11 @@ pub mod actor;
 pub mod calendar;
 pub mod case;
 pub mod ids;
+pub mod portfolio;
 pub mod reference;
 pub mod sla;
+pub mod subject;
 pub mod text;
 
 pub use actor::{Actor, Authored, Role};
-pub use ids::{CaseId, DepartmentId, IdError, SubjectId, UserId};
+pub use ids::{CaseId, DepartmentId, IdError, LeaderId, PortfolioId, SubjectId, UserId, VisitId};

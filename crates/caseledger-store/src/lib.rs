@@ -21,7 +21,9 @@ pub mod commands;
 pub mod feed;
 pub mod history;
 pub mod idempotency;
+pub mod portfolios;
 pub mod projector;
+pub mod subjects;
 
 pub use commands::{Committed, ExecuteError, Metadata};
 pub use db::{Backend, Database, StoreError, Tx};
