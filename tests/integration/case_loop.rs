@@ -88,13 +88,62 @@ async fn settle_timers(state: &AppState) {
     panic!("timers did not settle");
 }
 
+/// The acceptance scenario: a leader's quarterly visit raises two problems, they are
+/// dispatched, one is answered in time and rated, the other runs past its deadline and
+/// escalates to the leader; the leader's overview and the department queue show exactly that.
 async fn one_case_answered_in_time_the_other_escalated(db: TestDb) {
     let clock = ManualClock::at(MONDAY_MORNING);
     let app = TestApp::spawn_at(db.db.clone(), &clock).await;
     let staff = staff();
 
+    // The enterprise, and the leader's portfolio with a quarterly visit obligation.
+    json(
+        app.post(
+            "/api/v1/subjects",
+            &staff.dispatcher,
+            json!({
+                "id": "ent-0001", "name": "中关村新材料有限公司", "kind": "private_enterprise",
+                "contact": { "person": "陈经理", "phone": "010-6512 3456" }
+            }),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let portfolio = "/api/v1/portfolios/leader.leader-li";
+    json(
+        app.post(
+            "/api/v1/portfolios",
+            &staff.liaison,
+            json!({ "owner_kind": "leader", "owner_id": "leader-li", "owner_name": "李副区长" }),
+        )
+        .await,
+        201,
+    )
+    .await;
+    post_ok(
+        &app,
+        &format!("{portfolio}/assign-subject"),
+        &staff.liaison,
+        json!({ "subject_id": "ent-0001", "obligation": "quarterly", "assigned_on": "2026-07-01" }),
+    )
+    .await;
+
+    // The visit raises two problems; both are registered, dispatched and linked to the visit.
     let (answered, receipt) = registered_and_dispatched(&app, &staff, "贷款贴息兑现慢").await;
     let (late, _) = registered_and_dispatched(&app, &staff, "厂房消防验收排期过长").await;
+    post_ok(
+        &app,
+        &format!("{portfolio}/record-visit"),
+        &staff.liaison,
+        json!({
+            "subject_id": "ent-0001", "visited_on": "2026-11-23",
+            "participants": ["李副区长", "区商务局"],
+            "learned": "订单饱满；贴息兑现慢，新厂房消防验收排期长。",
+            "case_ids": [answered, late]
+        }),
+    )
+    .await;
     let case_number = receipt["case_number"].as_str().unwrap().to_owned();
     let verifier = receipt["verifier"].as_str().unwrap().to_owned();
     assert!(case_number.starts_with("C20261123-"), "{case_number}");
@@ -304,6 +353,41 @@ async fn one_case_answered_in_time_the_other_escalated(db: TestDb) {
     )
     .await;
     assert_eq!(escalations, [1]);
+
+    // The escalation went to the leader whose portfolio holds the enterprise, and the leader's
+    // overview shows the visit done, one open case overdue and escalated, one closed and rated.
+    let escalation = late_case["handling"]["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|alert| alert["kind"] == "escalation")
+        .unwrap()
+        .clone();
+    assert_eq!(escalation["leaders"], json!(["leader-li"]));
+    let overview = json(
+        app.get(&format!("{portfolio}/overview"), &staff.liaison)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        overview["visits_due"],
+        json!([]),
+        "visited this quarter: {overview}"
+    );
+    let open: Vec<&str> = overview["open_cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|case| case["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(open, [late.as_str()]);
+    assert_eq!(overview["overdue_cases"], 1);
+    assert_eq!(overview["escalated_cases"], 1);
+    assert_eq!(overview["open_cases"][0]["escalated"], true);
+    assert_eq!(overview["closed_cases"][0]["id"], answered.as_str());
+    assert_eq!(overview["closed_cases"][0]["satisfaction"], 5);
+    assert_eq!(overview["closed_cases"].as_array().unwrap().len(), 1);
     app.stop().await;
 }
 

@@ -163,6 +163,10 @@ pub fn router(state: AppState) -> Router {
             get(portfolios::get_portfolio),
         )
         .route(
+            "/api/v1/portfolios/{portfolio_id}/overview",
+            get(portfolios::portfolio_overview),
+        )
+        .route(
             "/api/v1/portfolios/{portfolio_id}/visits",
             get(portfolios::list_visits),
         )

@@ -31,6 +31,7 @@ use crate::{audit, cases, commands, error, ops, portfolios, queues, subjects};
         portfolios::create_portfolio, portfolios::assign_subject, portfolios::unassign_subject,
         portfolios::record_visit, portfolios::link_case, portfolios::get_portfolio,
         portfolios::list_portfolios, portfolios::overdue_visits, portfolios::list_visits,
+        portfolios::portfolio_overview,
         ops::departments, ops::healthz, ops::readyz, ops::metrics,
         audit::public_digests, audit::audit_events,
     ),

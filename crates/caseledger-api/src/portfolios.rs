@@ -1010,3 +1010,169 @@ pub async fn list_visits(
         items: visits.into_iter().map(VisitBody::from).collect(),
     }))
 }
+
+// ---------------------------------------------------------------------------------------------
+// Overview
+
+/// One case in an overview.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OverviewCaseBody {
+    /// The case id.
+    pub id: String,
+    /// The public case number.
+    pub case_number: Option<String>,
+    /// The subject.
+    pub enterprise_id: String,
+    /// Title.
+    pub title: String,
+    /// Status.
+    pub status: String,
+    /// The lead department.
+    pub lead_department: Option<String>,
+    /// The earliest open deadline.
+    pub next_due: Option<String>,
+    /// Open deadlines passed on the server's clock now.
+    pub overdue: Vec<String>,
+    /// Whether the case was escalated (督办) in its current cycle.
+    pub escalated: bool,
+    /// The satisfaction grade, when rated.
+    pub satisfaction: Option<u8>,
+}
+
+/// A liaison's overview: visits due, open cases of the subjects in the portfolio (the most
+/// urgent first), which of them are overdue or escalated, and recently closed ones.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PortfolioOverviewBody {
+    /// The portfolio with every assignment's visit status on `as_of`.
+    pub portfolio: PortfolioBody,
+    /// Assignments whose current period has no visit yet, or that are overdue.
+    pub visits_due: Vec<AssignmentBody>,
+    /// How many of those are overdue.
+    pub visits_overdue: usize,
+    /// Open cases of the portfolio's subjects, by earliest open deadline.
+    pub open_cases: Vec<OverviewCaseBody>,
+    /// How many open cases have a passed deadline.
+    pub overdue_cases: usize,
+    /// How many open cases were escalated.
+    pub escalated_cases: usize,
+    /// The latest closed cases of the portfolio's subjects (at most 50).
+    pub closed_cases: Vec<OverviewCaseBody>,
+}
+
+fn overview_case(
+    view: caseledger_store::cases::CaseView,
+    now: chrono::DateTime<chrono::Utc>,
+) -> OverviewCaseBody {
+    let cycle = view.cycle;
+    OverviewCaseBody {
+        overdue: view
+            .overdue_at(now)
+            .into_iter()
+            .map(|kind| kind.as_str().to_owned())
+            .collect(),
+        escalated: view
+            .alerts
+            .iter()
+            .any(|alert| alert.kind == "escalation" && alert.cycle == cycle),
+        satisfaction: view.rating.as_ref().map(|rating| rating.satisfaction),
+        id: view.case_id,
+        case_number: view.case_number,
+        enterprise_id: view.enterprise_id,
+        title: view.title,
+        status: view.status.as_str().to_owned(),
+        lead_department: view.lead_department,
+        next_due: view.next_due.map(time),
+    }
+}
+
+/// A leader's or department's overview of its portfolio: visits due, open cases, overdue and
+/// escalated cases.
+#[utoipa::path(
+    get, path = "/api/v1/portfolios/{portfolio_id}/overview", tag = "portfolios",
+    params(("portfolio_id" = String, Path, description = "The portfolio id"), PortfolioReadQuery),
+    responses(
+        (status = 200, description = "The overview", body = PortfolioOverviewBody),
+        (status = 400, description = "`invalid_query`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`role_not_allowed`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`portfolio_not_found`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn portfolio_overview(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Path(portfolio_id): Path<String>,
+    ApiQuery(query): ApiQuery<PortfolioReadQuery>,
+) -> Result<Json<PortfolioOverviewBody>, ApiError> {
+    let portfolio_id = parse_portfolio_id(&portfolio_id)?;
+    check_readable(&actor, &portfolio_id)?;
+    let now = state.now();
+    let as_of = as_of(query.as_of.as_deref(), now)?;
+    wait_for_projection(&state, "portfolios", query.min_position).await?;
+    wait_for_projection(&state, "cases", query.min_position).await?;
+    let view = state
+        .db
+        .portfolio_view(portfolio_id.as_str())
+        .await?
+        .ok_or_else(not_found)?;
+    let facts = state
+        .db
+        .assignment_facts(&AssignmentFilter {
+            portfolio_id: Some(portfolio_id.to_string()),
+            owner_kind: None,
+            as_of,
+        })
+        .await?;
+    let assignments: Vec<AssignmentBody> = statuses(&facts, as_of)
+        .into_iter()
+        .map(|(facts, status)| AssignmentBody::from_facts(facts, &status))
+        .collect();
+    let visits_due: Vec<AssignmentBody> = statuses(&facts, as_of)
+        .into_iter()
+        .filter(|(facts, status)| {
+            status.overdue
+                || facts
+                    .last_visit_on
+                    .is_none_or(|last| last < status.current_period.start)
+        })
+        .map(|(facts, status)| AssignmentBody::from_facts(facts, &status))
+        .collect();
+    let subjects: Vec<String> = facts.iter().map(|facts| facts.subject_id.clone()).collect();
+    let open = state
+        .db
+        .case_queue(&caseledger_store::cases::QueueFilter {
+            enterprise_ids: Some(subjects.clone()),
+            statuses: caseledger_store::cases::OPEN_STATUSES.to_vec(),
+            limit: 500,
+            ..Default::default()
+        })
+        .await?;
+    let closed = state
+        .db
+        .case_queue(&caseledger_store::cases::QueueFilter {
+            enterprise_ids: Some(subjects),
+            statuses: vec![caseledger_domain::case::CaseStatus::Closed],
+            limit: 50,
+            ..Default::default()
+        })
+        .await?;
+    let open_cases: Vec<OverviewCaseBody> = open
+        .into_iter()
+        .map(|view| overview_case(view, now))
+        .collect();
+    Ok(Json(PortfolioOverviewBody {
+        portfolio: portfolio_body(view, as_of, assignments),
+        visits_overdue: visits_due.iter().filter(|due| due.overdue).count(),
+        visits_due,
+        overdue_cases: open_cases
+            .iter()
+            .filter(|case| !case.overdue.is_empty())
+            .count(),
+        escalated_cases: open_cases.iter().filter(|case| case.escalated).count(),
+        open_cases,
+        closed_cases: closed
+            .into_iter()
+            .map(|view| overview_case(view, now))
+            .collect(),
+    }))
+}
