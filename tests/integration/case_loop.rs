@@ -311,6 +311,8 @@ async fn one_case_answered_in_time_the_other_escalated(db: TestDb) {
         "head-1",
         "leader-li",
         "ent-0001",
+        "陈经理",
+        "6512",
         "贴息资金已拨付",
         "财务总监",
     ] {
