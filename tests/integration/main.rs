@@ -10,3 +10,4 @@ mod feed;
 mod http;
 mod liaison;
 mod projector;
+mod snapshots;

@@ -86,6 +86,18 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Manage the aggregate snapshot cache (a cache of the log: always safe to clear).
+    Snapshots {
+        #[command(subcommand)]
+        command: SnapshotsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SnapshotsCommand {
+    /// Delete every snapshot; the next commands replay their streams and write new ones. Use it
+    /// after changing how an aggregate evolves without a new release version.
+    Clear,
 }
 
 #[derive(Subcommand)]
@@ -195,6 +207,14 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Projections { command } => projections(&cli.database_url, command).await,
         Command::Audit { command } => audit(&cli.database_url, command).await,
+        Command::Snapshots {
+            command: SnapshotsCommand::Clear,
+        } => {
+            let db = open(&cli.database_url).await?;
+            let deleted = db.clear_snapshots().await.context("clearing snapshots")?;
+            println!("deleted {deleted} snapshots; the next commands replay their streams");
+            Ok(())
+        }
     }
 }
 

@@ -427,6 +427,8 @@ async fn two_servers_share_one_postgres_and_survive_a_kill() {
     terminate(second);
     let intact = stdout(&caseledger(&url, dir, &["audit", "verify"]));
     assert!(intact.starts_with("audit trail intact"), "{intact}");
+    let cleared = stdout(&caseledger(&url, dir, &["snapshots", "clear"]));
+    assert!(cleared.starts_with("deleted 0 snapshots"), "{cleared}");
 }
 
 /// A drill policy in seconds, so deadlines pass while the test watches.

@@ -9,14 +9,16 @@
 //! [`ChainedRepository`], which hashes each event into its stream's chain as it is inserted.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
-use cqrs_es::persist::{PersistedEventRepository, PersistedEventStore};
+use cqrs_es::persist::{EventStoreAggregateContext, PersistedEventStore};
 use cqrs_es::{Aggregate, AggregateError, EventStore};
 use postgres_es::PostgresEventRepository;
 use sqlite_es::SqliteEventRepository;
 
 use crate::audit::repository::ChainedRepository;
 use crate::db::{Database, StoreError};
+use crate::snapshots::SNAPSHOT_EVERY;
 
 /// Metadata stored beside each event: who, on whose behalf, which request, when.
 pub type Metadata = HashMap<String, String>;
@@ -76,6 +78,11 @@ impl Database {
     /// With `expected_version`, the command runs only if the aggregate is at that version. A
     /// concurrent commit on the same aggregate makes this call fail with
     /// [`ExecuteError::Conflict`]; nothing is written then.
+    ///
+    /// The aggregate is loaded from its snapshot and the events after it ([`crate::snapshots`]);
+    /// the new events are chained to the loaded last hash and committed through cqrs-es's plain
+    /// event store, whose write reports the feed position, so a command costs one read of the
+    /// stream's tail and one write transaction.
     #[tracing::instrument(skip_all, fields(aggregate_type = A::TYPE, %aggregate_id))]
     pub async fn execute<A>(
         &self,
@@ -88,45 +95,92 @@ impl Database {
     where
         A: Aggregate,
     {
-        let committed = match self {
+        let loaded = self.load_for_command::<A>(aggregate_id).await?;
+        let current = loaded.version;
+        if let Some(expected) = expected_version {
+            if expected != current {
+                return Err(ExecuteError::VersionMismatch { expected, current });
+            }
+        }
+        let mut aggregate = loaded.aggregate;
+        let sink = cqrs_es::event_sink::EventSink::<A>::default();
+        aggregate
+            .handle(command, services, &sink)
+            .await
+            .map_err(ExecuteError::Rejected)?;
+        let events = sink.collect().await;
+        if events.is_empty() {
+            let position = self
+                .position_of(A::TYPE, aggregate_id, current)
+                .await?
+                .unwrap_or(0);
+            return Ok(Committed {
+                aggregate_id: aggregate_id.to_owned(),
+                version: current,
+                position,
+                event_types: Vec::new(),
+            });
+        }
+        let version = current + events.len() as u64;
+        // `handle` applied the events as it wrote them: `aggregate` is the state after them.
+        let snapshot = if version - loaded.snapshot_version >= SNAPSHOT_EVERY {
+            Some(serde_json::to_string(&aggregate).map_err(StoreError::from)?)
+        } else {
+            None
+        };
+        let event_types = events
+            .iter()
+            .map(cqrs_es::DomainEvent::event_type)
+            .collect();
+        let context = EventStoreAggregateContext {
+            aggregate_id: aggregate_id.to_owned(),
+            aggregate,
+            current_sequence: usize::try_from(current).unwrap_or(usize::MAX),
+            current_snapshot: None,
+        };
+        let written = Arc::new(Mutex::new(None));
+        match self {
             Database::Postgres(pool) => {
                 let repository = ChainedRepository::new(
                     PostgresEventRepository::new(pool.clone()),
                     self.clone(),
-                );
-                let store = PersistedEventStore::<_, A>::new_event_store(repository);
-                execute_on(
-                    &store,
-                    aggregate_id,
-                    command,
-                    expected_version,
-                    metadata,
-                    services,
                 )
-                .await?
+                .after(current, loaded.last_hash)
+                .reporting(written.clone());
+                PersistedEventStore::<_, A>::new_event_store(repository)
+                    .commit(events, context, metadata)
+                    .await
+                    .map_err(ExecuteError::from_aggregate)?;
             }
             Database::Sqlite(pool) => {
                 let repository =
-                    ChainedRepository::new(SqliteEventRepository::new(pool.clone()), self.clone());
-                let store = PersistedEventStore::<_, A>::new_event_store(repository);
-                execute_on(
-                    &store,
-                    aggregate_id,
-                    command,
-                    expected_version,
-                    metadata,
-                    services,
-                )
-                .await?
+                    ChainedRepository::new(SqliteEventRepository::new(pool.clone()), self.clone())
+                        .after(current, loaded.last_hash)
+                        .reporting(written.clone());
+                PersistedEventStore::<_, A>::new_event_store(repository)
+                    .commit(events, context, metadata)
+                    .await
+                    .map_err(ExecuteError::from_aggregate)?;
             }
-        };
-        let position = self
-            .position_of(A::TYPE, aggregate_id, committed.version)
-            .await?
-            .unwrap_or(0);
+        }
+        let written = written
+            .lock()
+            .ok()
+            .and_then(|mut written| written.take())
+            .ok_or_else(|| StoreError::Invariant("the commit reported no write".into()))?;
+        if let Some(state) = snapshot {
+            if let Err(error) = self
+                .save_snapshot(A::TYPE, aggregate_id, version, &written.last_hash, &state)
+                .await
+            {
+                tracing::warn!(%error, "saving a snapshot failed (only speed is lost)");
+            }
+        }
         Ok(Committed {
-            position,
-            ..committed
+            aggregate_id: aggregate_id.to_owned(),
+            version,
+            position: written.position,
+            event_types,
         })
     }
 
@@ -164,51 +218,4 @@ impl Database {
             .await)?;
         Ok(version.map_or(0, |version| u64::try_from(version).unwrap_or(0)))
     }
-}
-
-async fn execute_on<R, A>(
-    store: &PersistedEventStore<R, A>,
-    aggregate_id: &str,
-    command: A::Command,
-    expected_version: Option<u64>,
-    metadata: Metadata,
-    services: &A::Services,
-) -> Result<Committed, ExecuteError<A::Error>>
-where
-    R: PersistedEventRepository,
-    A: Aggregate,
-{
-    let mut context = store
-        .load_aggregate(aggregate_id)
-        .await
-        .map_err(ExecuteError::from_aggregate)?;
-    let current = context.current_sequence as u64;
-    if let Some(expected) = expected_version {
-        if expected != current {
-            return Err(ExecuteError::VersionMismatch { expected, current });
-        }
-    }
-    let sink = cqrs_es::event_sink::EventSink::<A>::default();
-    context
-        .aggregate
-        .handle(command, services, &sink)
-        .await
-        .map_err(ExecuteError::Rejected)?;
-    let events = sink.collect().await;
-    let committed = store
-        .commit(events, context, metadata)
-        .await
-        .map_err(ExecuteError::from_aggregate)?;
-    let version = committed
-        .last()
-        .map_or(current, |envelope| envelope.sequence as u64);
-    Ok(Committed {
-        aggregate_id: aggregate_id.to_owned(),
-        version,
-        position: 0,
-        event_types: committed
-            .iter()
-            .map(|envelope| cqrs_es::DomainEvent::event_type(&envelope.payload))
-            .collect(),
-    })
 }

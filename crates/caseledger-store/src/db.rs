@@ -26,6 +26,9 @@ pub enum StoreError {
     /// Stored JSON could not be read back.
     #[error("stored json is unreadable: {0}")]
     Json(#[from] serde_json::Error),
+    /// Stored data breaks an invariant of the store (e.g. an event that no longer reads).
+    #[error("stored data breaks an invariant: {0}")]
+    Invariant(String),
     /// The data directory could not be created.
     #[error("creating data directory {path}: {source}")]
     DataDir {

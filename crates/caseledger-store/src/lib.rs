@@ -23,6 +23,7 @@ pub mod history;
 pub mod idempotency;
 pub mod portfolios;
 pub mod projector;
+pub mod snapshots;
 pub mod subjects;
 
 pub use commands::{Committed, ExecuteError, Metadata};

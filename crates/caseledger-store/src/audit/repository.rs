@@ -8,6 +8,8 @@ use cqrs_es::persist::{
 use cqrs_es::Aggregate;
 use serde_json::Value;
 
+use std::sync::{Arc, Mutex};
+
 use crate::audit::hash::{event_hash, EventFields, GENESIS};
 use crate::db::{Database, StoreError};
 
@@ -15,12 +17,43 @@ use crate::db::{Database, StoreError};
 pub struct ChainedRepository<R> {
     inner: R,
     db: Database,
+    /// The stream's last event as the command loaded it: (sequence, hash).
+    previous: Option<(u64, String)>,
+    /// Where `persist` reports what it wrote.
+    written: Option<Arc<Mutex<Option<Written>>>>,
+}
+
+/// What one `persist` wrote: the feed position and the hash of its last event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// The feed position of the last event written.
+    pub position: i64,
+    /// That event's hash.
+    pub last_hash: String,
 }
 
 impl<R> ChainedRepository<R> {
     /// Wraps `inner` (reads) and writes through `db`.
     pub fn new(inner: R, db: Database) -> Self {
-        Self { inner, db }
+        Self {
+            inner,
+            db,
+            previous: None,
+            written: None,
+        }
+    }
+
+    /// The stream's last event is `sequence` with `hash` (as loaded): chaining the next event
+    /// needs no read.
+    pub fn after(mut self, sequence: u64, hash: Option<String>) -> Self {
+        self.previous = hash.map(|hash| (sequence, hash));
+        self
+    }
+
+    /// Reports each write's position and last hash into `cell`.
+    pub fn reporting(mut self, cell: Arc<Mutex<Option<Written>>>) -> Self {
+        self.written = Some(cell);
+        self
     }
 }
 
@@ -62,13 +95,13 @@ impl Database {
         Ok(hash.flatten())
     }
 
-    /// Inserts hashed events in one transaction. A primary-key violation means another command
-    /// on the same stream committed first.
+    /// Inserts hashed events in one transaction and returns the feed position of the last. A
+    /// primary-key violation means another command on the same stream committed first.
     async fn insert_hashed(
         &self,
         aggregate_type: &str,
         rows: &[(&SerializedEvent, String)],
-    ) -> Result<(), StoreError> {
+    ) -> Result<i64, StoreError> {
         let mut tx = self.begin().await?;
         for (event, hash) in rows {
             with_tx!(&mut tx, |conn| {
@@ -89,7 +122,21 @@ impl Database {
             .map(|done| done.rows_affected())
             })?;
         }
-        tx.commit().await
+        let position: Option<i64> = match rows.last() {
+            Some((last, _)) => with_tx!(&mut tx, |conn| {
+                sqlx::query_scalar(
+                    "SELECT position FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $3",
+                )
+                .bind(aggregate_type)
+                .bind(&last.aggregate_id)
+                .bind(last.sequence as i64)
+                .fetch_one(&mut *conn)
+                .await
+            })?,
+            None => None,
+        };
+        tx.commit().await?;
+        Ok(position.unwrap_or(0))
     }
 }
 
@@ -133,8 +180,15 @@ impl<R: PersistedEventRepository> PersistedEventRepository for ChainedRepository
         };
         // The previous event is committed and immutable, so reading its hash before the write
         // transaction is safe (and keeps SQLite's transaction a pure writer).
+        let known = self
+            .previous
+            .as_ref()
+            .filter(|(sequence, _)| *sequence + 1 == first.sequence as u64)
+            .map(|(_, hash)| hash.clone());
         let mut previous = if first.sequence <= 1 {
             GENESIS.to_owned()
+        } else if let Some(hash) = known {
+            hash
         } else {
             self.db
                 .event_hash_of(A::TYPE, &first.aggregate_id, first.sequence as i64 - 1)
@@ -168,10 +222,20 @@ impl<R: PersistedEventRepository> PersistedEventRepository for ChainedRepository
             previous.clone_from(&hash);
             rows.push((event, hash));
         }
-        self.db
+        let position = self
+            .db
             .insert_hashed(A::TYPE, &rows)
             .await
-            .map_err(to_persistence)
+            .map_err(to_persistence)?;
+        if let Some(cell) = &self.written {
+            if let Ok(mut written) = cell.lock() {
+                *written = Some(Written {
+                    position,
+                    last_hash: previous,
+                });
+            }
+        }
+        Ok(())
     }
 
     async fn stream_events<A: Aggregate>(
