@@ -294,6 +294,87 @@ impl Projector {
         Ok(events.len())
     }
 
+    /// Advances every projection by one batch in one transaction, reading the feed once, when
+    /// they all stand at the same checkpoint (the normal case). `Ok(None)`: they do not, another
+    /// projector holds one of them, or a projection refused the batch; the caller then advances
+    /// them one by one, which isolates a failing projection and records its error.
+    async fn step_together(&self, limit: i64) -> Result<Option<usize>, ProjectionError> {
+        let projections = &self.inner.projections;
+        if projections.len() < 2 {
+            return Ok(None);
+        }
+        let db = &self.inner.db;
+        let rows: Vec<(String, i64, i64)> = with_pool!(db, |pool| sqlx::query_as(
+            "SELECT name, transaction_id, position FROM projection_checkpoints"
+        )
+        .fetch_all(pool)
+        .await)?;
+        let mut shared: Option<FeedPosition> = None;
+        for projection in projections {
+            let Some((_, transaction_id, position)) =
+                rows.iter().find(|(name, _, _)| name == projection.name())
+            else {
+                return Ok(None);
+            };
+            let at = FeedPosition {
+                transaction_id: *transaction_id,
+                position: *position,
+            };
+            match shared {
+                None => shared = Some(at),
+                Some(first) if first == at => {}
+                Some(_) => return Ok(None),
+            }
+        }
+        let Some(checkpoint) = shared else {
+            return Ok(None);
+        };
+        let events = db.read_feed(checkpoint, limit).await?;
+        let Some(last) = events.last().map(|event| event.at) else {
+            return Ok(Some(0));
+        };
+        let mut tx = db.begin().await?;
+        for projection in projections {
+            let name = projection.name();
+            if !tx.try_lock_projection(name, false).await? {
+                tx.rollback().await?;
+                return Ok(None);
+            }
+            let advanced = with_tx!(&mut tx, |conn| sqlx::query(
+                "UPDATE projection_checkpoints \
+                    SET transaction_id = $1, position = $2, events_applied = events_applied + $3, \
+                        updated_at = $4, last_error = NULL \
+                  WHERE name = $5 AND transaction_id = $6 AND position = $7"
+            )
+            .bind(last.transaction_id)
+            .bind(last.position)
+            .bind(events.len() as i64)
+            .bind(now_text())
+            .bind(name)
+            .bind(checkpoint.transaction_id)
+            .bind(checkpoint.position)
+            .execute(&mut *conn)
+            .await
+            .map(|done| done.rows_affected()))?;
+            if advanced != 1 {
+                tx.rollback().await?;
+                return Ok(None);
+            }
+        }
+        for projection in projections {
+            if let Err(error) = projection.apply(&mut tx, &events).await {
+                debug!(projection = projection.name(), %error, "joint batch refused; going one by one");
+                if let Err(rollback_error) = tx.rollback().await {
+                    warn!(%rollback_error, "rollback after a refused joint batch failed");
+                }
+                return Ok(None);
+            }
+        }
+        tx.commit().await?;
+        self.inner.progress.send_modify(|n| *n += 1);
+        Ok(Some(events.len()))
+    }
+
     /// Advances one projection by up to one batch. After a failing batch it goes on event by
     /// event, so that the events before a bad one are still applied; the error is returned only
     /// when the very next event fails.
@@ -343,8 +424,13 @@ impl Projector {
         let mut total = 0;
         loop {
             let mut progressed = 0;
-            for projection in &self.inner.projections {
-                progressed += self.advance(projection.as_ref()).await?;
+            match self.step_together(self.inner.batch_size).await {
+                Ok(Some(n)) => progressed = n,
+                Ok(None) | Err(_) => {
+                    for projection in &self.inner.projections {
+                        progressed += self.advance(projection.as_ref()).await?;
+                    }
+                }
             }
             total += progressed;
             if progressed == 0 {
@@ -372,16 +458,23 @@ impl Projector {
         let mut failures = vec![0u32; projections.len()];
         loop {
             let mut progressed = false;
-            for (projection, failures) in projections.iter().zip(failures.iter_mut()) {
-                match self.advance(projection.as_ref()).await {
-                    Ok(n) => {
-                        progressed |= n > 0;
-                        *failures = 0;
-                    }
-                    Err(error) => {
-                        *failures = failures.saturating_add(1);
-                        warn!(projection = projection.name(), %error, failures = *failures, "projection failed");
-                        self.record_error(projection.name(), &error).await;
+            if let Ok(Some(n)) = self.step_together(self.inner.batch_size).await {
+                failures.iter_mut().for_each(|failures| *failures = 0);
+                if n > 0 {
+                    continue;
+                }
+            } else {
+                for (projection, failures) in projections.iter().zip(failures.iter_mut()) {
+                    match self.advance(projection.as_ref()).await {
+                        Ok(n) => {
+                            progressed |= n > 0;
+                            *failures = 0;
+                        }
+                        Err(error) => {
+                            *failures = failures.saturating_add(1);
+                            warn!(projection = projection.name(), %error, failures = *failures, "projection failed");
+                            self.record_error(projection.name(), &error).await;
+                        }
                     }
                 }
             }
