@@ -56,7 +56,8 @@ impl Database {
         Ok((loaded.aggregate, loaded.version))
     }
 
-    /// Loads `aggregate_id` of type `A` from its snapshot (if valid) and the events after it.
+    /// Loads `aggregate_id` of type `A` from its snapshot (if valid) and the events after it,
+    /// in one query; a snapshot that does not fit the log costs a second, full replay.
     pub(crate) async fn load_for_command<A>(
         &self,
         aggregate_id: &str,
@@ -65,114 +66,57 @@ impl Database {
         A: Aggregate,
         A::Event: DeserializeOwned,
     {
-        if let Some(snapshot) = self.snapshot_of(A::TYPE, aggregate_id).await? {
-            if let Some(loaded) = self.load_from::<A>(aggregate_id, Some(&snapshot)).await? {
-                return Ok(loaded);
-            }
-            tracing::warn!(
-                aggregate_type = A::TYPE,
-                aggregate_id,
-                version = snapshot.version,
-                "ignoring a snapshot that does not match the log"
-            );
-        }
-        self.load_from::<A>(aggregate_id, None)
-            .await?
-            .ok_or_else(|| StoreError::Invariant("a replay from the first event failed".into()))
-    }
-
-    async fn snapshot_of(
-        &self,
-        aggregate_type: &str,
-        aggregate_id: &str,
-    ) -> Result<Option<Snapshot>, StoreError> {
-        let row: Option<(i64, String, String)> = with_pool!(self, |pool| sqlx::query_as(
-            "SELECT version, state, event_hash FROM aggregate_snapshots \
-             WHERE aggregate_type = $1 AND aggregate_id = $2 AND format = $3"
-        )
-        .bind(aggregate_type)
-        .bind(aggregate_id)
-        .bind(SNAPSHOT_FORMAT)
-        .fetch_optional(pool)
-        .await)?;
-        Ok(row.map(|(version, state, event_hash)| Snapshot {
-            version,
-            state,
-            event_hash,
-        }))
-    }
-
-    /// Replays from `snapshot` (or from the start). `Ok(None)`: the snapshot does not fit the
-    /// log and must be ignored.
-    async fn load_from<A>(
-        &self,
-        aggregate_id: &str,
-        snapshot: Option<&Snapshot>,
-    ) -> Result<Option<Loaded<A>>, StoreError>
-    where
-        A: Aggregate,
-        A::Event: DeserializeOwned,
-    {
-        let from = snapshot.map_or(0, |snapshot| snapshot.version);
-        let rows: Vec<(i64, String, Option<String>)> = match self {
-            Database::Postgres(pool) => {
-                sqlx::query_as(
-                    "SELECT sequence, payload::text, event_hash FROM events \
-                     WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence >= $3 ORDER BY sequence",
-                )
+        // Row kind 0 is the snapshot (sequence = its version, payload = its state), kind 1 the
+        // events from the snapshot's version on (the first of them must carry its hash).
+        const SQL: &str = "WITH s AS (SELECT version, state, event_hash FROM aggregate_snapshots \
+                      WHERE aggregate_type = $1 AND aggregate_id = $2 AND format = $3) \
+             SELECT 0 AS kind, version AS sequence, state AS payload, event_hash FROM s \
+             UNION ALL \
+             SELECT 1, e.sequence, CAST(e.payload AS text), e.event_hash FROM events e \
+              WHERE e.aggregate_type = $1 AND e.aggregate_id = $2 \
+                AND e.sequence >= COALESCE((SELECT version FROM s), 0) \
+             ORDER BY kind, sequence";
+        let rows: Vec<(i32, i64, String, Option<String>)> =
+            with_pool!(self, |pool| sqlx::query_as(SQL)
                 .bind(A::TYPE)
                 .bind(aggregate_id)
-                .bind(from)
+                .bind(SNAPSHOT_FORMAT)
                 .fetch_all(pool)
-                .await?
-            }
-            Database::Sqlite(pool) => {
-                sqlx::query_as(
-                    "SELECT sequence, payload, event_hash FROM events \
-                     WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence >= $3 ORDER BY sequence",
-                )
-                .bind(A::TYPE)
-                .bind(aggregate_id)
-                .bind(from)
-                .fetch_all(pool)
-                .await?
-            }
-        };
+                .await)?;
         let mut rows = rows.into_iter().peekable();
-        let mut aggregate = match snapshot {
-            None => A::default(),
-            Some(snapshot) => {
-                // The event the snapshot follows must still be there, with the same hash.
-                match rows.next() {
-                    Some((sequence, _, Some(hash)))
-                        if sequence == snapshot.version && hash == snapshot.event_hash => {}
-                    _ => return Ok(None),
-                }
-                match serde_json::from_str::<A>(&snapshot.state) {
-                    Ok(aggregate) => aggregate,
-                    Err(_) => return Ok(None),
-                }
+        let snapshot = match rows.peek() {
+            Some((0, version, state, Some(event_hash))) => {
+                let snapshot = Snapshot {
+                    version: *version,
+                    state: state.clone(),
+                    event_hash: event_hash.clone(),
+                };
+                rows.next();
+                Some(snapshot)
             }
+            _ => None,
         };
-        let mut version = u64::try_from(from).unwrap_or(0);
-        let mut last_hash = snapshot.map(|snapshot| snapshot.event_hash.clone());
-        for (sequence, payload, hash) in rows {
-            let event: A::Event = serde_json::from_str(&payload).map_err(|error| {
-                StoreError::Invariant(format!(
-                    "{} {aggregate_id} event {sequence} does not read: {error}",
-                    A::TYPE
-                ))
-            })?;
-            aggregate.apply(event);
-            version = u64::try_from(sequence).unwrap_or(0);
-            last_hash = hash;
+        let events = rows
+            .filter(|(kind, ..)| *kind == 1)
+            .map(|(_, sequence, payload, hash)| (sequence, payload, hash));
+        if let Some(loaded) = replay::<A, _>(aggregate_id, snapshot.as_ref(), events)? {
+            return Ok(loaded);
         }
-        Ok(Some(Loaded {
-            aggregate,
-            version,
-            last_hash,
-            snapshot_version: u64::try_from(from).unwrap_or(0),
-        }))
+        tracing::warn!(
+            aggregate_type = A::TYPE,
+            aggregate_id,
+            "ignoring a snapshot that does not match the log"
+        );
+        let rows: Vec<(i64, String, Option<String>)> = with_pool!(self, |pool| sqlx::query_as(
+            "SELECT sequence, CAST(payload AS text), event_hash FROM events \
+              WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence"
+        )
+        .bind(A::TYPE)
+        .bind(aggregate_id)
+        .fetch_all(pool)
+        .await)?;
+        replay::<A, _>(aggregate_id, None, rows.into_iter())?
+            .ok_or_else(|| StoreError::Invariant("a replay from the first event failed".into()))
     }
 
     /// Stores `state` as the snapshot of `aggregate_id` after event `version` (whose hash is
@@ -212,4 +156,55 @@ impl Database {
             .map(|done| done.rows_affected()))?;
         Ok(deleted)
     }
+}
+
+/// Applies `events` (sequence, payload, hash) to the snapshot's state, or to a fresh aggregate.
+/// `Ok(None)`: the snapshot does not fit the log (its event is gone or has another hash, or its
+/// state does not read) and must be ignored.
+fn replay<A, I>(
+    aggregate_id: &str,
+    snapshot: Option<&Snapshot>,
+    events: I,
+) -> Result<Option<Loaded<A>>, StoreError>
+where
+    A: Aggregate,
+    A::Event: DeserializeOwned,
+    I: Iterator<Item = (i64, String, Option<String>)>,
+{
+    let mut events = events.peekable();
+    let from = snapshot.map_or(0, |snapshot| snapshot.version);
+    let mut aggregate = match snapshot {
+        None => A::default(),
+        Some(snapshot) => {
+            // The event the snapshot follows must still be there, with the same hash.
+            match events.next() {
+                Some((sequence, _, Some(hash)))
+                    if sequence == snapshot.version && hash == snapshot.event_hash => {}
+                _ => return Ok(None),
+            }
+            match serde_json::from_str::<A>(&snapshot.state) {
+                Ok(aggregate) => aggregate,
+                Err(_) => return Ok(None),
+            }
+        }
+    };
+    let mut version = u64::try_from(from).unwrap_or(0);
+    let mut last_hash = snapshot.map(|snapshot| snapshot.event_hash.clone());
+    for (sequence, payload, hash) in events {
+        let event: A::Event = serde_json::from_str(&payload).map_err(|error| {
+            StoreError::Invariant(format!(
+                "{} {aggregate_id} event {sequence} does not read: {error}",
+                A::TYPE
+            ))
+        })?;
+        aggregate.apply(event);
+        version = u64::try_from(sequence).unwrap_or(0);
+        last_hash = hash;
+    }
+    Ok(Some(Loaded {
+        aggregate,
+        version,
+        last_hash,
+        snapshot_version: u64::try_from(from).unwrap_or(0),
+    }))
 }

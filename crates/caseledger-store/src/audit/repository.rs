@@ -95,48 +95,88 @@ impl Database {
         Ok(hash.flatten())
     }
 
-    /// Inserts hashed events in one transaction and returns the feed position of the last. A
+    /// Inserts hashed events atomically and returns the feed position of the last. A
     /// primary-key violation means another command on the same stream committed first.
+    ///
+    /// PostgreSQL: one multi-row `INSERT … RETURNING position`, a single round trip that commits
+    /// on its own. SQLite: a transaction that inserts and then reads the position the trigger
+    /// assigned (local calls, no round trips).
     async fn insert_hashed(
         &self,
         aggregate_type: &str,
         rows: &[(&SerializedEvent, String)],
     ) -> Result<i64, StoreError> {
-        let mut tx = self.begin().await?;
-        for (event, hash) in rows {
-            with_tx!(&mut tx, |conn| {
-                sqlx::query(
-                "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, event_hash) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-            )
-            .bind(aggregate_type)
-            .bind(&event.aggregate_id)
-            .bind(event.sequence as i64)
-            .bind(&event.event_type)
-            .bind(&event.event_version)
-            .bind(&event.payload)
-            .bind(&event.metadata)
-            .bind(hash)
-            .execute(&mut *conn)
-            .await
-            .map(|done| done.rows_affected())
-            })?;
-        }
-        let position: Option<i64> = match rows.last() {
-            Some((last, _)) => with_tx!(&mut tx, |conn| {
-                sqlx::query_scalar(
+        let Some((last, _)) = rows.last() else {
+            return Ok(0);
+        };
+        match self {
+            Database::Postgres(pool) => {
+                let placeholders: Vec<String> = (0..rows.len())
+                    .map(|row| {
+                        let base = row * 8;
+                        format!(
+                            "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                            base + 1,
+                            base + 2,
+                            base + 3,
+                            base + 4,
+                            base + 5,
+                            base + 6,
+                            base + 7,
+                            base + 8
+                        )
+                    })
+                    .collect();
+                let sql = format!(
+                    "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, event_hash) \
+                     VALUES {} RETURNING position",
+                    placeholders.join(", ")
+                );
+                let mut query = sqlx::query_scalar::<_, i64>(&sql);
+                for (event, hash) in rows {
+                    query = query
+                        .bind(aggregate_type)
+                        .bind(&event.aggregate_id)
+                        .bind(event.sequence as i64)
+                        .bind(&event.event_type)
+                        .bind(&event.event_version)
+                        .bind(&event.payload)
+                        .bind(&event.metadata)
+                        .bind(hash);
+                }
+                let positions = query.fetch_all(pool).await?;
+                Ok(positions.into_iter().max().unwrap_or(0))
+            }
+            Database::Sqlite(pool) => {
+                let mut tx = pool.begin().await?;
+                for (event, hash) in rows {
+                    sqlx::query(
+                        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, event_hash) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    )
+                    .bind(aggregate_type)
+                    .bind(&event.aggregate_id)
+                    .bind(event.sequence as i64)
+                    .bind(&event.event_type)
+                    .bind(&event.event_version)
+                    .bind(&event.payload)
+                    .bind(&event.metadata)
+                    .bind(hash)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                let position: Option<i64> = sqlx::query_scalar(
                     "SELECT position FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $3",
                 )
                 .bind(aggregate_type)
                 .bind(&last.aggregate_id)
                 .bind(last.sequence as i64)
-                .fetch_one(&mut *conn)
-                .await
-            })?,
-            None => None,
-        };
-        tx.commit().await?;
-        Ok(position.unwrap_or(0))
+                .fetch_one(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(position.unwrap_or(0))
+            }
+        }
     }
 }
 
