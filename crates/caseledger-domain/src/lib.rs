@@ -10,9 +10,11 @@
 
 pub mod access;
 pub mod actor;
+pub mod appraisal;
 pub mod calendar;
 pub mod case;
 pub mod ids;
+pub mod kpi;
 pub mod portfolio;
 pub mod reference;
 pub mod sla;
@@ -20,4 +22,7 @@ pub mod subject;
 pub mod text;
 
 pub use actor::{Actor, Authored, Role};
-pub use ids::{CaseId, DepartmentId, IdError, LeaderId, PortfolioId, SubjectId, UserId, VisitId};
+pub use ids::{
+    AppraisalId, CaseId, DepartmentId, IdError, LeaderId, PortfolioId, RectificationId, SubjectId,
+    UserId, VisitId,
+};
