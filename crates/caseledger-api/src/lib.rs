@@ -54,6 +54,8 @@ pub fn projections() -> Vec<Arc<dyn Projection>> {
         Arc::new(caseledger_store::cases::CasesProjection),
         Arc::new(caseledger_store::subjects::SubjectsProjection),
         Arc::new(caseledger_store::portfolios::PortfoliosProjection),
+        Arc::new(caseledger_store::kpi::KpiProjection),
+        Arc::new(caseledger_store::appraisals::AppraisalsProjection),
         Arc::new(caseledger_store::audit::AuditChainProjection::default()),
     ]
 }
