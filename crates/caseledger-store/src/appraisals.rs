@@ -336,7 +336,10 @@ async fn max_list_order(tx: &mut Tx) -> Result<i64, ProjectionError> {
 
 impl Database {
     /// One campaign.
-    pub async fn campaign_view(&self, campaign_id: &str) -> Result<Option<CampaignView>, StoreError> {
+    pub async fn campaign_view(
+        &self,
+        campaign_id: &str,
+    ) -> Result<Option<CampaignView>, StoreError> {
         let document: Option<String> = with_pool!(self, |pool| sqlx::query_scalar(
             "SELECT document FROM appraisal_view WHERE campaign_id = $1"
         )

@@ -127,7 +127,10 @@ impl Database {
                 "SELECT document FROM kpi_case_facts WHERE dispatched_month IN ({}) ORDER BY case_id",
                 list_placeholders(chunk.len())
             );
-            let binds: Vec<Bind> = chunk.iter().map(|month| Bind::Text(month.clone())).collect();
+            let binds: Vec<Bind> = chunk
+                .iter()
+                .map(|month| Bind::Text(month.clone()))
+                .collect();
             let documents: Vec<String> = with_pool!(self, |pool| {
                 let query = bind_all!(sqlx::query_scalar(&sql), &binds);
                 query.fetch_all(pool).await
@@ -137,5 +140,18 @@ impl Database {
             }
         }
         Ok(facts)
+    }
+}
+
+impl Database {
+    /// The position of the latest event in the log, if any (to wait for a projection to have
+    /// every event written so far).
+    pub async fn latest_event_position(&self) -> Result<Option<i64>, StoreError> {
+        let position: Option<i64> = with_pool!(self, |pool| sqlx::query_scalar(
+            "SELECT max(position) FROM events"
+        )
+        .fetch_one(pool)
+        .await)?;
+        Ok(position)
     }
 }
