@@ -106,7 +106,9 @@ h2{font-size:1.15rem;margin:0 0 .6rem}\
 h3{font-size:1rem;margin:1rem 0 .3rem}\
 .table-wrap{overflow-x:auto}\
 table{border-collapse:collapse;width:100%;font-size:.95rem}\
-th,td{padding:.45rem .4rem;border-bottom:1px solid #e1e4e8;text-align:left;white-space:nowrap}\
+th,td{padding:.45rem .3rem;border-bottom:1px solid #e1e4e8;text-align:left;white-space:nowrap}\
+td.name{white-space:normal;min-width:6rem}\
+@media (max-width:30rem){.wide{display:none}}\
 td.num,th.num{text-align:right}\
 .grade{display:inline-block;padding:0 .45rem;border-radius:4px;font-size:.85rem;font-weight:600}\
 .grade-advanced{background:#dafbe1;color:#116329}\
@@ -124,11 +126,11 @@ ul{padding-left:1.2rem}\
 footer{max-width:56rem;margin:0 auto;padding:0 1rem 2rem;color:#57606a;font-size:.85rem}\
 ";
 
-/// A horizontal bar chart (0–100) as inline SVG: one labelled bar per row, value at the end.
+/// A horizontal bar chart (0–100) as inline SVG: per row a label line, then the bar and its
+/// value, so long department names never overlap the bars on a narrow phone.
 fn bar_chart(title: &str, rows: &[(String, Option<f64>, String)]) -> String {
-    const ROW: usize = 28;
-    const LABEL: f64 = 130.0;
-    const BAR: f64 = 150.0;
+    const ROW: usize = 38;
+    const BAR: f64 = 240.0;
     let height = 24 + rows.len() * ROW;
     let mut svg = format!(
         "<svg viewBox=\"0 0 340 {height}\" role=\"img\" aria-label=\"{title}\" xmlns=\"http://www.w3.org/2000/svg\">\
@@ -140,15 +142,17 @@ fn bar_chart(title: &str, rows: &[(String, Option<f64>, String)]) -> String {
         let y = 24 + i * ROW;
         let width = value.map_or(0.0, |value| (value.clamp(0.0, 100.0) / 100.0) * BAR);
         svg.push_str(&format!(
-            "<text x=\"0\" y=\"{ty}\" font-size=\"12\" fill=\"#1f2328\">{label}</text>\
-             <rect x=\"{LABEL}\" y=\"{y}\" width=\"{BAR}\" height=\"18\" fill=\"#eaeef2\"/>\
-             <rect x=\"{LABEL}\" y=\"{y}\" width=\"{width:.1}\" height=\"18\" fill=\"#9b1c1c\"/>\
-             <text x=\"{vx}\" y=\"{ty}\" font-size=\"12\" fill=\"#1f2328\">{value}{note}</text>",
-            ty = y + 13,
+            "<text x=\"0\" y=\"{ly}\" font-size=\"12\" fill=\"#1f2328\">{label}{note}</text>\
+             <rect x=\"0\" y=\"{by}\" width=\"{BAR}\" height=\"14\" fill=\"#eaeef2\"/>\
+             <rect x=\"0\" y=\"{by}\" width=\"{width:.1}\" height=\"14\" fill=\"#9b1c1c\"/>\
+             <text x=\"{vx}\" y=\"{vy}\" font-size=\"12\" fill=\"#1f2328\">{value}</text>",
+            ly = y + 11,
+            by = y + 16,
+            vy = y + 27,
             label = escape(label),
-            vx = LABEL + BAR + 4.0,
-            value = escape(&number(*value)),
             note = escape(note),
+            vx = BAR + 6.0,
+            value = escape(&number(*value)),
         ));
     }
     svg.push_str("</svg>");
@@ -239,7 +243,7 @@ pub fn render(report: &PublicAppraisalBody, lang: Lang) -> String {
     // Ranking.
     html.push_str(&format!(
         "<section id=\"ranking\"><h2>{}</h2><div class=\"table-wrap\"><table><thead><tr>\
-         <th>{}</th><th>{}</th><th class=\"num\">{}</th><th class=\"num\">{}</th><th class=\"num\">{}</th><th>{}</th>\
+         <th>{}</th><th>{}</th><th class=\"num\">{}</th><th class=\"num wide\">{}</th><th class=\"num wide\">{}</th><th>{}</th>\
          </tr></thead><tbody>",
         t("排名", "Ranking"),
         t("名次", "Rank"),
@@ -251,8 +255,8 @@ pub fn render(report: &PublicAppraisalBody, lang: Lang) -> String {
     ));
     for department in &report.departments {
         html.push_str(&format!(
-            "<tr data-department=\"{id}\"><td>{rank}</td><td><a href=\"#dept-{id}\">{name}</a></td>\
-             <td class=\"num\">{total}</td><td class=\"num\">{kpi}</td><td class=\"num\">{ballots}</td>\
+            "<tr data-department=\"{id}\"><td>{rank}</td><td class=\"name\"><a href=\"#dept-{id}\">{name}</a></td>\
+             <td class=\"num\">{total}</td><td class=\"num wide\">{kpi}</td><td class=\"num wide\">{ballots}</td>\
              <td><span class=\"grade grade-{grade}\">{grade_label}</span></td></tr>",
             id = escape(&department.department),
             rank = department
@@ -497,6 +501,6 @@ mod tests {
         );
         assert!(svg.contains("&lt;b&gt;"));
         assert!(!svg.contains("<b>"));
-        assert!(svg.contains("width=\"150.0\""), "{svg}");
+        assert!(svg.contains("width=\"240.0\""), "{svg}");
     }
 }
