@@ -289,10 +289,10 @@ impl CaseFacts {
                     self.late = true;
                 }
             }
-            CaseEvent::CaseClosed { closed_at, .. } => {
-                if due(DeadlineKind::Resolve).is_some_and(|due| *closed_at > due) {
-                    self.late = true;
-                }
+            CaseEvent::CaseClosed { closed_at, .. }
+                if due(DeadlineKind::Resolve).is_some_and(|due| *closed_at > due) =>
+            {
+                self.late = true;
             }
             CaseEvent::DeadlineBreached {
                 deadline: DeadlineKind::Respond | DeadlineKind::Resolve,
