@@ -620,6 +620,29 @@ async fn authentication_failures(db: TestDb) {
         ("/healthz", "get"),
         ("/readyz", "get"),
         ("/metrics", "get"),
+        ("/api/v1/departments/{department_id}/kpi", "get"),
+        ("/api/v1/departments/{department_id}/kpi/trend", "get"),
+        ("/api/v1/kpi", "get"),
+        ("/api/v1/appraisals", "post"),
+        ("/api/v1/appraisals", "get"),
+        ("/api/v1/appraisals/{appraisal_id}", "get"),
+        ("/api/v1/appraisals/{appraisal_id}/open", "post"),
+        ("/api/v1/appraisals/{appraisal_id}/ballots", "post"),
+        ("/api/v1/appraisals/{appraisal_id}/close", "post"),
+        ("/api/v1/appraisals/{appraisal_id}/compute", "post"),
+        ("/api/v1/appraisals/{appraisal_id}/publish", "post"),
+        ("/api/v1/appraisals/{appraisal_id}/rectifications", "post"),
+        (
+            "/api/v1/appraisals/{appraisal_id}/rectifications/{item_id}/report",
+            "post",
+        ),
+        (
+            "/api/v1/appraisals/{appraisal_id}/rectifications/{item_id}/recheck",
+            "post",
+        ),
+        ("/api/v1/public/appraisals/{appraisal_id}", "get"),
+        ("/api/v1/public/appraisals/{appraisal_id}/export.csv", "get"),
+        ("/public/appraisals/{appraisal_id}", "get"),
     ];
     for (path, method) in documented {
         assert!(

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod appraisal;
 mod audit;
 mod case_loop;
 mod concurrency;

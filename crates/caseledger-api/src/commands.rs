@@ -5,6 +5,7 @@
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use caseledger_domain::appraisal::AppraisalError;
 use caseledger_domain::case::{CaseError, RefusalKind};
 use caseledger_domain::portfolio::PortfolioError;
 use caseledger_domain::subject::SubjectError;
@@ -169,7 +170,7 @@ macro_rules! refusal {
     )*};
 }
 
-refusal!(CaseError, SubjectError, PortfolioError);
+refusal!(CaseError, SubjectError, PortfolioError, AppraisalError);
 
 /// Maps a refusal to its answer: not found 404, forbidden 403, conflict 409, rule 422.
 pub fn refusal_error<E: Refusal>(error: &E) -> ApiError {

@@ -8,6 +8,8 @@
 //!   are logged with the request id and never echoed.
 //! - The actor on events comes from the verified token only.
 
+pub mod appraisal_page;
+pub mod appraisals;
 pub mod audit;
 pub mod auth;
 pub mod cases;
@@ -15,6 +17,7 @@ pub mod commands;
 pub mod error;
 pub mod fields;
 pub mod json;
+pub mod kpi;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
@@ -54,6 +57,8 @@ pub fn projections() -> Vec<Arc<dyn Projection>> {
         Arc::new(caseledger_store::cases::CasesProjection),
         Arc::new(caseledger_store::subjects::SubjectsProjection),
         Arc::new(caseledger_store::portfolios::PortfoliosProjection),
+        Arc::new(caseledger_store::kpi::KpiProjection),
+        Arc::new(caseledger_store::appraisals::AppraisalsProjection),
         Arc::new(caseledger_store::audit::AuditChainProjection::default()),
     ]
 }
@@ -187,6 +192,67 @@ pub fn router(state: AppState) -> Router {
             post(portfolios::link_case),
         )
         .route("/api/v1/departments", get(ops::departments))
+        .route(
+            "/api/v1/departments/{department_id}/kpi",
+            get(kpi::department_kpi_handler),
+        )
+        .route(
+            "/api/v1/departments/{department_id}/kpi/trend",
+            get(kpi::kpi_trend),
+        )
+        .route("/api/v1/kpi", get(kpi::kpi_list))
+        .route(
+            "/api/v1/appraisals",
+            post(appraisals::create_appraisal).get(appraisals::list_appraisals),
+        )
+        .route(
+            "/api/v1/appraisals/{appraisal_id}",
+            get(appraisals::get_appraisal),
+        )
+        .route(
+            "/api/v1/appraisals/{appraisal_id}/open",
+            post(appraisals::open_appraisal),
+        )
+        .route(
+            "/api/v1/appraisals/{appraisal_id}/ballots",
+            post(appraisals::cast_ballot),
+        )
+        .route(
+            "/api/v1/appraisals/{appraisal_id}/close",
+            post(appraisals::close_appraisal),
+        )
+        .route(
+            "/api/v1/appraisals/{appraisal_id}/compute",
+            post(appraisals::compute_appraisal),
+        )
+        .route(
+            "/api/v1/appraisals/{appraisal_id}/publish",
+            post(appraisals::publish_appraisal),
+        )
+        .route(
+            "/api/v1/appraisals/{appraisal_id}/rectifications",
+            post(appraisals::add_rectification),
+        )
+        .route(
+            "/api/v1/appraisals/{appraisal_id}/rectifications/{item_id}/report",
+            post(appraisals::report_rectification),
+        )
+        .route(
+            "/api/v1/appraisals/{appraisal_id}/rectifications/{item_id}/recheck",
+            post(appraisals::recheck_rectification),
+        )
+        .route(
+            "/api/v1/public/appraisals/{appraisal_id}",
+            get(appraisals::public_appraisal),
+        )
+        .route(
+            "/api/v1/public/appraisals/{appraisal_id}/export.csv",
+            get(appraisals::public_appraisal_csv),
+        )
+        .route(
+            "/public/appraisals/{appraisal_id}",
+            get(appraisal_page::public_appraisal_page),
+        )
         .route("/api/v1/audit/events", get(audit::audit_events))
         .route("/api/v1/public/audit/digests", get(audit::public_digests))
         .route("/healthz", get(ops::healthz))

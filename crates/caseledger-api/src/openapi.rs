@@ -4,7 +4,10 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{OpenApi as OpenApiDocument, RefOr};
 use utoipa::{Modify, OpenApi};
 
-use crate::{audit, cases, commands, error, ops, portfolios, queues, subjects};
+use crate::{
+    appraisal_page, appraisals, audit, cases, commands, error, kpi, ops, portfolios, queues,
+    subjects,
+};
 
 /// The caseledger HTTP API.
 #[derive(OpenApi)]
@@ -34,13 +37,22 @@ use crate::{audit, cases, commands, error, ops, portfolios, queues, subjects};
         portfolios::portfolio_overview,
         ops::departments, ops::healthz, ops::readyz, ops::metrics,
         audit::public_digests, audit::audit_events,
+        kpi::department_kpi_handler, kpi::kpi_list, kpi::kpi_trend,
+        appraisals::create_appraisal, appraisals::open_appraisal, appraisals::cast_ballot,
+        appraisals::close_appraisal, appraisals::compute_appraisal, appraisals::publish_appraisal,
+        appraisals::add_rectification, appraisals::report_rectification,
+        appraisals::recheck_rectification, appraisals::get_appraisal, appraisals::list_appraisals,
+        appraisals::public_appraisal, appraisals::public_appraisal_csv,
+        appraisal_page::public_appraisal_page,
     ),
     components(schemas(error::Problem, error::FieldError, commands::CommandAccepted)),
     modifiers(&BearerAuth),
     tags(
         (name = "cases", description = "Enterprise and talent cases (企业/人才诉求)"),
         (name = "queues", description = "Work queues: a department's queue by due time, the dispatcher's unassigned and overdue lists"),
-        (name = "public", description = "Without login: a case's status by case number and verifier code"),
+        (name = "public", description = "Without login: a case's status by case number and verifier code; published appraisal reports (JSON, CSV and the HTML page)"),
+        (name = "kpi", description = "Department KPIs (kpi.v1) from the case log, by month, quarter or year, with their formulas"),
+        (name = "appraisals", description = "Appraisal campaigns (公开评议): ballots, results, publication, rectification"),
         (name = "subjects", description = "Enterprises, institutes, universities and talents the district liaises with; contact data is private"),
         (name = "portfolios", description = "Liaison portfolios (包联/挂点) of leaders and departments: assignments, visits, overdue visits"),
         (name = "reference", description = "Reference data"),

@@ -183,6 +183,16 @@ uuid_id!(
     VisitId
 );
 
+uuid_id!(
+    /// One appraisal campaign (公开评议). Chosen by the application.
+    AppraisalId
+);
+
+uuid_id!(
+    /// One rectification item (整改事项) of an appraisal campaign. Chosen by the application.
+    RectificationId
+);
+
 /// The authenticated user's id (the token's `sub`). Opaque text, 1 to 128 characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]

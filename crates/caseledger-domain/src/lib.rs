@@ -1,6 +1,6 @@
-//! The caseledger domain: what a case, a subject (enterprise, institute, university, talent) and a
-//! liaison portfolio are, which commands they accept, which events they record and which rules
-//! decide between them.
+//! The caseledger domain: what a case, a subject (enterprise, institute, university, talent), a
+//! liaison portfolio and an appraisal campaign are, which commands they accept, which events they
+//! record and which rules decide between them; and the department KPI formulas over case events.
 //!
 //! Architecture invariant: this crate does no IO and has no clock or random number generator.
 //! Time, identifiers, the acting user and policy versions arrive inside the command
@@ -10,9 +10,11 @@
 
 pub mod access;
 pub mod actor;
+pub mod appraisal;
 pub mod calendar;
 pub mod case;
 pub mod ids;
+pub mod kpi;
 pub mod portfolio;
 pub mod reference;
 pub mod sla;
@@ -20,4 +22,7 @@ pub mod subject;
 pub mod text;
 
 pub use actor::{Actor, Authored, Role};
-pub use ids::{CaseId, DepartmentId, IdError, LeaderId, PortfolioId, SubjectId, UserId, VisitId};
+pub use ids::{
+    AppraisalId, CaseId, DepartmentId, IdError, LeaderId, PortfolioId, RectificationId, SubjectId,
+    UserId, VisitId,
+};

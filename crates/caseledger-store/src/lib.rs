@@ -15,12 +15,14 @@
 
 #[macro_use]
 mod db;
+pub mod appraisals;
 pub mod audit;
 pub mod cases;
 pub mod commands;
 pub mod feed;
 pub mod history;
 pub mod idempotency;
+pub mod kpi;
 pub mod portfolios;
 pub mod projector;
 pub mod snapshots;

@@ -1,0 +1,1300 @@
+//! `/api/v1/appraisals`: appraisal campaigns (公开评议) — create, open, ballots, close, compute,
+//! publish, rectification items — and their staff read; `/api/v1/public/appraisals/{id}`: the
+//! published report as JSON and CSV, without login (the HTML page is in [`crate::appraisal_page`]).
+//!
+//! Privacy: a ballot's rater is reduced to a key (SHA-256 of the campaign id and the token's
+//! `sub`) before it reaches the domain; no answer here ever contains that key, a raw comment,
+//! an officer's id or the names masked in comments. Public answers exist only for published
+//! campaigns (404 otherwise, so drafts are not revealed).
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use caseledger_domain::appraisal::{
+    AppraisalCampaign, AppraisalCommand, CampaignDefinition, CampaignStatus, DepartmentResult,
+    Dimension, GradeRule, RaterGroup, RectificationStatus,
+};
+use caseledger_domain::kpi::{KpiPeriod, KPI_FORMULA_VERSION};
+use caseledger_domain::portfolio::china_date;
+use caseledger_domain::{Actor, AppraisalId, Authored, DepartmentId, RectificationId, Role};
+use caseledger_store::appraisals::CampaignView;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::Authenticated;
+use crate::commands::{self, event_metadata, fingerprint, CommandHeaders, CommandRequest};
+use crate::error::{ApiError, Problem};
+use crate::fields::{parse_date, Fields};
+use crate::json::{ApiJson, ApiQuery};
+use crate::kpi::{kpi_body, kpis_for, KpiBody};
+use crate::reads::{time, wait_for_projection};
+use crate::state::AppState;
+
+/// Where campaigns live.
+const COLLECTION: &str = "/api/v1/appraisals";
+
+const STAFF_READERS: &[Role] = &[
+    Role::DistrictLeader,
+    Role::LiaisonOfficer,
+    Role::Dispatcher,
+    Role::DepartmentHandler,
+    Role::DepartmentHead,
+    Role::Auditor,
+    Role::Admin,
+];
+
+// ---------------------------------------------------------------------------------------------
+// Request shapes
+
+/// A rater group.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RaterGroupRequest {
+    /// A slug, e.g. `enterprises`.
+    pub id: String,
+    /// Chinese name.
+    pub name: String,
+    /// English name.
+    pub name_en: String,
+    /// Weight in percent; the groups sum to 100.
+    pub weight: u32,
+    /// Roles whose tokens may rate in this group (e.g. `enterprise`).
+    pub roles: Vec<String>,
+}
+
+/// A dimension.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DimensionRequest {
+    /// A slug, e.g. `lawful`.
+    pub id: String,
+    /// Chinese name.
+    pub name: String,
+    /// English name.
+    pub name_en: String,
+}
+
+/// Grade thresholds (default 75 and top 30 % advanced, 60 pass).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GradesRequest {
+    /// Minimum total for advanced.
+    pub advanced_min: u32,
+    /// Share of departments that may be advanced, percent.
+    pub advanced_top_percent: u32,
+    /// Minimum total for pass.
+    pub pass_min: u32,
+}
+
+/// Create a campaign. The server chooses the id (`id` and `Location` of the answer).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAppraisalRequest {
+    /// Chinese title.
+    pub title: String,
+    /// English title.
+    pub title_en: String,
+    /// The KPI period appraised: `2026-Q4`, `2026-11` or `2026`.
+    pub period: String,
+    /// The departments appraised.
+    pub departments: Vec<String>,
+    /// Rater groups and weights.
+    pub rater_groups: Vec<RaterGroupRequest>,
+    /// Dimensions.
+    pub dimensions: Vec<DimensionRequest>,
+    /// Grade thresholds; default 75/30 %/60.
+    #[serde(default)]
+    pub grades: Option<GradesRequest>,
+    /// Weight of the KPI score in the total, percent; the ballots carry the rest.
+    pub kpi_weight: u32,
+}
+
+/// One ballot for one department. The rater is the token's user; the group must list one of
+/// the token's roles.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CastBallotRequest {
+    /// The department rated.
+    pub department: String,
+    /// The rater group.
+    pub rater_group: String,
+    /// Every dimension: a score 0–100, or null for "don't know".
+    #[schema(value_type = Object)]
+    pub scores: BTreeMap<String, Option<u8>>,
+    /// An optional comment (published only desensitised), at most 2,000 characters.
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+/// Compute the results from the ballots and the KPI snapshot of the period taken now.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ComputeRequest {
+    /// Names to mask in published comments (officers, enterprises, contact persons).
+    #[serde(default)]
+    pub redact_names: Vec<String>,
+}
+
+/// Add a rectification item.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddRectificationRequest {
+    /// The department.
+    pub department: String,
+    /// What is to be rectified (1 to 200 characters; public).
+    pub title: String,
+    /// By when (`YYYY-MM-DD`, China time).
+    pub due_on: String,
+}
+
+/// The department reports an item done.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReportRectificationRequest {
+    /// What was done (1 to 2,000 characters; staff only).
+    pub note: String,
+}
+
+/// The re-check of a reported item.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecheckRequest {
+    /// Confirmed (verified) or not (open again).
+    pub passed: bool,
+    /// The finding (1 to 2,000 characters; staff only).
+    pub note: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Response shapes
+
+/// A rater group in an answer.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RaterGroupBody {
+    /// The slug.
+    pub id: String,
+    /// Chinese name.
+    pub name: String,
+    /// English name.
+    pub name_en: String,
+    /// Weight, percent.
+    pub weight: u32,
+}
+
+/// A dimension in an answer.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DimensionBody {
+    /// The slug.
+    pub id: String,
+    /// Chinese name.
+    pub name: String,
+    /// English name.
+    pub name_en: String,
+}
+
+/// Grade thresholds.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct GradesBody {
+    /// Minimum total for advanced.
+    pub advanced_min: u32,
+    /// Share of departments that may be advanced, percent.
+    pub advanced_top_percent: u32,
+    /// Minimum total for pass.
+    pub pass_min: u32,
+}
+
+/// One dimension of a department's result.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DimensionScoreBody {
+    /// The dimension id.
+    pub dimension: String,
+    /// Group-weighted mean (two decimals).
+    pub score: Option<f64>,
+    /// Ballots scoring it.
+    pub scored: u32,
+    /// Ballots answering "don't know".
+    pub dont_know: u32,
+}
+
+/// One rater group of a department's result.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct GroupScoreBody {
+    /// The group id.
+    pub group: String,
+    /// Ballots from the group.
+    pub ballots: u32,
+    /// The group's score (two decimals).
+    pub score: Option<f64>,
+}
+
+/// A rectification item as the public sees it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RectificationBody {
+    /// The item id.
+    pub id: String,
+    /// The department.
+    pub department: String,
+    /// What is to be rectified.
+    pub title: String,
+    /// By when.
+    pub due_on: String,
+    /// `open`, `reported` or `verified`.
+    pub status: String,
+    /// Not verified and past its due date (China today).
+    pub overdue: bool,
+    /// Re-checks so far.
+    pub rechecks: u32,
+}
+
+/// One department in the report.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DepartmentResultBody {
+    /// Competition rank (ties share it); null when not rated.
+    pub rank: Option<u32>,
+    /// The department id.
+    pub department: String,
+    /// Chinese name.
+    pub name: String,
+    /// English name.
+    pub name_en: Option<String>,
+    /// `advanced`, `pass`, `fail` or `not_rated`.
+    pub grade: String,
+    /// Total score (two decimals).
+    pub total: Option<f64>,
+    /// KPI score from the recorded snapshot.
+    pub kpi_score: Option<f64>,
+    /// Weighted ballot score.
+    pub ballot_score: Option<f64>,
+    /// Ballots received.
+    pub ballots: u32,
+    /// Per dimension.
+    pub dimensions: Vec<DimensionScoreBody>,
+    /// Per rater group.
+    pub groups: Vec<GroupScoreBody>,
+    /// Desensitised comments.
+    pub comments: Vec<String>,
+    /// The KPI snapshot the score comes from.
+    pub kpi: Option<KpiBody>,
+    /// Rectification items.
+    pub rectifications: Vec<RectificationBody>,
+}
+
+/// The published report.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PublicAppraisalBody {
+    /// The campaign id.
+    pub id: String,
+    /// Chinese title.
+    pub title: String,
+    /// English title.
+    pub title_en: String,
+    /// The period appraised.
+    pub period: String,
+    /// When published (RFC 3339).
+    pub published_at: Option<String>,
+    /// `appraisal.v1`.
+    pub method_version: String,
+    /// `desensitise.v1`.
+    pub desensitise_version: String,
+    /// `kpi.v1`.
+    pub kpi_formula_version: String,
+    /// Weight of the KPI score, percent.
+    pub kpi_weight: u32,
+    /// Grade thresholds.
+    pub grades: GradesBody,
+    /// Dimensions.
+    pub dimensions: Vec<DimensionBody>,
+    /// Rater groups and weights.
+    pub rater_groups: Vec<RaterGroupBody>,
+    /// Departments by rank.
+    pub departments: Vec<DepartmentResultBody>,
+}
+
+/// A campaign as staff see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AppraisalBody {
+    /// The campaign id.
+    pub id: String,
+    /// Its version (also the `ETag`).
+    pub version: i64,
+    /// `draft`, `open`, `closed`, `computed` or `published`.
+    pub status: String,
+    /// Chinese title.
+    pub title: String,
+    /// English title.
+    pub title_en: String,
+    /// The period.
+    pub period: String,
+    /// Departments appraised.
+    pub departments: Vec<String>,
+    /// Rater groups, with the roles that rate in each.
+    #[schema(value_type = Object)]
+    pub rater_groups: serde_json::Value,
+    /// Dimensions.
+    pub dimensions: Vec<DimensionBody>,
+    /// Grade thresholds.
+    pub grades: GradesBody,
+    /// KPI weight, percent.
+    pub kpi_weight: u32,
+    /// Ballots by department and group.
+    #[schema(value_type = Object)]
+    pub ballots: BTreeMap<String, BTreeMap<String, u32>>,
+    /// The computed report (same shape as the public one), once computed.
+    pub results: Option<PublicAppraisalBody>,
+    /// Rectification items with the department's report and the re-check finding.
+    #[schema(value_type = Object)]
+    pub rectifications: serde_json::Value,
+    /// Created, opened, closed, computed, published (RFC 3339).
+    #[schema(value_type = Object)]
+    pub timeline: BTreeMap<String, String>,
+}
+
+/// The campaigns.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AppraisalListBody {
+    /// Newest first.
+    pub items: Vec<AppraisalSummaryBody>,
+}
+
+/// One campaign in the list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AppraisalSummaryBody {
+    /// The campaign id.
+    pub id: String,
+    /// Status.
+    pub status: String,
+    /// Chinese title.
+    pub title: String,
+    /// The period.
+    pub period: String,
+    /// Ballots cast.
+    pub ballots: u32,
+}
+
+/// `?min_position=`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AppraisalReadQuery {
+    /// Wait until the view has applied this feed position (read your writes).
+    pub min_position: Option<i64>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shapes from the view
+
+fn grades_body(grades: &GradeRule) -> GradesBody {
+    GradesBody {
+        advanced_min: grades.advanced_min,
+        advanced_top_percent: grades.advanced_top_percent,
+        pass_min: grades.pass_min,
+    }
+}
+
+fn dimension_bodies(definition: &CampaignDefinition) -> Vec<DimensionBody> {
+    definition
+        .dimensions
+        .iter()
+        .map(|d| DimensionBody {
+            id: d.id.clone(),
+            name: d.name.clone(),
+            name_en: d.name_en.clone(),
+        })
+        .collect()
+}
+
+fn rectification_body(
+    item: &caseledger_store::appraisals::RectificationView,
+    today: chrono::NaiveDate,
+) -> RectificationBody {
+    RectificationBody {
+        id: item.item_id.clone(),
+        department: item.department.clone(),
+        title: item.title.clone(),
+        due_on: item.due_on.to_string(),
+        status: item.status.as_str().to_owned(),
+        overdue: item.status != RectificationStatus::Verified && today > item.due_on,
+        rechecks: item.rechecks,
+    }
+}
+
+fn result_body(
+    state: &AppState,
+    view: &CampaignView,
+    result: &DepartmentResult,
+    today: chrono::NaiveDate,
+) -> DepartmentResultBody {
+    let department = state.reference.department(&result.department);
+    DepartmentResultBody {
+        rank: result.rank,
+        department: result.department.to_string(),
+        name: department.map_or_else(|| result.department.to_string(), |d| d.name.clone()),
+        name_en: department.and_then(|d| d.name_en.clone()),
+        grade: result.grade.as_str().to_owned(),
+        total: result.total,
+        kpi_score: result.kpi_score,
+        ballot_score: result.ballot_score,
+        ballots: result.ballots,
+        dimensions: result
+            .dimensions
+            .iter()
+            .map(|d| DimensionScoreBody {
+                dimension: d.dimension.clone(),
+                score: d.score,
+                scored: d.scored,
+                dont_know: d.dont_know,
+            })
+            .collect(),
+        groups: result
+            .groups
+            .iter()
+            .map(|g| GroupScoreBody {
+                group: g.group.clone(),
+                ballots: g.ballots,
+                score: g.score,
+            })
+            .collect(),
+        comments: result.comments.clone(),
+        kpi: view
+            .kpi
+            .get(result.department.as_str())
+            .map(|kpi| kpi_body(state, kpi)),
+        rectifications: view
+            .rectifications
+            .iter()
+            .filter(|item| item.department == result.department.as_str())
+            .map(|item| rectification_body(item, today))
+            .collect(),
+    }
+}
+
+/// The report of a computed campaign, in the public shape.
+pub fn report_body(state: &AppState, view: &CampaignView) -> Option<PublicAppraisalBody> {
+    let results = view.results.as_ref()?;
+    let definition = &view.definition;
+    let today = china_date(state.now());
+    Some(PublicAppraisalBody {
+        id: view.campaign_id.clone(),
+        title: definition.title.clone(),
+        title_en: definition.title_en.clone(),
+        period: definition.period.label(),
+        published_at: view.published_at.map(time),
+        method_version: results.method_version.clone(),
+        desensitise_version: results.desensitise_version.clone(),
+        kpi_formula_version: view.kpi.values().next().map_or_else(
+            || KPI_FORMULA_VERSION.to_owned(),
+            |kpi| kpi.formula_version.clone(),
+        ),
+        kpi_weight: definition.kpi_weight,
+        grades: grades_body(&definition.grades),
+        dimensions: dimension_bodies(definition),
+        rater_groups: definition
+            .rater_groups
+            .iter()
+            .map(|g| RaterGroupBody {
+                id: g.id.clone(),
+                name: g.name.clone(),
+                name_en: g.name_en.clone(),
+                weight: g.weight,
+            })
+            .collect(),
+        departments: results
+            .departments
+            .iter()
+            .map(|result| result_body(state, view, result, today))
+            .collect(),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands
+
+fn not_found() -> ApiError {
+    ApiError::not_found("appraisal_not_found", "appraisal campaign not found")
+}
+
+fn parse_campaign_id(text: &str) -> Result<AppraisalId, ApiError> {
+    AppraisalId::parse(text).map_err(|_| not_found())
+}
+
+fn missing() -> ApiError {
+    ApiError::internal("validated fields missing")
+}
+
+/// The key a ballot records instead of the rater: SHA-256 over the campaign id and the user id,
+/// so keys of one rater differ between campaigns.
+pub fn rater_key(campaign_id: &AppraisalId, actor: &Actor) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(b"caseledger-appraisal-rater\n");
+    hasher.update(campaign_id.to_string().as_bytes());
+    hasher.update(b"\n");
+    hasher.update(actor.sub.as_str().as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn command_on_campaign(
+    state: &AppState,
+    actor: Actor,
+    headers: &HeaderMap,
+    campaign_id: &AppraisalId,
+    path: String,
+    success_status: StatusCode,
+    body: &impl Serialize,
+    command: AppraisalCommand,
+    created_id: Option<String>,
+) -> Result<Response, ApiError> {
+    let fingerprint = fingerprint("POST", &path, body);
+    let headers = CommandHeaders::parse(headers)?;
+    let now = state.now();
+    let metadata = event_metadata(&actor, now, &headers);
+    let request = CommandRequest {
+        name: command.name(),
+        actor: &actor,
+        headers: &headers,
+        fingerprint,
+        success_status,
+        receipt: None,
+    };
+    let authored = Authored {
+        actor: actor.clone(),
+        at: now,
+        command,
+    };
+    let aggregate_id = campaign_id.to_string();
+    let expected = headers.if_match;
+    commands::run_in(state, COLLECTION, created_id, request, || async {
+        state
+            .db
+            .execute::<AppraisalCampaign>(&aggregate_id, authored, expected, metadata, &())
+            .await
+    })
+    .await
+}
+
+/// Create a campaign (business-environment office: `dispatcher`).
+#[utoipa::path(
+    post, path = "/api/v1/appraisals", tag = "appraisals",
+    request_body = CreateAppraisalRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retry safely")),
+    responses(
+        (status = 201, description = "Created; `Location` names the campaign", body = commands::CommandAccepted),
+        (status = 400, description = "Malformed JSON, a wrong type or an unknown field", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`role_not_allowed`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed` listing every bad field", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn create_appraisal(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<CreateAppraisalRequest>,
+) -> Result<Response, ApiError> {
+    let mut fields = Fields::default();
+    let period = fields.take("period", KpiPeriod::parse(&body.period));
+    let mut departments = Vec::new();
+    for (i, id) in body.departments.iter().enumerate() {
+        if let Some(id) = fields.department(&format!("departments[{i}]"), &state, id) {
+            departments.push(id);
+        }
+    }
+    let mut rater_groups = Vec::new();
+    for (i, group) in body.rater_groups.iter().enumerate() {
+        let mut roles = Vec::new();
+        for (j, role) in group.roles.iter().enumerate() {
+            if let Some(role) = fields.take(
+                &format!("rater_groups[{i}].roles[{j}]"),
+                role.parse::<Role>(),
+            ) {
+                roles.push(role);
+            }
+        }
+        rater_groups.push(RaterGroup {
+            id: group.id.trim().to_owned(),
+            name: group.name.trim().to_owned(),
+            name_en: group.name_en.trim().to_owned(),
+            weight: group.weight,
+            roles,
+        });
+    }
+    let grades = body
+        .grades
+        .as_ref()
+        .map_or_else(GradeRule::default, |g| GradeRule {
+            advanced_min: g.advanced_min,
+            advanced_top_percent: g.advanced_top_percent,
+            pass_min: g.pass_min,
+        });
+    let definition = period.map(|period| CampaignDefinition {
+        title: body.title.trim().to_owned(),
+        title_en: body.title_en.trim().to_owned(),
+        period,
+        departments,
+        rater_groups,
+        dimensions: body
+            .dimensions
+            .iter()
+            .map(|d| Dimension {
+                id: d.id.trim().to_owned(),
+                name: d.name.trim().to_owned(),
+                name_en: d.name_en.trim().to_owned(),
+            })
+            .collect(),
+        grades,
+        kpi_weight: body.kpi_weight,
+    });
+    if let Some(definition) = &definition {
+        for (field, message) in definition.problems() {
+            // An unknown department was reported above with its index.
+            if field == "departments" && body.departments.len() != definition.departments.len() {
+                continue;
+            }
+            fields.push(&field, message);
+        }
+    }
+    fields.finish()?;
+    let definition = definition.ok_or_else(missing)?;
+    let campaign_id = AppraisalId::from_uuid(uuid::Uuid::now_v7());
+    command_on_campaign(
+        &state,
+        actor,
+        &headers,
+        &campaign_id,
+        COLLECTION.to_owned(),
+        StatusCode::CREATED,
+        &body,
+        AppraisalCommand::Create {
+            campaign_id,
+            definition,
+        },
+        None,
+    )
+    .await
+}
+
+async fn simple_command(
+    state: AppState,
+    actor: Actor,
+    headers: HeaderMap,
+    campaign_id: String,
+    command: AppraisalCommand,
+) -> Result<Response, ApiError> {
+    let campaign_id = parse_campaign_id(&campaign_id)?;
+    let path = format!("{COLLECTION}/{campaign_id}/{}", command.name());
+    command_on_campaign(
+        &state,
+        actor,
+        &headers,
+        &campaign_id,
+        path,
+        StatusCode::OK,
+        &serde_json::Value::Null,
+        command,
+        None,
+    )
+    .await
+}
+
+/// Open a draft campaign for ballots.
+#[utoipa::path(
+    post, path = "/api/v1/appraisals/{appraisal_id}/open", tag = "appraisals",
+    params(("appraisal_id" = String, Path, description = "The campaign id")),
+    responses(
+        (status = 200, description = "Opened", body = commands::CommandAccepted),
+        (status = 403, description = "`role_not_allowed`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`appraisal_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`wrong_campaign_status`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn open_appraisal(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Path(campaign_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    simple_command(state, actor, headers, campaign_id, AppraisalCommand::Open).await
+}
+
+/// Close an open campaign: no more ballots.
+#[utoipa::path(
+    post, path = "/api/v1/appraisals/{appraisal_id}/close", tag = "appraisals",
+    params(("appraisal_id" = String, Path, description = "The campaign id")),
+    responses(
+        (status = 200, description = "Closed", body = commands::CommandAccepted),
+        (status = 403, description = "`role_not_allowed`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`appraisal_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`wrong_campaign_status`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn close_appraisal(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Path(campaign_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    simple_command(state, actor, headers, campaign_id, AppraisalCommand::Close).await
+}
+
+/// Publish the computed results: the public report and page appear.
+#[utoipa::path(
+    post, path = "/api/v1/appraisals/{appraisal_id}/publish", tag = "appraisals",
+    params(("appraisal_id" = String, Path, description = "The campaign id")),
+    responses(
+        (status = 200, description = "Published", body = commands::CommandAccepted),
+        (status = 403, description = "`role_not_allowed`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`appraisal_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`wrong_campaign_status` (compute first)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn publish_appraisal(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Path(campaign_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    simple_command(
+        state,
+        actor,
+        headers,
+        campaign_id,
+        AppraisalCommand::Publish,
+    )
+    .await
+}
+
+/// Cast one ballot for one department (one per rater per department; the rater stays private).
+#[utoipa::path(
+    post, path = "/api/v1/appraisals/{appraisal_id}/ballots", tag = "appraisals",
+    request_body = CastBallotRequest,
+    params(("appraisal_id" = String, Path, description = "The campaign id")),
+    responses(
+        (status = 200, description = "Recorded", body = commands::CommandAccepted),
+        (status = 400, description = "Malformed JSON, a wrong type or an unknown field", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`not_in_rater_group` or `rater_conflict` (own department)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`appraisal_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`ballot_already_cast`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`wrong_campaign_status`, `department_not_in_campaign`, `unknown_rater_group`, `invalid_scores`, `validation_failed`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn cast_ballot(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Path(campaign_id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<CastBallotRequest>,
+) -> Result<Response, ApiError> {
+    let campaign_id = parse_campaign_id(&campaign_id)?;
+    let mut fields = Fields::default();
+    let department = fields.take("department", DepartmentId::parse(body.department.as_str()));
+    let comment = body
+        .comment
+        .as_deref()
+        .map(str::trim)
+        .filter(|comment| !comment.is_empty());
+    if comment.is_some_and(|comment| comment.chars().count() > 2000) {
+        fields.push("comment", "must be at most 2000 characters");
+    }
+    fields.finish()?;
+    let department = department.ok_or_else(missing)?;
+    let command = AppraisalCommand::CastBallot {
+        rater_key: rater_key(&campaign_id, &actor),
+        rater_group: body.rater_group.clone(),
+        department,
+        scores: body.scores.clone(),
+        comment: comment.map(str::to_owned),
+    };
+    command_on_campaign(
+        &state,
+        actor,
+        &headers,
+        &campaign_id,
+        format!("{COLLECTION}/{campaign_id}/ballots"),
+        StatusCode::OK,
+        &body,
+        command,
+        None,
+    )
+    .await
+}
+
+/// Compute the results from the recorded ballots and the KPI snapshot of the campaign's period
+/// taken now (recorded in the event); may be repeated until published.
+#[utoipa::path(
+    post, path = "/api/v1/appraisals/{appraisal_id}/compute", tag = "appraisals",
+    request_body = ComputeRequest,
+    params(("appraisal_id" = String, Path, description = "The campaign id")),
+    responses(
+        (status = 200, description = "Computed", body = commands::CommandAccepted),
+        (status = 403, description = "`role_not_allowed`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`appraisal_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`wrong_campaign_status` (close first, not after publishing)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`projection_behind`: the KPI view has not caught up", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn compute_appraisal(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Path(campaign_id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<ComputeRequest>,
+) -> Result<Response, ApiError> {
+    let campaign_id = parse_campaign_id(&campaign_id)?;
+    let mut fields = Fields::default();
+    for (i, name) in body.redact_names.iter().enumerate() {
+        if name.trim().is_empty() || name.chars().count() > 100 {
+            fields.push(&format!("redact_names[{i}]"), "must be 1 to 100 characters");
+        }
+    }
+    fields.finish()?;
+    // The definition comes from the log (always complete), the KPIs from the `kpi` view once it
+    // has every event written so far.
+    let history = state
+        .db
+        .stream_history(
+            caseledger_store::appraisals::AGGREGATE_TYPE,
+            &campaign_id.to_string(),
+        )
+        .await?;
+    let definition = history
+        .first()
+        .and_then(|first| serde_json::from_str(&first.payload).ok())
+        .and_then(|event| match event {
+            caseledger_domain::appraisal::AppraisalEvent::CampaignCreated {
+                definition, ..
+            } => Some(definition),
+            _ => None,
+        })
+        .ok_or_else(not_found)?;
+    let latest = state.db.latest_event_position().await?;
+    wait_for_projection(&state, "kpi", latest).await?;
+    let kpi = kpis_for(&state, &definition.departments, &definition.period)
+        .await?
+        .into_iter()
+        .map(|kpi| (kpi.department.clone(), kpi))
+        .collect();
+    let command = AppraisalCommand::ComputeResults {
+        kpi,
+        redact_names: body
+            .redact_names
+            .iter()
+            .map(|name| name.trim().to_owned())
+            .collect(),
+    };
+    command_on_campaign(
+        &state,
+        actor,
+        &headers,
+        &campaign_id,
+        format!("{COLLECTION}/{campaign_id}/compute"),
+        StatusCode::OK,
+        &body,
+        command,
+        None,
+    )
+    .await
+}
+
+/// Add a rectification item for a department of a published campaign; `created_id` is the
+/// item id.
+#[utoipa::path(
+    post, path = "/api/v1/appraisals/{appraisal_id}/rectifications", tag = "appraisals",
+    request_body = AddRectificationRequest,
+    params(("appraisal_id" = String, Path, description = "The campaign id")),
+    responses(
+        (status = 200, description = "Added; `created_id` is the item id", body = commands::CommandAccepted),
+        (status = 403, description = "`role_not_allowed`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`appraisal_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`, `wrong_campaign_status`, `department_not_in_campaign`, `due_date_in_past`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn add_rectification(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Path(campaign_id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<AddRectificationRequest>,
+) -> Result<Response, ApiError> {
+    let campaign_id = parse_campaign_id(&campaign_id)?;
+    let mut fields = Fields::default();
+    let department = fields.department("department", &state, &body.department);
+    let title = fields.take("title", caseledger_domain::text::Title::parse(&body.title));
+    let due_on = fields.take("due_on", parse_date(&body.due_on));
+    fields.finish()?;
+    let (Some(department), Some(title), Some(due_on)) = (department, title, due_on) else {
+        return Err(missing());
+    };
+    let item_id = RectificationId::from_uuid(uuid::Uuid::now_v7());
+    command_on_campaign(
+        &state,
+        actor,
+        &headers,
+        &campaign_id,
+        format!("{COLLECTION}/{campaign_id}/rectifications"),
+        StatusCode::OK,
+        &body,
+        AppraisalCommand::AddRectification {
+            item_id,
+            department,
+            title: title.into(),
+            due_on,
+        },
+        Some(item_id.to_string()),
+    )
+    .await
+}
+
+fn note(fields: &mut Fields, text: &str) -> Option<String> {
+    fields
+        .take(
+            "note",
+            caseledger_domain::text::BoundedText::<2000>::parse(text),
+        )
+        .map(Into::into)
+}
+
+fn parse_item_id(text: &str) -> Result<RectificationId, ApiError> {
+    RectificationId::parse(text)
+        .map_err(|_| ApiError::not_found("rectification_not_found", "rectification item not found"))
+}
+
+/// The department reports a rectification item done (its handlers and head).
+#[utoipa::path(
+    post, path = "/api/v1/appraisals/{appraisal_id}/rectifications/{item_id}/report", tag = "appraisals",
+    request_body = ReportRectificationRequest,
+    params(
+        ("appraisal_id" = String, Path, description = "The campaign id"),
+        ("item_id" = String, Path, description = "The item id"),
+    ),
+    responses(
+        (status = 200, description = "Reported", body = commands::CommandAccepted),
+        (status = 403, description = "`role_not_allowed` or `not_own_department`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`appraisal_not_found` or `rectification_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed` or `rectification_already_verified`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn report_rectification(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Path((campaign_id, item_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<ReportRectificationRequest>,
+) -> Result<Response, ApiError> {
+    let campaign_id = parse_campaign_id(&campaign_id)?;
+    let item_id = parse_item_id(&item_id)?;
+    let mut fields = Fields::default();
+    let text = note(&mut fields, &body.note);
+    fields.finish()?;
+    command_on_campaign(
+        &state,
+        actor,
+        &headers,
+        &campaign_id,
+        format!("{COLLECTION}/{campaign_id}/rectifications/{item_id}/report"),
+        StatusCode::OK,
+        &body,
+        AppraisalCommand::ReportRectification {
+            item_id,
+            note: text.ok_or_else(missing)?,
+        },
+        None,
+    )
+    .await
+}
+
+/// Re-check a reported rectification item: passed → verified, otherwise open again.
+#[utoipa::path(
+    post, path = "/api/v1/appraisals/{appraisal_id}/rectifications/{item_id}/recheck", tag = "appraisals",
+    request_body = RecheckRequest,
+    params(
+        ("appraisal_id" = String, Path, description = "The campaign id"),
+        ("item_id" = String, Path, description = "The item id"),
+    ),
+    responses(
+        (status = 200, description = "Re-checked", body = commands::CommandAccepted),
+        (status = 403, description = "`role_not_allowed`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`appraisal_not_found` or `rectification_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`, `rectification_not_reported`, `rectification_already_verified`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn recheck_rectification(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Path((campaign_id, item_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<RecheckRequest>,
+) -> Result<Response, ApiError> {
+    let campaign_id = parse_campaign_id(&campaign_id)?;
+    let item_id = parse_item_id(&item_id)?;
+    let mut fields = Fields::default();
+    let text = note(&mut fields, &body.note);
+    fields.finish()?;
+    command_on_campaign(
+        &state,
+        actor,
+        &headers,
+        &campaign_id,
+        format!("{COLLECTION}/{campaign_id}/rectifications/{item_id}/recheck"),
+        StatusCode::OK,
+        &body,
+        AppraisalCommand::RecheckRectification {
+            item_id,
+            passed: body.passed,
+            note: text.ok_or_else(missing)?,
+        },
+        None,
+    )
+    .await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reads
+
+fn check_staff(actor: &Actor) -> Result<(), ApiError> {
+    if actor.has_any(STAFF_READERS) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "role_not_allowed",
+            "this role has no access to appraisal campaigns; the public report is at /api/v1/public/appraisals/{id}",
+        ))
+    }
+}
+
+/// One campaign as staff see it: status, ballot counts, computed results, rectification notes.
+#[utoipa::path(
+    get, path = "/api/v1/appraisals/{appraisal_id}", tag = "appraisals",
+    params(("appraisal_id" = String, Path, description = "The campaign id"), AppraisalReadQuery),
+    responses(
+        (status = 200, description = "The campaign", body = AppraisalBody),
+        (status = 403, description = "`role_not_allowed`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`appraisal_not_found`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_appraisal(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Path(campaign_id): Path<String>,
+    ApiQuery(query): ApiQuery<AppraisalReadQuery>,
+) -> Result<Response, ApiError> {
+    check_staff(&actor)?;
+    let campaign_id = parse_campaign_id(&campaign_id)?;
+    wait_for_projection(&state, "appraisals", query.min_position).await?;
+    let view = state
+        .db
+        .campaign_view(&campaign_id.to_string())
+        .await?
+        .ok_or_else(not_found)?;
+    let definition = &view.definition;
+    let mut timeline = BTreeMap::from([("created_at".to_owned(), time(view.created_at))]);
+    for (name, at) in [
+        ("opened_at", view.opened_at),
+        ("closed_at", view.closed_at),
+        ("computed_at", view.computed_at),
+        ("published_at", view.published_at),
+    ] {
+        if let Some(at) = at {
+            timeline.insert(name.to_owned(), time(at));
+        }
+    }
+    let body = AppraisalBody {
+        id: view.campaign_id.clone(),
+        version: view.version,
+        status: view.status.as_str().to_owned(),
+        title: definition.title.clone(),
+        title_en: definition.title_en.clone(),
+        period: definition.period.label(),
+        departments: definition
+            .departments
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        rater_groups: serde_json::to_value(&definition.rater_groups).map_err(ApiError::internal)?,
+        dimensions: dimension_bodies(definition),
+        grades: grades_body(&definition.grades),
+        kpi_weight: definition.kpi_weight,
+        ballots: view.ballots.clone(),
+        results: report_body(&state, &view),
+        rectifications: serde_json::to_value(&view.rectifications).map_err(ApiError::internal)?,
+        timeline,
+    };
+    let version = view.version;
+    let mut response = Json(body).into_response();
+    if let Ok(etag) = axum::http::HeaderValue::from_str(&format!("\"{version}\"")) {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    Ok(response)
+}
+
+/// The campaigns, newest first.
+#[utoipa::path(
+    get, path = "/api/v1/appraisals", tag = "appraisals",
+    params(AppraisalReadQuery),
+    responses(
+        (status = 200, description = "The campaigns", body = AppraisalListBody),
+        (status = 403, description = "`role_not_allowed`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list_appraisals(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    ApiQuery(query): ApiQuery<AppraisalReadQuery>,
+) -> Result<Json<AppraisalListBody>, ApiError> {
+    check_staff(&actor)?;
+    wait_for_projection(&state, "appraisals", query.min_position).await?;
+    let items = state
+        .db
+        .list_campaigns()
+        .await?
+        .into_iter()
+        .map(|view| AppraisalSummaryBody {
+            id: view.campaign_id,
+            status: view.status.as_str().to_owned(),
+            title: view.definition.title,
+            period: view.definition.period.label(),
+            ballots: view
+                .ballots
+                .values()
+                .flat_map(|groups| groups.values())
+                .sum(),
+        })
+        .collect();
+    Ok(Json(AppraisalListBody { items }))
+}
+
+/// The published report of a campaign, from the view; 404 unless published.
+pub async fn published_report(
+    state: &AppState,
+    campaign_id: &str,
+) -> Result<PublicAppraisalBody, ApiError> {
+    let campaign_id = parse_campaign_id(campaign_id)?;
+    let view = state
+        .db
+        .campaign_view(&campaign_id.to_string())
+        .await?
+        .filter(|view| view.status == CampaignStatus::Published)
+        .ok_or_else(not_found)?;
+    report_body(state, &view).ok_or_else(not_found)
+}
+
+/// The published report: rankings, grades, per-dimension and per-group breakdown, the KPI
+/// snapshot, desensitised comments and rectification status. No login.
+#[utoipa::path(
+    get, path = "/api/v1/public/appraisals/{appraisal_id}", tag = "public",
+    params(("appraisal_id" = String, Path, description = "The campaign id")),
+    responses(
+        (status = 200, description = "The report", body = PublicAppraisalBody),
+        (status = 404, description = "`appraisal_not_found` (also while not published)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn public_appraisal(
+    State(state): State<AppState>,
+    Path(campaign_id): Path<String>,
+) -> Result<Json<PublicAppraisalBody>, ApiError> {
+    Ok(Json(published_report(&state, &campaign_id).await?))
+}
+
+/// The report as CSV (UTF-8 with BOM, one row per department by rank). No login.
+#[utoipa::path(
+    get, path = "/api/v1/public/appraisals/{appraisal_id}/export.csv", tag = "public",
+    params(("appraisal_id" = String, Path, description = "The campaign id")),
+    responses(
+        (status = 200, description = "rank, department, names, grade, total, kpi_score, ballot_score, ballots, then one column per dimension (`dimension:<id>`) and per rater group (`group:<id>`)", body = String, content_type = "text/csv"),
+        (status = 404, description = "`appraisal_not_found` (also while not published)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn public_appraisal_csv(
+    State(state): State<AppState>,
+    Path(campaign_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let report = published_report(&state, &campaign_id).await?;
+    let mut header_row: Vec<String> = [
+        "rank",
+        "department",
+        "name",
+        "name_en",
+        "grade",
+        "total",
+        "kpi_score",
+        "ballot_score",
+        "ballots",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    header_row.extend(
+        report
+            .dimensions
+            .iter()
+            .map(|d| format!("dimension:{}", d.id)),
+    );
+    header_row.extend(
+        report
+            .rater_groups
+            .iter()
+            .map(|g| format!("group:{}", g.id)),
+    );
+    let number = |value: Option<f64>| value.map_or_else(String::new, |v| format!("{v:.2}"));
+    let mut csv = String::from("\u{feff}");
+    csv.push_str(&csv_row(&header_row));
+    for department in &report.departments {
+        let mut row = vec![
+            department
+                .rank
+                .map_or_else(String::new, |rank| rank.to_string()),
+            department.department.clone(),
+            department.name.clone(),
+            department.name_en.clone().unwrap_or_default(),
+            department.grade.clone(),
+            number(department.total),
+            number(department.kpi_score),
+            number(department.ballot_score),
+            department.ballots.to_string(),
+        ];
+        row.extend(department.dimensions.iter().map(|d| number(d.score)));
+        row.extend(department.groups.iter().map(|g| number(g.score)));
+        csv.push_str(&csv_row(&row));
+    }
+    let disposition = format!("attachment; filename=\"appraisal-{}.csv\"", report.id);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        csv,
+    )
+        .into_response())
+}
+
+/// One CSV line (RFC 4180 quoting). A cell starting with `=`, `+`, `-` or `@` is prefixed with
+/// an apostrophe so spreadsheets never run it as a formula.
+fn csv_row(cells: &[String]) -> String {
+    let quoted: Vec<String> = cells
+        .iter()
+        .map(|cell| {
+            let cell = if cell.starts_with(['=', '+', '-', '@']) {
+                format!("'{cell}")
+            } else {
+                cell.clone()
+            };
+            if cell.contains([',', '"', '\n', '\r']) {
+                format!("\"{}\"", cell.replace('"', "\"\""))
+            } else {
+                cell
+            }
+        })
+        .collect();
+    format!("{}\r\n", quoted.join(","))
+}
