@@ -1,6 +1,6 @@
-//! The caseledger domain: what a case, a subject (enterprise, institute, university, talent) and a
-//! liaison portfolio are, which commands they accept, which events they record and which rules
-//! decide between them.
+//! The caseledger domain: what a case, a subject (enterprise, institute, university, talent), a
+//! liaison portfolio, an expert of the advisory pool and a consultation request are, which
+//! commands they accept, which events they record and which rules decide between them.
 //!
 //! Architecture invariant: this crate does no IO and has no clock or random number generator.
 //! Time, identifiers, the acting user and policy versions arrive inside the command
@@ -12,6 +12,8 @@ pub mod access;
 pub mod actor;
 pub mod calendar;
 pub mod case;
+pub mod consultation;
+pub mod expert;
 pub mod ids;
 pub mod portfolio;
 pub mod reference;
@@ -20,4 +22,7 @@ pub mod subject;
 pub mod text;
 
 pub use actor::{Actor, Authored, Role};
-pub use ids::{CaseId, DepartmentId, IdError, LeaderId, PortfolioId, SubjectId, UserId, VisitId};
+pub use ids::{
+    CaseId, ConsultationId, DepartmentId, Discipline, ExpertId, IdError, LeaderId, PortfolioId,
+    SubjectId, UnitId, UserId, VisitId,
+};
