@@ -177,7 +177,9 @@ pub enum DrawError {
     #[error("expert {0} appears twice in the pool snapshot")]
     DuplicateExpert(ExpertId),
     /// Not enough eligible experts to seat the panel within the subordinate-unit cap.
-    #[error("only {seatable} of the {needed} seats can be filled from {eligible} eligible experts")]
+    #[error(
+        "only {seatable} of the {needed} seats can be filled from {eligible} eligible experts"
+    )]
     InsufficientPool {
         /// Eligible experts.
         eligible: usize,
@@ -351,7 +353,10 @@ mod tests {
 
     #[test]
     fn the_pool_hash_is_sha256_of_the_canonical_snapshot() {
-        let pool = vec![entry("b", "univ-x", &["finance"]), entry("a", "univ-y", &["law"])];
+        let pool = vec![
+            entry("b", "univ-x", &["finance"]),
+            entry("a", "univ-y", &["law"]),
+        ];
         let json = serde_json::to_string(&canonical_pool(&pool).unwrap()).unwrap();
         assert_eq!(
             json,

@@ -647,22 +647,44 @@ impl ConsultationEvent {
     pub fn at(&self) -> DateTime<Utc> {
         use ConsultationEvent as E;
         match self {
-            E::ConsultationSubmitted { submitted_at: at, .. }
-            | E::ConsultationAccepted { accepted_at: at, .. }
-            | E::ConsultationRejected { rejected_at: at, .. }
+            E::ConsultationSubmitted {
+                submitted_at: at, ..
+            }
+            | E::ConsultationAccepted {
+                accepted_at: at, ..
+            }
+            | E::ConsultationRejected {
+                rejected_at: at, ..
+            }
             | E::PanelDrawn { drawn_at: at, .. }
-            | E::SelectionProposed { proposed_at: at, .. }
-            | E::SelectionApproved { approved_at: at, .. }
-            | E::SeatAccepted { accepted_at: at, .. }
+            | E::SelectionProposed {
+                proposed_at: at, ..
+            }
+            | E::SelectionApproved {
+                approved_at: at, ..
+            }
+            | E::SeatAccepted {
+                accepted_at: at, ..
+            }
             | E::PanelConfirmed { confirmed_at: at }
-            | E::SeatDeclined { declined_at: at, .. }
+            | E::SeatDeclined {
+                declined_at: at, ..
+            }
             | E::ExpertRecused { recused_at: at, .. }
             | E::AlternateSeated { seated_at: at, .. }
-            | E::OpinionSubmitted { submitted_at: at, .. }
-            | E::ConclusionRecorded { recorded_at: at, .. }
-            | E::AdoptionReported { reported_at: at, .. }
+            | E::OpinionSubmitted {
+                submitted_at: at, ..
+            }
+            | E::ConclusionRecorded {
+                recorded_at: at, ..
+            }
+            | E::AdoptionReported {
+                reported_at: at, ..
+            }
             | E::ConsultationClosed { closed_at: at, .. }
-            | E::ConsultationCancelled { cancelled_at: at, .. } => *at,
+            | E::ConsultationCancelled {
+                cancelled_at: at, ..
+            } => *at,
         }
     }
 }
@@ -1091,7 +1113,11 @@ impl ConsultationRequest {
     }
 
     /// Department staff of the requester; other department staff `not_requesting_department`.
-    fn check_requester(&self, actor: &Actor, command: &'static str) -> Result<(), ConsultationError> {
+    fn check_requester(
+        &self,
+        actor: &Actor,
+        command: &'static str,
+    ) -> Result<(), ConsultationError> {
         if self.is_requesting_staff(actor) {
             Ok(())
         } else if actor.has_any(DEPARTMENT_STAFF) {
@@ -1273,7 +1299,9 @@ impl ConsultationRequest {
                             let entry = pool
                                 .iter()
                                 .find(|entry| entry.expert_id == expert_id)
-                                .ok_or_else(|| ConsultationError::ExpertNotInPool(expert_id.clone()))?;
+                                .ok_or_else(|| {
+                                    ConsultationError::ExpertNotInPool(expert_id.clone())
+                                })?;
                             if entry.conflicted(&requesting_unit, &self.parties) {
                                 return Err(ConsultationError::ExpertConflicted(expert_id));
                             }
