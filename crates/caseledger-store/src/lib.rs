@@ -18,6 +18,7 @@ mod db;
 pub mod audit;
 pub mod cases;
 pub mod commands;
+pub mod consultations;
 pub mod feed;
 pub mod history;
 pub mod idempotency;
