@@ -6,6 +6,7 @@ mod support;
 mod audit;
 mod case_loop;
 mod concurrency;
+mod consultation;
 mod feed;
 mod http;
 mod liaison;
