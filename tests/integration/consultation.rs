@@ -113,27 +113,48 @@ async fn investment_project_consultation_from_draw_to_close(db: TestDb) {
     )
     .await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 13);
-    json(app.get("/api/v1/experts/expert-01", &expert("expert-01")).await, 200).await;
+    json(
+        app.get("/api/v1/experts/expert-01", &expert("expert-01"))
+            .await,
+        200,
+    )
+    .await;
     problem(
-        app.get("/api/v1/experts/expert-02", &expert("expert-01")).await,
+        app.get("/api/v1/experts/expert-02", &expert("expert-01"))
+            .await,
         404,
         "expert_not_found",
     )
     .await;
-    problem(app.get("/api/v1/experts", &head).await, 403, "role_not_allowed").await;
+    problem(
+        app.get("/api/v1/experts", &head).await,
+        403,
+        "role_not_allowed",
+    )
+    .await;
 
     // A department asks; the secretary accepts and draws five with two alternates.
     let submitted = json(
-        app.post("/api/v1/consultations", &head, request_body()).await,
+        app.post("/api/v1/consultations", &head, request_body())
+            .await,
         201,
     )
     .await;
     let id = submitted["id"].as_str().unwrap().to_owned();
     let base = format!("/api/v1/consultations/{id}");
-    json(app.post(&format!("{base}/accept"), &secretary, json!({})).await, 200).await;
-    let drawn = position(
-        app.post(&format!("{base}/draw"), &secretary, json!({"alternates": 2}))
+    json(
+        app.post(&format!("{base}/accept"), &secretary, json!({}))
             .await,
+        200,
+    )
+    .await;
+    let drawn = position(
+        app.post(
+            &format!("{base}/draw"),
+            &secretary,
+            json!({"alternates": 2}),
+        )
+        .await,
         200,
     )
     .await;
@@ -163,13 +184,33 @@ async fn investment_project_consultation_from_draw_to_close(db: TestDb) {
     let invited = json(app.get(&base, &expert(&first)).await, 200).await;
     assert_eq!(invited["pledge_required"], true);
     assert!(invited.get("questions").is_none());
-    assert_eq!(seats(&invited).len(), 1, "an expert sees only their own seat");
+    assert_eq!(
+        seats(&invited).len(),
+        1,
+        "an expert sees only their own seat"
+    );
     let unseated = (1..=10)
         .map(|i| format!("expert-{i:02}"))
-        .find(|id| !panel.contains(id) && !request["alternates"].as_array().unwrap().contains(&json!(id)))
+        .find(|id| {
+            !panel.contains(id)
+                && !request["alternates"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&json!(id))
+        })
         .unwrap();
-    problem(app.get(&base, &expert(&unseated)).await, 404, "consultation_not_found").await;
-    problem(app.get(&base, &other_head).await, 404, "consultation_not_found").await;
+    problem(
+        app.get(&base, &expert(&unseated)).await,
+        404,
+        "consultation_not_found",
+    )
+    .await;
+    problem(
+        app.get(&base, &other_head).await,
+        404,
+        "consultation_not_found",
+    )
+    .await;
     problem(app.get(&base, &outsider).await, 403, "role_not_allowed").await;
     json(app.get(&base, &handler).await, 200).await;
 
@@ -252,16 +293,24 @@ async fn investment_project_consultation_from_draw_to_close(db: TestDb) {
                "conditions": if stance == "conditional" { json!("分期建设") } else { Value::Null }})
     };
     json(
-        app.post(&format!("{base}/submit-opinion"), &expert(&active[1]), signed("conditional"))
-            .await,
+        app.post(
+            &format!("{base}/submit-opinion"),
+            &expert(&active[1]),
+            signed("conditional"),
+        )
+        .await,
         200,
     )
     .await;
     for (i, expert_id) in active.iter().enumerate() {
         let stance = if i == 0 { "oppose" } else { "support" };
         last = position(
-            app.post(&format!("{base}/submit-opinion"), &expert(expert_id), signed(stance))
-                .await,
+            app.post(
+                &format!("{base}/submit-opinion"),
+                &expert(expert_id),
+                signed(stance),
+            )
+            .await,
             200,
         )
         .await;
@@ -294,11 +343,20 @@ async fn investment_project_consultation_from_draw_to_close(db: TestDb) {
         .filter(|o| o["expert"] == active[1].as_str())
         .collect();
     assert_eq!(amended.len(), 2);
-    assert_eq!((amended[0]["counted"].clone(), amended[1]["counted"].clone()), (json!(false), json!(true)));
-    let own = json(app.get(&format!("{base}/opinions"), &expert(&active[2])).await, 200).await;
+    assert_eq!(
+        (amended[0]["counted"].clone(), amended[1]["counted"].clone()),
+        (json!(false), json!(true))
+    );
+    let own = json(
+        app.get(&format!("{base}/opinions"), &expert(&active[2]))
+            .await,
+        200,
+    )
+    .await;
     assert_eq!(own["items"].as_array().unwrap().len(), 1);
     problem(
-        app.post(&format!("{base}/close"), &secretary, json!({})).await,
+        app.post(&format!("{base}/close"), &secretary, json!({}))
+            .await,
         422,
         "invalid_status",
     )
@@ -351,7 +409,8 @@ async fn investment_project_consultation_from_draw_to_close(db: TestDb) {
 
     // Adoption, close, the adoption rate.
     problem(
-        app.post(&format!("{base}/close"), &secretary, json!({})).await,
+        app.post(&format!("{base}/close"), &secretary, json!({}))
+            .await,
         422,
         "adoption_not_reported",
     )
@@ -420,7 +479,11 @@ async fn investment_project_consultation_from_draw_to_close(db: TestDb) {
     )
     .await;
     assert_eq!(recused_workload["recused"], 1);
-    let listed = json(app.get("/api/v1/consultations", &expert(&active[0])).await, 200).await;
+    let listed = json(
+        app.get("/api/v1/consultations", &expert(&active[0])).await,
+        200,
+    )
+    .await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 1);
     let listed = json(app.get("/api/v1/consultations", &other_head).await, 200).await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 0);
@@ -462,8 +525,18 @@ async fn investment_project_consultation_from_draw_to_close(db: TestDb) {
     let verified = json(app.get(&verify, &head).await, 200).await;
     assert_eq!(verified["matches"], true, "{verified}");
     assert_eq!(verified["method"], "draw");
-    problem(app.get(&verify, &other_head).await, 404, "consultation_not_found").await;
-    problem(app.get(&verify, &expert(&active[0])).await, 403, "role_not_allowed").await;
+    problem(
+        app.get(&verify, &other_head).await,
+        404,
+        "consultation_not_found",
+    )
+    .await;
+    problem(
+        app.get(&verify, &expert(&active[0])).await,
+        403,
+        "role_not_allowed",
+    )
+    .await;
 
     // Changing the derived expert view changes nothing: the draw is checked against the log.
     let in_panel = &active[1];
@@ -472,7 +545,10 @@ async fn investment_project_consultation_from_draw_to_close(db: TestDb) {
         &format!("UPDATE expert_view SET status = 'removed' WHERE expert_id = '{in_panel}'"),
     )
     .await;
-    assert_eq!(json(app.get(&verify, &auditor).await, 200).await["matches"], true);
+    assert_eq!(
+        json(app.get(&verify, &auditor).await, 200).await["matches"],
+        true
+    );
 
     // Changing the expert's record in the log: the snapshot no longer equals the pool at the
     // draw.
@@ -490,10 +566,13 @@ async fn investment_project_consultation_from_draw_to_close(db: TestDb) {
     .await;
     let broken = json(app.get(&verify, &auditor).await, 200).await;
     assert_eq!(broken["matches"], false);
-    assert!(broken["finding"]
-        .as_str()
-        .unwrap()
-        .starts_with(&format!("pool_at_draw: {in_panel} differs")), "{broken}");
+    assert!(
+        broken["finding"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("pool_at_draw: {in_panel} differs")),
+        "{broken}"
+    );
     let employer = pool()
         .into_iter()
         .find(|e| e["expert_id"] == in_panel.as_str())
@@ -513,7 +592,10 @@ async fn investment_project_consultation_from_draw_to_close(db: TestDb) {
         ),
     )
     .await;
-    assert_eq!(json(app.get(&verify, &auditor).await, 200).await["matches"], true);
+    assert_eq!(
+        json(app.get(&verify, &auditor).await, 200).await["matches"],
+        true
+    );
 
     // Changing one entry of the snapshot the draw recorded: its hash no longer matches.
     tamper(
@@ -526,7 +608,13 @@ async fn investment_project_consultation_from_draw_to_close(db: TestDb) {
     .await;
     let broken = json(app.get(&verify, &auditor).await, 200).await;
     assert_eq!(broken["matches"], false);
-    assert!(broken["finding"].as_str().unwrap().starts_with("pool_hash:"), "{broken}");
+    assert!(
+        broken["finding"]
+            .as_str()
+            .unwrap()
+            .starts_with("pool_hash:"),
+        "{broken}"
+    );
     app.stop().await;
 }
 
@@ -543,7 +631,12 @@ async fn manual_selection_needs_a_second_person_and_is_flagged(db: TestDb) {
         .unwrap()
         .to_owned();
     let base = format!("/api/v1/consultations/{id}");
-    json(app.post(&format!("{base}/accept"), &secretary, json!({})).await, 200).await;
+    json(
+        app.post(&format!("{base}/accept"), &secretary, json!({}))
+            .await,
+        200,
+    )
+    .await;
     problem(
         app.post(
             &format!("{base}/propose-selection"),
@@ -641,7 +734,14 @@ async fn consultation_commands_refuse_with_stable_codes(db: TestDb) {
         .collect();
     assert_eq!(
         fields,
-        ["topic_type", "title", "questions", "confidentiality", "disciplines[0]", "deadline"]
+        [
+            "topic_type",
+            "title",
+            "questions",
+            "confidentiality",
+            "disciplines[0]",
+            "deadline"
+        ]
     );
     let mut smuggled = request_body();
     smuggled["requesting_unit"] = json!("dept-commerce");
@@ -664,36 +764,54 @@ async fn consultation_commands_refuse_with_stable_codes(db: TestDb) {
         "role_not_allowed",
     )
     .await;
-    json(app.post("/api/v1/experts", &secretary, pool()[0].clone()).await, 201).await;
+    json(
+        app.post("/api/v1/experts", &secretary, pool()[0].clone())
+            .await,
+        201,
+    )
+    .await;
     problem(
-        app.post("/api/v1/experts", &secretary, pool()[0].clone()).await,
+        app.post("/api/v1/experts", &secretary, pool()[0].clone())
+            .await,
         409,
         "expert_already_exists",
     )
     .await;
 
     // Too small a pool for the panel is a rule, not a server fault.
-    let id = json(app.post("/api/v1/consultations", &head, request_body()).await, 201).await
-        ["id"]
+    let id = json(
+        app.post("/api/v1/consultations", &head, request_body())
+            .await,
+        201,
+    )
+    .await["id"]
         .as_str()
         .unwrap()
         .to_owned();
     let base = format!("/api/v1/consultations/{id}");
     problem(
-        app.post(&format!("{base}/draw"), &secretary, json!({})).await,
+        app.post(&format!("{base}/draw"), &secretary, json!({}))
+            .await,
         422,
         "invalid_status",
     )
     .await;
-    json(app.post(&format!("{base}/accept"), &secretary, json!({})).await, 200).await;
+    json(
+        app.post(&format!("{base}/accept"), &secretary, json!({}))
+            .await,
+        200,
+    )
+    .await;
     problem(
-        app.post(&format!("{base}/draw"), &secretary, json!({})).await,
+        app.post(&format!("{base}/draw"), &secretary, json!({}))
+            .await,
         422,
         "insufficient_pool",
     )
     .await;
     problem(
-        app.post(&format!("{base}/accept"), &auditor, json!({})).await,
+        app.post(&format!("{base}/accept"), &auditor, json!({}))
+            .await,
         403,
         "role_not_allowed",
     )

@@ -763,9 +763,8 @@ pub async fn submit_consultation(
     let mut fields = Fields::default();
     let topic_type = fields.take(
         "topic_type",
-        TopicType::parse(&body.topic_type).ok_or(
-            "must be strategic_policy, key_project, sci_tech_plan or investment_project",
-        ),
+        TopicType::parse(&body.topic_type)
+            .ok_or("must be strategic_policy, key_project, sci_tech_plan or investment_project"),
     );
     let title = fields.take("title", Title::parse(&body.title));
     if body.questions.is_empty() {

@@ -238,9 +238,10 @@ fn parse_profile(fields: &mut Fields, body: &ExpertProfileRequest) -> Option<Pro
     }
     let mut disciplines = BTreeSet::new();
     for (i, text) in body.disciplines.iter().enumerate() {
-        if let Some(discipline) =
-            fields.take(&format!("disciplines[{i}]"), Discipline::parse(text.as_str()))
-        {
+        if let Some(discipline) = fields.take(
+            &format!("disciplines[{i}]"),
+            Discipline::parse(text.as_str()),
+        ) {
             disciplines.insert(discipline);
         }
     }

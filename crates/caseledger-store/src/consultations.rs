@@ -57,9 +57,12 @@ pub struct ExpertView {
 impl ExpertView {
     fn evolve(view: Option<Self>, expert_id: &str, event: &ExpertEvent) -> Option<Self> {
         match (view, event) {
-            (None, ExpertEvent::ExpertAdded {
-                profile, added_at, ..
-            }) => Some(Self {
+            (
+                None,
+                ExpertEvent::ExpertAdded {
+                    profile, added_at, ..
+                },
+            ) => Some(Self {
                 expert_id: expert_id.to_owned(),
                 status: ExpertStatus::Active,
                 profile: profile.clone(),
@@ -296,14 +299,15 @@ impl Projection for ConsultationsProjection {
         .await?;
         let mut opinions: Vec<OpinionView> = Vec::new();
         for (event, consultation_event) in parsed {
-            let view = views
-                .entry(event.aggregate_id.clone())
-                .or_insert_with(|| ConsultationView {
-                    consultation_id: event.aggregate_id.clone(),
-                    list_order: event.at.position,
-                    version: 0,
-                    state: ConsultationRequest::default(),
-                });
+            let view =
+                views
+                    .entry(event.aggregate_id.clone())
+                    .or_insert_with(|| ConsultationView {
+                        consultation_id: event.aggregate_id.clone(),
+                        list_order: event.at.position,
+                        version: 0,
+                        state: ConsultationRequest::default(),
+                    });
             if view.version == 0
                 && !matches!(
                     consultation_event,
@@ -498,12 +502,15 @@ impl Database {
     /// The experts, optionally of one status, by id. (A district's pool holds hundreds, not
     /// millions: no paging.)
     pub async fn list_experts(&self, status: Option<&str>) -> Result<Vec<ExpertView>, StoreError> {
-        let documents: Vec<String> = with_pool!(self, |pool| sqlx::query_scalar(
+        let documents: Vec<String> =
+            with_pool!(self, |pool| {
+                sqlx::query_scalar(
             "SELECT document FROM expert_view WHERE ($1 IS NULL OR status = $1) ORDER BY expert_id"
         )
         .bind(status)
         .fetch_all(pool)
-        .await)?;
+        .await
+            })?;
         documents
             .iter()
             .map(|d| Ok(serde_json::from_str(d)?))
@@ -553,7 +560,10 @@ impl Database {
             sql.push_str(&conditions.join(" AND "));
         }
         binds.push(Bind::Int(filter.limit));
-        sql.push_str(&format!(" ORDER BY v.list_order DESC LIMIT ${}", binds.len()));
+        sql.push_str(&format!(
+            " ORDER BY v.list_order DESC LIMIT ${}",
+            binds.len()
+        ));
         let documents: Vec<String> = with_pool!(self, |pool| {
             let query = bind_all!(sqlx::query_scalar(&sql), &binds);
             query.fetch_all(pool).await
@@ -601,7 +611,10 @@ impl Database {
                 status.as_str(),
                 "panel_drawn" | "panel_confirmed" | "collecting_opinions"
             );
-            let done = matches!(status.as_str(), "concluded" | "adoption_reported" | "closed");
+            let done = matches!(
+                status.as_str(),
+                "concluded" | "adoption_reported" | "closed"
+            );
             match seat.as_str() {
                 "invited" if open => workload.invited += 1,
                 "accepted" if open && opinions == 0 => workload.opinion_due += 1,
@@ -631,7 +644,14 @@ impl Database {
         Ok(rows
             .into_iter()
             .map(
-                |(requesting_unit, reported_requests, recommendations, adopted, partly, not_adopted)| {
+                |(
+                    requesting_unit,
+                    reported_requests,
+                    recommendations,
+                    adopted,
+                    partly,
+                    not_adopted,
+                )| {
                     AdoptionRate {
                         requesting_unit,
                         reported_requests,
@@ -647,7 +667,10 @@ impl Database {
 
     /// The `Expert` events of the log before `before_position` (all when `None`), by expert
     /// and sequence.
-    async fn expert_events(&self, before_position: Option<i64>) -> Result<Vec<FeedEvent>, StoreError> {
+    async fn expert_events(
+        &self,
+        before_position: Option<i64>,
+    ) -> Result<Vec<FeedEvent>, StoreError> {
         let sql = format!(
             "SELECT {} FROM events WHERE aggregate_type = $1 AND position < $2 \
               ORDER BY aggregate_id, sequence",
@@ -666,7 +689,10 @@ impl Database {
 
     /// The pool as the log holds it (before `before_position`, or now): every active expert's
     /// snapshot entry, in canonical order. Draws use this, never the `experts` view.
-    pub async fn expert_pool(&self, before_position: Option<i64>) -> Result<Vec<PoolEntry>, StoreError> {
+    pub async fn expert_pool(
+        &self,
+        before_position: Option<i64>,
+    ) -> Result<Vec<PoolEntry>, StoreError> {
         let mut experts: BTreeMap<String, Expert> = BTreeMap::new();
         for event in self.expert_events(before_position).await? {
             let expert_event: ExpertEvent = serde_json::from_str(&event.payload)?;
