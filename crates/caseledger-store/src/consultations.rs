@@ -502,15 +502,14 @@ impl Database {
     /// The experts, optionally of one status, by id. (A district's pool holds hundreds, not
     /// millions: no paging.)
     pub async fn list_experts(&self, status: Option<&str>) -> Result<Vec<ExpertView>, StoreError> {
-        let documents: Vec<String> =
-            with_pool!(self, |pool| {
-                sqlx::query_scalar(
+        let documents: Vec<String> = with_pool!(self, |pool| {
+            sqlx::query_scalar(
             "SELECT document FROM expert_view WHERE ($1 IS NULL OR status = $1) ORDER BY expert_id"
         )
         .bind(status)
         .fetch_all(pool)
         .await
-            })?;
+        })?;
         documents
             .iter()
             .map(|d| Ok(serde_json::from_str(d)?))
