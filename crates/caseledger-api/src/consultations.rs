@@ -858,6 +858,39 @@ macro_rules! command_doc {
     };
 }
 
+macro_rules! command_without_body {
+    ($(#[$doc:meta])* $name:ident, $path:literal, $ok:literal, $rules:literal, $command:expr) => {
+        $(#[$doc])*
+        #[utoipa::path(
+            post, path = $path, tag = "consultations",
+            params(
+                ("consultation_id" = String, Path, description = "The request id"),
+                ("If-Match" = Option<String>, Header, description = "Run only if the request is at this version"),
+                ("Idempotency-Key" = Option<String>, Header, description = "Retry safely"),
+            ),
+            responses(
+                (status = 200, description = $ok, body = crate::commands::CommandAccepted),
+                (status = 403, description = "`role_not_allowed`, `not_requesting_department`, `approver_is_proposer`", body = Problem, content_type = "application/problem+json"),
+                (status = 404, description = "`consultation_not_found`", body = Problem, content_type = "application/problem+json"),
+                (status = 409, description = "`concurrent_modification`", body = Problem, content_type = "application/problem+json"),
+                (status = 412, description = "`version_mismatch`", body = Problem, content_type = "application/problem+json"),
+                (status = 422, description = $rules, body = Problem, content_type = "application/problem+json"),
+            ),
+            security(("bearer" = []))
+        )]
+        pub async fn $name(
+            State(state): State<AppState>,
+            Authenticated(actor): Authenticated,
+            Path(consultation_id): Path<String>,
+            headers: HeaderMap,
+        ) -> Result<Response, ApiError> {
+            let id = parse_id(&consultation_id)?;
+            command_on_consultation(&state, actor, &headers, &id, StatusCode::OK, &EmptyRequest {}, $command)
+                .await
+        }
+    };
+}
+
 fn reason(body: &ReasonRequest) -> Result<LongText, ApiError> {
     let mut fields = Fields::default();
     let reason = fields.take("reason", LongText::parse(&body.reason));
@@ -865,11 +898,10 @@ fn reason(body: &ReasonRequest) -> Result<LongText, ApiError> {
     reason.ok_or_else(missing)
 }
 
-command_doc!(
-    /// Accept the request (panel secretary).
-    accept_consultation, "/api/v1/consultations/{consultation_id}/accept", EmptyRequest,
-    "Accepted", "`invalid_status`",
-    |state, id, body| { ConsultationCommand::Accept }
+command_without_body!(
+    /// Accept the request (panel secretary). No body.
+    accept_consultation, "/api/v1/consultations/{consultation_id}/accept",
+    "Accepted", "`invalid_status`", ConsultationCommand::Accept
 );
 
 command_doc!(
@@ -957,12 +989,11 @@ pub async fn propose_selection(
     command_on_consultation(&state, actor, &headers, &id, StatusCode::OK, &body, command).await
 }
 
-command_doc!(
+command_without_body!(
     /// Approve the pending manual selection (a district leader, or a panel secretary other than
-    /// the proposer).
-    approve_selection, "/api/v1/consultations/{consultation_id}/approve-selection", EmptyRequest,
-    "Approved and seated", "`no_selection_pending`",
-    |state, id, body| { ConsultationCommand::ApproveSelection }
+    /// the proposer). No body.
+    approve_selection, "/api/v1/consultations/{consultation_id}/approve-selection",
+    "Approved and seated", "`no_selection_pending`", ConsultationCommand::ApproveSelection
 );
 
 command_doc!(
@@ -1072,12 +1103,11 @@ command_doc!(
     }
 );
 
-command_doc!(
+command_without_body!(
     /// Close the request after the adoption report (panel secretary or the requesting
-    /// department).
-    close_consultation, "/api/v1/consultations/{consultation_id}/close", EmptyRequest,
-    "Closed", "`adoption_not_reported`, `invalid_status`",
-    |state, id, body| { ConsultationCommand::Close }
+    /// department). No body.
+    close_consultation, "/api/v1/consultations/{consultation_id}/close",
+    "Closed", "`adoption_not_reported`, `invalid_status`", ConsultationCommand::Close
 );
 
 command_doc!(

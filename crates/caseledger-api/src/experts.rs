@@ -410,10 +410,9 @@ pub async fn suspend_expert(
     .await
 }
 
-/// Reinstate a suspended expert (panel secretary).
+/// Reinstate a suspended expert (panel secretary). No body.
 #[utoipa::path(
     post, path = "/api/v1/experts/{expert_id}/reinstate", tag = "consultations",
-    request_body = EmptyRequest,
     params(("expert_id" = String, Path, description = "The expert's user id")),
     responses(
         (status = 200, description = "Reinstated", body = crate::commands::CommandAccepted),
@@ -428,7 +427,6 @@ pub async fn reinstate_expert(
     Authenticated(actor): Authenticated,
     Path(expert_id): Path<String>,
     headers: HeaderMap,
-    ApiJson(body): ApiJson<EmptyRequest>,
 ) -> Result<Response, ApiError> {
     let expert_id = parse_expert_id(&expert_id)?;
     command_on_expert(
@@ -437,7 +435,7 @@ pub async fn reinstate_expert(
         &headers,
         &expert_id,
         StatusCode::OK,
-        &body,
+        &EmptyRequest {},
         ExpertCommand::Reinstate,
     )
     .await
