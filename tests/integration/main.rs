@@ -7,6 +7,7 @@ mod appraisal;
 mod audit;
 mod case_loop;
 mod concurrency;
+mod consultation;
 mod feed;
 mod http;
 mod liaison;

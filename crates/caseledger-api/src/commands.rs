@@ -7,6 +7,8 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use caseledger_domain::appraisal::AppraisalError;
 use caseledger_domain::case::{CaseError, RefusalKind};
+use caseledger_domain::consultation::ConsultationError;
+use caseledger_domain::expert::ExpertError;
 use caseledger_domain::portfolio::PortfolioError;
 use caseledger_domain::subject::SubjectError;
 use caseledger_domain::Actor;
@@ -170,7 +172,14 @@ macro_rules! refusal {
     )*};
 }
 
-refusal!(CaseError, SubjectError, PortfolioError, AppraisalError);
+refusal!(
+    CaseError,
+    SubjectError,
+    PortfolioError,
+    AppraisalError,
+    ExpertError,
+    ConsultationError
+);
 
 /// Maps a refusal to its answer: not found 404, forbidden 403, conflict 409, rule 422.
 pub fn refusal_error<E: Refusal>(error: &E) -> ApiError {

@@ -14,7 +14,9 @@ pub mod audit;
 pub mod auth;
 pub mod cases;
 pub mod commands;
+pub mod consultations;
 pub mod error;
+pub mod experts;
 pub mod fields;
 pub mod json;
 pub mod kpi;
@@ -59,6 +61,8 @@ pub fn projections() -> Vec<Arc<dyn Projection>> {
         Arc::new(caseledger_store::portfolios::PortfoliosProjection),
         Arc::new(caseledger_store::kpi::KpiProjection),
         Arc::new(caseledger_store::appraisals::AppraisalsProjection),
+        Arc::new(caseledger_store::consultations::ExpertsProjection),
+        Arc::new(caseledger_store::consultations::ConsultationsProjection),
         Arc::new(caseledger_store::audit::AuditChainProjection::default()),
     ]
 }
@@ -190,6 +194,107 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/portfolios/{portfolio_id}/link-case",
             post(portfolios::link_case),
+        )
+        .route(
+            "/api/v1/experts",
+            post(experts::add_expert).get(experts::list_experts),
+        )
+        .route("/api/v1/experts/{expert_id}", get(experts::get_expert))
+        .route(
+            "/api/v1/experts/{expert_id}/workload",
+            get(experts::expert_workload),
+        )
+        .route(
+            "/api/v1/experts/{expert_id}/update",
+            post(experts::update_expert),
+        )
+        .route(
+            "/api/v1/experts/{expert_id}/suspend",
+            post(experts::suspend_expert),
+        )
+        .route(
+            "/api/v1/experts/{expert_id}/reinstate",
+            post(experts::reinstate_expert),
+        )
+        .route(
+            "/api/v1/experts/{expert_id}/remove",
+            post(experts::remove_expert),
+        )
+        .route(
+            "/api/v1/consultations",
+            post(consultations::submit_consultation).get(consultations::list_consultations),
+        )
+        .route(
+            "/api/v1/consultations/adoption-rates",
+            get(consultations::adoption_rates),
+        )
+        .route(
+            "/api/v1/consultations/{consultation_id}",
+            get(consultations::get_consultation),
+        )
+        .route(
+            "/api/v1/consultations/{consultation_id}/opinions",
+            get(consultations::list_opinions),
+        )
+        .route(
+            "/api/v1/consultations/{consultation_id}/draw/verify",
+            get(consultations::verify_draw),
+        )
+        .route(
+            "/api/v1/consultations/{consultation_id}/accept",
+            post(consultations::accept_consultation),
+        )
+        .route(
+            "/api/v1/consultations/{consultation_id}/reject",
+            post(consultations::reject_consultation),
+        )
+        .route(
+            "/api/v1/consultations/{consultation_id}/draw",
+            post(consultations::draw_panel),
+        )
+        .route(
+            "/api/v1/consultations/{consultation_id}/propose-selection",
+            post(consultations::propose_selection),
+        )
+        .route(
+            "/api/v1/consultations/{consultation_id}/approve-selection",
+            post(consultations::approve_selection),
+        )
+        .route(
+            "/api/v1/consultations/{consultation_id}/accept-seat",
+            post(consultations::accept_seat),
+        )
+        .route(
+            "/api/v1/consultations/{consultation_id}/decline-seat",
+            post(consultations::decline_seat),
+        )
+        .route(
+            "/api/v1/consultations/{consultation_id}/declare-conflict",
+            post(consultations::declare_conflict),
+        )
+        .route(
+            "/api/v1/consultations/{consultation_id}/recuse",
+            post(consultations::recuse_expert),
+        )
+        .route(
+            "/api/v1/consultations/{consultation_id}/submit-opinion",
+            post(consultations::submit_opinion),
+        )
+        .route(
+            "/api/v1/consultations/{consultation_id}/conclude",
+            post(consultations::conclude),
+        )
+        .route(
+            "/api/v1/consultations/{consultation_id}/report-adoption",
+            post(consultations::report_adoption),
+        )
+        .route(
+            "/api/v1/consultations/{consultation_id}/close",
+            post(consultations::close_consultation),
+        )
+        .route(
+            "/api/v1/consultations/{consultation_id}/cancel",
+            post(consultations::cancel_consultation),
         )
         .route("/api/v1/departments", get(ops::departments))
         .route(

@@ -5,8 +5,8 @@ use utoipa::openapi::{OpenApi as OpenApiDocument, RefOr};
 use utoipa::{Modify, OpenApi};
 
 use crate::{
-    appraisal_page, appraisals, audit, cases, commands, error, kpi, ops, portfolios, queues,
-    subjects,
+    appraisal_page, appraisals, audit, cases, commands, consultations, error, experts, kpi, ops,
+    portfolios, queues, subjects,
 };
 
 /// The caseledger HTTP API.
@@ -35,6 +35,18 @@ use crate::{
         portfolios::record_visit, portfolios::link_case, portfolios::get_portfolio,
         portfolios::list_portfolios, portfolios::overdue_visits, portfolios::list_visits,
         portfolios::portfolio_overview,
+        experts::add_expert, experts::update_expert, experts::suspend_expert,
+        experts::reinstate_expert, experts::remove_expert, experts::list_experts,
+        experts::get_expert, experts::expert_workload,
+        consultations::submit_consultation, consultations::accept_consultation,
+        consultations::reject_consultation, consultations::draw_panel,
+        consultations::propose_selection, consultations::approve_selection,
+        consultations::accept_seat, consultations::decline_seat, consultations::declare_conflict,
+        consultations::recuse_expert, consultations::submit_opinion, consultations::conclude,
+        consultations::report_adoption, consultations::close_consultation,
+        consultations::cancel_consultation, consultations::get_consultation,
+        consultations::list_consultations, consultations::list_opinions,
+        consultations::verify_draw, consultations::adoption_rates,
         ops::departments, ops::healthz, ops::readyz, ops::metrics,
         audit::public_digests, audit::audit_events,
         kpi::department_kpi_handler, kpi::kpi_list, kpi::kpi_trend,
@@ -55,6 +67,7 @@ use crate::{
         (name = "appraisals", description = "Appraisal campaigns (公开评议): ballots, results, publication, rectification"),
         (name = "subjects", description = "Enterprises, institutes, universities and talents the district liaises with; contact data is private"),
         (name = "portfolios", description = "Liaison portfolios (包联/挂点) of leaders and departments: assignments, visits, overdue visits"),
+        (name = "consultations", description = "The expert pool and expert consultation requests (专家咨询论证): provable random panel draws with recusal, private opinions, conclusion, adoption"),
         (name = "reference", description = "Reference data"),
         (name = "audit", description = "Tamper-evident audit trail: digests (public) and the auditor's event listing"),
         (name = "operations", description = "Health, readiness and metrics"),

@@ -1,5 +1,6 @@
-//! The `caseledger` binary: `serve`, `migrate`, `token`, and the `projections` maintenance
-//! commands. Configuration comes from the environment; flags override it.
+//! The `caseledger` binary: `serve`, `migrate`, `token`, the `projections` and `audit`
+//! maintenance commands and `consultations verify-draw`. Configuration comes from the
+//! environment; flags override it.
 //!
 //! The only place that installs a tracing subscriber, reads the clock for tokens, and touches the
 //! data directory (the generated JWT secret and the editable reference data files).
@@ -91,6 +92,11 @@ enum Command {
         #[command(subcommand)]
         command: SnapshotsCommand,
     },
+    /// Expert consultation requests.
+    Consultations {
+        #[command(subcommand)]
+        command: ConsultationsCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -98,6 +104,17 @@ enum SnapshotsCommand {
     /// Delete every snapshot; the next commands replay their streams and write new ones. Use it
     /// after changing how an aggregate evolves without a new release version.
     Clear,
+}
+
+#[derive(Subcommand)]
+enum ConsultationsCommand {
+    /// Re-run a request's recorded panel draw from the log and compare: exit 0 when the
+    /// snapshot, its hash, the pool at the draw, the panel and the proof all match; exit 1 with
+    /// the mismatch named (a manual selection never matches: it was not drawn).
+    VerifyDraw {
+        /// The consultation request id.
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -215,6 +232,7 @@ async fn run(cli: Cli) -> Result<()> {
             println!("deleted {deleted} snapshots; the next commands replay their streams");
             Ok(())
         }
+        Command::Consultations { command } => consultations(&cli.database_url, command).await,
     }
 }
 
@@ -612,6 +630,44 @@ async fn audit(database_url: &str, command: AuditCommand) -> Result<()> {
                 eprintln!("exported {written} events to {}", path.display());
             }
             Ok(())
+        }
+    }
+}
+
+async fn consultations(database_url: &str, command: ConsultationsCommand) -> Result<()> {
+    let db = open(database_url).await?;
+    db.migrate().await.context("applying migrations")?;
+    match command {
+        ConsultationsCommand::VerifyDraw { id } => {
+            let Some(verification) = db
+                .verify_draw(&id)
+                .await
+                .with_context(|| format!("verifying the draw of {id}"))?
+            else {
+                bail!("no consultation request {id}");
+            };
+            for check in &verification.checks {
+                println!(
+                    "{} {}: {}",
+                    if check.ok { "ok  " } else { "FAIL" },
+                    check.name,
+                    check.detail
+                );
+            }
+            match &verification.finding {
+                None => {
+                    println!(
+                        "draw verified: pool hash {}, proof {}",
+                        verification.pool_hash.as_deref().unwrap_or_default(),
+                        verification.proof.as_deref().unwrap_or_default()
+                    );
+                    Ok(())
+                }
+                Some(finding) => {
+                    println!("DRAW NOT VERIFIED: {finding}");
+                    std::process::exit(1);
+                }
+            }
         }
     }
 }

@@ -590,3 +590,171 @@ async fn timers_fire_once_across_two_servers_and_a_restart(url: String, dir: &Pa
     terminate(second);
     terminate(third);
 }
+
+/// A new user's consultation: a pool of six, a panel of three drawn over HTTP; then, offline,
+/// `caseledger consultations verify-draw` confirms the draw (and the independent Python
+/// re-implementation agrees), and after one pool entry of the recorded snapshot is changed by
+/// hand it exits 1 and names the mismatch.
+async fn consultation_draw_verifies_from_the_cli(url: String) {
+    let data_dir = tempfile::tempdir().unwrap();
+    let dir = data_dir.path();
+    stdout(&caseledger(&url, dir, &["migrate"]));
+    let secretary = stdout(&caseledger(
+        &url,
+        dir,
+        &["token", "--sub", "sec-wu", "--role", "panel_secretary"],
+    ));
+    let head = stdout(&caseledger(
+        &url,
+        dir,
+        &[
+            "token",
+            "--sub",
+            "head-liu",
+            "--role",
+            "department_head",
+            "--org",
+            "dept-development-reform",
+        ],
+    ));
+    let client = reqwest::Client::new();
+    let (server, address) = serve(&url, dir);
+    let api = |path: &str| format!("http://{address}/api/v1{path}");
+    for i in 1..=6 {
+        let (status, body) = post(
+            &client,
+            api("/experts"),
+            &secretary,
+            serde_json::json!({
+                "expert_id": format!("expert-{i}"), "name": format!("专家{i}"),
+                "disciplines": ["finance"], "employer_unit": format!("univ-{i}")
+            }),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let (status, submitted) = post(
+        &client,
+        api("/consultations"),
+        &head,
+        serde_json::json!({
+            "topic_type": "investment_project", "title": "产业园投资论证",
+            "questions": ["是否可行？"], "confidentiality": "internal",
+            "disciplines": ["finance"], "panel_size": 3, "deadline": "2099-01-01"
+        }),
+    )
+    .await;
+    assert_eq!(status, 201, "{submitted}");
+    let id = submitted["id"].as_str().unwrap().to_owned();
+    let (status, _) = post(
+        &client,
+        api(&format!("/consultations/{id}/accept")),
+        &secretary,
+        serde_json::json!({}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, drawn) = post(
+        &client,
+        api(&format!("/consultations/{id}/draw")),
+        &secretary,
+        serde_json::json!({"alternates": 2}),
+    )
+    .await;
+    assert_eq!(status, 200, "{drawn}");
+    terminate(server);
+
+    let verified = stdout(&caseledger(
+        &url,
+        dir,
+        &["consultations", "verify-draw", &id],
+    ));
+    assert!(verified.contains("draw verified: pool hash"), "{verified}");
+
+    // The independent re-implementation agrees with the recorded draw.
+    let payload = event_payload(&url, "PanelDrawn").await;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/verify-draw.py");
+    let mut python = Command::new("python3")
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut python.stdin.take().unwrap(), payload.as_bytes()).unwrap();
+    let checked = python.wait_with_output().unwrap();
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stdout)
+    );
+
+    // One pool entry of the recorded snapshot changed by hand.
+    let statement = if url.starts_with("postgres") {
+        "UPDATE events SET payload = jsonb_set(payload, '{PanelDrawn,pool,2,employer_unit}', '\"univ-forged\"') \
+          WHERE event_type = 'PanelDrawn'"
+    } else {
+        "UPDATE events SET payload = json_set(payload, '$.PanelDrawn.pool[2].employer_unit', 'univ-forged') \
+          WHERE event_type = 'PanelDrawn'"
+    };
+    tamper(&url, statement).await;
+    let failed = caseledger(&url, dir, &["consultations", "verify-draw", &id]);
+    assert_eq!(failed.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&failed.stdout);
+    assert!(said.contains("DRAW NOT VERIFIED: pool_hash:"), "{said}");
+    assert!(
+        said.contains("FAIL pool_at_draw: expert-3 differs"),
+        "{said}"
+    );
+
+    let unknown = caseledger(
+        &url,
+        dir,
+        &[
+            "consultations",
+            "verify-draw",
+            "0190c0de-0000-7000-8000-000000000000",
+        ],
+    );
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no consultation request"));
+}
+
+/// The payload (JSON text) of the one event of type `event_type`.
+async fn event_payload(url: &str, event_type: &str) -> String {
+    if url.starts_with("postgres") {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        let payload: String =
+            sqlx::query_scalar("SELECT payload::text FROM events WHERE event_type = $1")
+                .bind(event_type)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        pool.close().await;
+        payload
+    } else {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        let payload: String =
+            sqlx::query_scalar("SELECT payload FROM events WHERE event_type = $1")
+                .bind(event_type)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        pool.close().await;
+        payload
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consultation_draw_verifies_from_the_cli_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    consultation_draw_verifies_from_the_cli(format!(
+        "sqlite://{}",
+        dir.path().join("caseledger.db").display()
+    ))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consultation_draw_verifies_from_the_cli_on_postgres() {
+    consultation_draw_verifies_from_the_cli(fresh_postgres_database().await).await;
+}

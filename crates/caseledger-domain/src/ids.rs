@@ -85,6 +85,26 @@ slug_id!(
 );
 
 slug_id!(
+    /// A member of the expert pool: the expert's user id (the token's `sub`), a slug so that it
+    /// can name the expert's stream and be compared byte for byte in the panel draw.
+    ExpertId,
+    "expert id"
+);
+
+slug_id!(
+    /// An organisational unit an expert works for or may be conflicted with: a department id, a
+    /// subject id, or any other unit's slug (`univ-tsinghua`, `soe-district-investment`).
+    UnitId,
+    "unit id"
+);
+
+slug_id!(
+    /// An expert discipline (`finance`, `urban-planning`, `environmental-assessment`).
+    Discipline,
+    "discipline"
+);
+
+slug_id!(
     /// A district leader who owns a liaison portfolio: the leader's user id (the token's `sub`),
     /// which must be a slug so that the portfolio id can be derived from it.
     LeaderId,
@@ -191,6 +211,11 @@ uuid_id!(
 uuid_id!(
     /// One rectification item (整改事项) of an appraisal campaign. Chosen by the application.
     RectificationId
+);
+
+uuid_id!(
+    /// One expert consultation request (专家咨询论证). Chosen by the application (UUIDv7).
+    ConsultationId
 );
 
 /// The authenticated user's id (the token's `sub`). Opaque text, 1 to 128 characters.

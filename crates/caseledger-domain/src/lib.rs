@@ -1,6 +1,7 @@
 //! The caseledger domain: what a case, a subject (enterprise, institute, university, talent), a
-//! liaison portfolio and an appraisal campaign are, which commands they accept, which events they
-//! record and which rules decide between them; and the department KPI formulas over case events.
+//! liaison portfolio, an appraisal campaign, an expert of the advisory pool and a consultation
+//! request are, which commands they accept, which events they record and which rules decide
+//! between them; and the department KPI formulas over case events.
 //!
 //! Architecture invariant: this crate does no IO and has no clock or random number generator.
 //! Time, identifiers, the acting user and policy versions arrive inside the command
@@ -13,6 +14,8 @@ pub mod actor;
 pub mod appraisal;
 pub mod calendar;
 pub mod case;
+pub mod consultation;
+pub mod expert;
 pub mod ids;
 pub mod kpi;
 pub mod portfolio;
@@ -23,6 +26,6 @@ pub mod text;
 
 pub use actor::{Actor, Authored, Role};
 pub use ids::{
-    AppraisalId, CaseId, DepartmentId, IdError, LeaderId, PortfolioId, RectificationId, SubjectId,
-    UserId, VisitId,
+    AppraisalId, CaseId, ConsultationId, DepartmentId, Discipline, ExpertId, IdError, LeaderId,
+    PortfolioId, RectificationId, SubjectId, UnitId, UserId, VisitId,
 };

@@ -19,6 +19,7 @@ pub mod appraisals;
 pub mod audit;
 pub mod cases;
 pub mod commands;
+pub mod consultations;
 pub mod feed;
 pub mod history;
 pub mod idempotency;

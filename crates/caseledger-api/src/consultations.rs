@@ -1,0 +1,1398 @@
+//! `/api/v1/consultations`: expert consultation requests (专家咨询论证). A department submits;
+//! the panel secretary accepts, draws the panel (the server chooses the seed with the operating
+//! system's CSPRNG and reads the pool from the log) or proposes a manual selection that a second
+//! person approves; seated experts accept with the confidentiality pledge, decline or declare a
+//! conflict; opinions come in; the secretary records the conclusion; the department reports
+//! adoption; the request closes.
+//!
+//! Who sees what (docs/DECISIONS.md, "Expert consultations"):
+//! - the panel secretary, auditors and district leaders read every request;
+//! - the requesting department's staff read their own requests (others: 404);
+//! - an expert reads only requests they hold a seat on, in full only after accepting the pledge
+//!   (before it: the invitation without questions and materials; not seated: 404);
+//! - individual opinions are private until the conclusion: before it only the secretary and the
+//!   auditor read them, attributed; after it the requesting department reads them anonymised;
+//!   an expert reads their own. Every read of opinions is recorded in the access log first.
+//! - a manual selection is flagged (`selection.manual = true`, with its reason and approver) in
+//!   every request body and in the draw verification.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use caseledger_domain::consultation::{
+    AdoptionItem, AdoptionOutcome, Confidentiality, ConsultationCommand, ConsultationRequest,
+    DrawSeed, SeatState, SelectionMethod, Stance, TopicType, PLEDGE_VERSION,
+};
+use caseledger_domain::subject::PersonName;
+use caseledger_domain::text::{LongText, Title};
+use caseledger_domain::{Actor, Authored, ConsultationId, Discipline, ExpertId, Role, UnitId};
+use caseledger_store::consultations::{
+    ConsultationFilter, ConsultationView, DrawVerification, CONSULTATION_TYPE,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::audit::record_access;
+use crate::auth::Authenticated;
+use crate::commands::{self, event_metadata, fingerprint, CommandHeaders, CommandRequest};
+use crate::error::{ApiError, Problem};
+use crate::experts::{EmptyRequest, MinPositionQuery, ReasonRequest};
+use crate::fields::{parse_date, Fields};
+use crate::json::{ApiJson, ApiQuery};
+use crate::reads::{time, wait_for_projection};
+use crate::state::AppState;
+
+const COLLECTION: &str = "/api/v1/consultations";
+
+/// Roles that read every request.
+const OVERSIGHT: &[Role] = &[Role::PanelSecretary, Role::Auditor, Role::DistrictLeader];
+const DEPARTMENT_STAFF: &[Role] = &[Role::DepartmentHandler, Role::DepartmentHead];
+
+// ---------------------------------------------------------------------------------------------
+// Request shapes
+
+/// Submit a request for consultation.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitConsultationRequest {
+    /// `strategic_policy`, `key_project`, `sci_tech_plan` or `investment_project`.
+    #[schema(example = "investment_project")]
+    pub topic_type: String,
+    /// Title (1 to 200 characters).
+    pub title: String,
+    /// The questions put to the panel, at least one.
+    pub questions: Vec<String>,
+    /// Where the materials are (document number or file reference).
+    #[serde(default)]
+    pub materials_ref: Option<String>,
+    /// `public`, `internal` or `confidential`.
+    pub confidentiality: String,
+    /// Disciplines needed (slugs), at least one.
+    pub disciplines: Vec<String>,
+    /// Seats, 3 to 15.
+    pub panel_size: u32,
+    /// Opinions due by (`YYYY-MM-DD`, China time, after today).
+    pub deadline: String,
+    /// Units involved in the matter (applicant, investor): experts conflicted with them are not
+    /// drawn.
+    #[serde(default)]
+    pub parties: Vec<String>,
+}
+
+/// Draw the panel.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DrawRequest {
+    /// Alternates to name, 0 to 10 (default 2).
+    #[serde(default)]
+    pub alternates: Option<u32>,
+}
+
+/// Propose a panel chosen by hand.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProposeSelectionRequest {
+    /// The seated experts, exactly the panel size.
+    pub panel: Vec<String>,
+    /// Alternates in order.
+    #[serde(default)]
+    pub alternates: Vec<String>,
+    /// Why not a random draw (1 to 20,000 characters).
+    pub reason: String,
+}
+
+/// Accept a seat.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptSeatRequest {
+    /// Must be true: you accept the confidentiality pledge (version in `pledge_version`).
+    pub pledge_accepted: bool,
+}
+
+/// Recuse a seated expert.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecuseRequest {
+    /// The expert.
+    pub expert_id: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// Submit or amend an opinion.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpinionRequest {
+    /// `support`, `conditional` or `oppose`.
+    pub stance: String,
+    /// The reasoning.
+    pub rationale: String,
+    /// Conditions (required for `conditional`).
+    #[serde(default)]
+    pub conditions: Option<String>,
+    /// Your signature (your name as signed).
+    pub signature: String,
+}
+
+/// Record the conclusion.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConcludeRequest {
+    /// The majority view.
+    pub majority_view: String,
+    /// The dissent (required when any expert's latest stance differs from the majority).
+    #[serde(default)]
+    pub dissent: Option<String>,
+    /// Recommendations, at least one; numbered from 1 in this order.
+    pub recommendations: Vec<String>,
+}
+
+/// One recommendation's adoption.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdoptionItemRequest {
+    /// The recommendation's number (from 1).
+    pub recommendation: u32,
+    /// `adopted`, `partly` or `not_adopted`.
+    pub outcome: String,
+    /// Why (required for `not_adopted`).
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// Report adoption.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReportAdoptionRequest {
+    /// One item per recommendation.
+    pub items: Vec<AdoptionItemRequest>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Response shapes
+
+/// One seat.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeatBody {
+    /// The expert.
+    pub expert_id: String,
+    /// `invited`, `accepted`, `declined` or `recused`.
+    pub state: String,
+    /// `draw`, `alternate` or `manual`.
+    pub via: String,
+    /// From a unit subordinate to the requester.
+    pub subordinate: bool,
+    /// When the pledge was accepted.
+    pub pledged_at: Option<String>,
+    /// Whether the expert has submitted an opinion (never its content).
+    pub has_opinion: bool,
+}
+
+/// How the panel was chosen.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SelectionBody {
+    /// `draw` or `manual`.
+    pub method: String,
+    /// True for a manual selection: flagged in every view.
+    pub manual: bool,
+    /// The pool snapshot's hash.
+    pub pool_hash: String,
+    /// The draw's seed (hex).
+    pub seed: Option<String>,
+    /// The draw's proof (hex).
+    pub proof: Option<String>,
+    /// Why selected by hand.
+    pub reason: Option<String>,
+    /// Who drew or proposed.
+    pub selected_by: String,
+    /// Who approved the manual selection.
+    pub approved_by: Option<String>,
+    /// When the panel was seated.
+    pub seated_at: String,
+}
+
+/// A manual selection waiting for approval.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PendingSelectionBody {
+    /// The proposed seats.
+    pub panel: Vec<String>,
+    /// Alternates.
+    pub alternates: Vec<String>,
+    /// Why.
+    pub reason: String,
+    /// Who proposed.
+    pub proposed_by: String,
+    /// When.
+    pub proposed_at: String,
+}
+
+/// The conclusion.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConclusionBody {
+    /// The majority stance.
+    pub majority: String,
+    /// Support count.
+    pub support: u32,
+    /// Conditional count.
+    pub conditional: u32,
+    /// Oppose count.
+    pub oppose: u32,
+    /// The majority view.
+    pub majority_view: String,
+    /// How many dissent.
+    pub dissent_count: usize,
+    /// Who dissents (secretary, auditor and district leaders only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dissenters: Option<Vec<String>>,
+    /// The dissent.
+    pub dissent: Option<String>,
+    /// Recommendations, numbered from 1.
+    pub recommendations: Vec<String>,
+    /// When.
+    pub recorded_at: String,
+}
+
+/// One reported recommendation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdoptionBody {
+    /// The recommendation's number.
+    pub recommendation: u32,
+    /// `adopted`, `partly` or `not_adopted`.
+    pub outcome: String,
+    /// Why.
+    pub reason: Option<String>,
+}
+
+/// A consultation request.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsultationBody {
+    /// The request id.
+    pub id: String,
+    /// Version (also the `ETag`).
+    pub version: i64,
+    /// Status.
+    pub status: String,
+    /// The requesting department.
+    pub requesting_unit: String,
+    /// Topic type.
+    pub topic_type: String,
+    /// Title.
+    pub title: String,
+    /// Questions (absent for an expert before the pledge).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub questions: Option<Vec<String>>,
+    /// Materials reference (absent for an expert before the pledge).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub materials_ref: Option<String>,
+    /// Whether questions and materials are withheld until you accept the pledge.
+    pub pledge_required: bool,
+    /// The pledge text version an expert accepts.
+    pub pledge_version: String,
+    /// Confidentiality.
+    pub confidentiality: String,
+    /// Disciplines.
+    pub disciplines: Vec<String>,
+    /// Units involved.
+    pub parties: Vec<String>,
+    /// Seats.
+    pub panel_size: u32,
+    /// Opinions needed before a conclusion.
+    pub quorum: u32,
+    /// Opinions due by.
+    pub deadline: String,
+    /// Who submitted.
+    pub submitted_by: String,
+    /// When.
+    pub submitted_at: String,
+    /// Why rejected or cancelled.
+    pub closing_reason: Option<String>,
+    /// How the panel was chosen.
+    pub selection: Option<SelectionBody>,
+    /// A manual selection waiting for approval.
+    pub pending_selection: Option<PendingSelectionBody>,
+    /// Seats, in the order they were filled (experts see only their own).
+    pub seats: Vec<SeatBody>,
+    /// Alternates not yet used (oversight only).
+    pub alternates: Vec<String>,
+    /// Opinions counted so far.
+    pub opinion_count: usize,
+    /// The conclusion.
+    pub conclusion: Option<ConclusionBody>,
+    /// The adoption report.
+    pub adoption: Option<Vec<AdoptionBody>>,
+    /// Last change.
+    pub updated_at: Option<String>,
+}
+
+/// A page of requests.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsultationListBody {
+    /// Requests, newest first.
+    pub items: Vec<ConsultationBody>,
+}
+
+/// One opinion version.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OpinionBody {
+    /// The expert (attributed views), or `expert-1`, `expert-2`… (anonymised views).
+    pub expert: String,
+    /// 1, 2, … (amendments are new versions).
+    pub version: u32,
+    /// The stance.
+    pub stance: String,
+    /// The reasoning.
+    pub rationale: String,
+    /// Conditions.
+    pub conditions: Option<String>,
+    /// The signature (attributed views only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+    /// SHA-256 of the signed content.
+    pub content_sha256: String,
+    /// Whether it counts (its expert's latest version, seat still accepted).
+    pub counted: bool,
+    /// When.
+    pub submitted_at: String,
+}
+
+/// The opinions of a request.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OpinionListBody {
+    /// The request.
+    pub consultation_id: String,
+    /// Whether experts are named.
+    pub attributed: bool,
+    /// Opinion versions by expert and version.
+    pub items: Vec<OpinionBody>,
+}
+
+/// One check of a draw verification.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckBody {
+    /// `pool_hash`, `pool_at_draw`, `algorithm`, `panel` or `proof`.
+    pub name: String,
+    /// Whether it passed.
+    pub ok: bool,
+    /// What was compared.
+    pub detail: String,
+}
+
+/// The result of re-checking a draw.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DrawVerificationBody {
+    /// The request.
+    pub consultation_id: String,
+    /// `draw` or `manual`; absent before any selection.
+    pub method: Option<String>,
+    /// True only for a random draw whose every check passed.
+    pub matches: bool,
+    /// True when the panel was selected by hand.
+    pub manual: bool,
+    /// The first failed check, the manual flag, or why there is nothing to verify.
+    pub finding: Option<String>,
+    /// The recorded pool hash.
+    pub pool_hash: Option<String>,
+    /// The recorded proof.
+    pub proof: Option<String>,
+    /// The feed position of the selection event.
+    pub position: Option<i64>,
+    /// Every check made.
+    pub checks: Vec<CheckBody>,
+}
+
+impl From<DrawVerification> for DrawVerificationBody {
+    fn from(verification: DrawVerification) -> Self {
+        Self {
+            consultation_id: verification.consultation_id,
+            method: verification.method.map(|m| m.as_str().to_owned()),
+            matches: verification.matches,
+            manual: verification.method == Some(SelectionMethod::Manual),
+            finding: verification.finding,
+            pool_hash: verification.pool_hash,
+            proof: verification.proof,
+            position: verification.position,
+            checks: verification
+                .checks
+                .into_iter()
+                .map(|check| CheckBody {
+                    name: check.name.to_owned(),
+                    ok: check.ok,
+                    detail: check.detail,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Adoption per requesting department.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdoptionRateBody {
+    /// The department.
+    pub requesting_unit: String,
+    /// Requests with an adoption report.
+    pub reported_requests: i64,
+    /// Recommendations reported on.
+    pub recommendations: i64,
+    /// Adopted.
+    pub adopted: i64,
+    /// Partly adopted.
+    pub partly: i64,
+    /// Not adopted.
+    pub not_adopted: i64,
+    /// adopted / recommendations.
+    pub adoption_rate: f64,
+    /// (adopted + partly) / recommendations.
+    pub adopted_or_partly_rate: f64,
+}
+
+/// Adoption rates.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdoptionRatesBody {
+    /// Per department, by id.
+    pub items: Vec<AdoptionRateBody>,
+}
+
+/// List filters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ConsultationListQuery {
+    /// Only this status.
+    pub status: Option<String>,
+    /// Only this requesting department (oversight roles).
+    pub requesting_unit: Option<String>,
+    /// At most this many, 1 to 500 (default 100).
+    pub limit: Option<i64>,
+    /// Wait (up to 5 s) until the view includes the event at this position.
+    pub min_position: Option<i64>,
+}
+
+/// Opinion reads.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct OpinionsQuery {
+    /// Why you read them (recorded in the access log).
+    pub purpose: Option<String>,
+    /// Wait (up to 5 s) until the view includes the event at this position.
+    pub min_position: Option<i64>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Visibility
+
+fn not_found() -> ApiError {
+    ApiError::not_found("consultation_not_found", "consultation not found")
+}
+
+fn parse_id(text: &str) -> Result<ConsultationId, ApiError> {
+    ConsultationId::parse(text).map_err(|_| not_found())
+}
+
+/// What a reader may see of one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sight {
+    /// Secretary, auditor, district leader.
+    Oversight,
+    /// The requesting department.
+    Requester,
+    /// A seated expert who accepted the pledge.
+    PledgedExpert,
+    /// A seated expert before the pledge (or after declining or recusal).
+    InvitedExpert,
+}
+
+fn role_not_allowed() -> ApiError {
+    ApiError::forbidden(
+        "role_not_allowed",
+        "this role has no access to consultation requests",
+    )
+}
+
+fn sight(actor: &Actor, state: &ConsultationRequest) -> Result<Sight, ApiError> {
+    if actor.has_any(OVERSIGHT) {
+        return Ok(Sight::Oversight);
+    }
+    if actor.has_any(DEPARTMENT_STAFF) {
+        let own = state
+            .requesting_unit
+            .as_ref()
+            .is_some_and(|unit| actor.acts_for(unit.as_str()));
+        return if own {
+            Ok(Sight::Requester)
+        } else {
+            Err(not_found())
+        };
+    }
+    if actor.has(Role::Expert) {
+        return match state
+            .seats
+            .iter()
+            .find(|seat| seat.expert_id.as_str() == actor.sub.as_str())
+        {
+            Some(seat) if seat.state == SeatState::Accepted => Ok(Sight::PledgedExpert),
+            Some(_) => Ok(Sight::InvitedExpert),
+            None => Err(not_found()),
+        };
+    }
+    Err(role_not_allowed())
+}
+
+fn body(view: ConsultationView, sight: Sight, actor: &Actor) -> ConsultationBody {
+    let state = view.state;
+    let full = sight != Sight::InvitedExpert;
+    let oversight = sight == Sight::Oversight;
+    let is_expert = matches!(sight, Sight::PledgedExpert | Sight::InvitedExpert);
+    let seats = state
+        .seats
+        .iter()
+        .filter(|seat| !is_expert || seat.expert_id.as_str() == actor.sub.as_str())
+        .map(|seat| SeatBody {
+            expert_id: seat.expert_id.to_string(),
+            state: seat.state.as_str().to_owned(),
+            via: seat.via.as_str().to_owned(),
+            subordinate: seat.subordinate,
+            pledged_at: seat.pledged_at.map(time),
+            has_opinion: state.opinions.contains_key(&seat.expert_id),
+        })
+        .collect();
+    let opinion_count = state.counted_opinions().len();
+    ConsultationBody {
+        id: view.consultation_id,
+        version: view.version,
+        status: state.status.as_str().to_owned(),
+        requesting_unit: state
+            .requesting_unit
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        topic_type: state
+            .topic_type
+            .map(|t| t.as_str().to_owned())
+            .unwrap_or_default(),
+        title: state.title.clone(),
+        questions: full.then(|| state.questions.clone()),
+        materials_ref: if full {
+            state.materials_ref.clone()
+        } else {
+            None
+        },
+        pledge_required: !full,
+        pledge_version: PLEDGE_VERSION.to_owned(),
+        confidentiality: state
+            .confidentiality
+            .map(|c| c.as_str().to_owned())
+            .unwrap_or_default(),
+        disciplines: state.disciplines.iter().map(ToString::to_string).collect(),
+        parties: state.parties.iter().map(ToString::to_string).collect(),
+        panel_size: state.panel_size,
+        quorum: caseledger_domain::consultation::quorum(state.panel_size),
+        deadline: state.deadline.map(|d| d.to_string()).unwrap_or_default(),
+        submitted_by: state
+            .submitted_by
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        submitted_at: state.submitted_at.map(time).unwrap_or_default(),
+        closing_reason: state.closing_reason.clone(),
+        selection: state.selection.as_ref().map(|selection| SelectionBody {
+            method: selection.method.as_str().to_owned(),
+            manual: selection.method == SelectionMethod::Manual,
+            pool_hash: selection.pool_hash.clone(),
+            seed: selection.seed.clone(),
+            proof: selection.proof.clone(),
+            reason: selection.reason.clone(),
+            selected_by: selection.selected_by.to_string(),
+            approved_by: selection.approved_by.as_ref().map(ToString::to_string),
+            seated_at: time(selection.seated_at),
+        }),
+        pending_selection: state
+            .pending_selection
+            .as_ref()
+            .filter(|_| oversight)
+            .map(|pending| PendingSelectionBody {
+                panel: pending
+                    .panel
+                    .iter()
+                    .map(|c| c.expert_id.to_string())
+                    .collect(),
+                alternates: pending
+                    .alternates
+                    .iter()
+                    .map(|c| c.expert_id.to_string())
+                    .collect(),
+                reason: pending.reason.clone(),
+                proposed_by: pending.proposed_by.to_string(),
+                proposed_at: time(pending.proposed_at),
+            }),
+        seats,
+        alternates: if oversight {
+            state
+                .alternates
+                .iter()
+                .map(|c| c.expert_id.to_string())
+                .collect()
+        } else {
+            Vec::new()
+        },
+        opinion_count,
+        conclusion: state
+            .conclusion
+            .as_ref()
+            .filter(|_| full)
+            .map(|c| ConclusionBody {
+                majority: c.majority.as_str().to_owned(),
+                support: c.tally.support,
+                conditional: c.tally.conditional,
+                oppose: c.tally.oppose,
+                majority_view: c.majority_view.clone(),
+                dissent_count: c.dissenters.len(),
+                dissenters: oversight
+                    .then(|| c.dissenters.iter().map(ToString::to_string).collect()),
+                dissent: c.dissent.clone(),
+                recommendations: c.recommendations.clone(),
+                recorded_at: time(c.recorded_at),
+            }),
+        adoption: state.adoption.as_ref().map(|items| {
+            items
+                .iter()
+                .map(|item| AdoptionBody {
+                    recommendation: item.recommendation,
+                    outcome: item.outcome.as_str().to_owned(),
+                    reason: item.reason.clone(),
+                })
+                .collect()
+        }),
+        updated_at: state.updated_at.map(time),
+    }
+}
+
+async fn load(
+    state: &AppState,
+    id: &ConsultationId,
+    min_position: Option<i64>,
+) -> Result<ConsultationView, ApiError> {
+    wait_for_projection(state, "consultations", min_position).await?;
+    state
+        .db
+        .consultation_view(&id.to_string())
+        .await?
+        .ok_or_else(not_found)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands
+
+#[allow(clippy::too_many_arguments)]
+async fn command_on_consultation(
+    state: &AppState,
+    actor: Actor,
+    headers: &HeaderMap,
+    id: &ConsultationId,
+    success_status: StatusCode,
+    body: &impl Serialize,
+    command: ConsultationCommand,
+) -> Result<Response, ApiError> {
+    let path = match &command {
+        ConsultationCommand::Submit { .. } => COLLECTION.to_owned(),
+        other => format!("{COLLECTION}/{id}/{}", other.name()),
+    };
+    let fingerprint = fingerprint("POST", &path, body);
+    let headers = CommandHeaders::parse(headers)?;
+    let now = state.now();
+    let metadata = event_metadata(&actor, now, &headers);
+    let request = CommandRequest {
+        name: command.name(),
+        actor: &actor,
+        headers: &headers,
+        fingerprint,
+        success_status,
+        receipt: None,
+    };
+    let authored = Authored {
+        actor: actor.clone(),
+        at: now,
+        command,
+    };
+    let aggregate_id = id.to_string();
+    let expected = headers.if_match;
+    commands::run_in(state, COLLECTION, None, request, || async {
+        state
+            .db
+            .execute::<ConsultationRequest>(&aggregate_id, authored, expected, metadata, &())
+            .await
+    })
+    .await
+}
+
+fn missing() -> ApiError {
+    ApiError::internal("validated fields missing")
+}
+
+fn slugs<T>(
+    fields: &mut Fields,
+    field: &str,
+    list: &[String],
+    parse: impl Fn(&str) -> Result<T, caseledger_domain::IdError>,
+) -> Vec<T> {
+    list.iter()
+        .enumerate()
+        .filter_map(|(i, text)| fields.take(&format!("{field}[{i}]"), parse(text)))
+        .collect()
+}
+
+/// Submit a request (department head or handler; the requesting department is the token's
+/// `org`).
+#[utoipa::path(
+    post, path = "/api/v1/consultations", tag = "consultations",
+    request_body = SubmitConsultationRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retry safely")),
+    responses(
+        (status = 201, description = "Submitted; `Location` names the new request", body = crate::commands::CommandAccepted),
+        (status = 400, description = "Malformed JSON or an unknown field", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`role_not_allowed` or `no_department`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`, `panel_size_out_of_range`, `deadline_not_in_future`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn submit_consultation(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<SubmitConsultationRequest>,
+) -> Result<Response, ApiError> {
+    let mut fields = Fields::default();
+    let topic_type = fields.take(
+        "topic_type",
+        TopicType::parse(&body.topic_type)
+            .ok_or("must be strategic_policy, key_project, sci_tech_plan or investment_project"),
+    );
+    let title = fields.take("title", Title::parse(&body.title));
+    if body.questions.is_empty() {
+        fields.push("questions", "at least one question is required");
+    }
+    let questions: Vec<LongText> = body
+        .questions
+        .iter()
+        .enumerate()
+        .filter_map(|(i, q)| fields.take(&format!("questions[{i}]"), LongText::parse(q)))
+        .collect();
+    let materials_ref = fields.optional::<200>("materials_ref", body.materials_ref.as_deref());
+    let confidentiality = fields.take(
+        "confidentiality",
+        Confidentiality::parse(&body.confidentiality)
+            .ok_or("must be public, internal or confidential"),
+    );
+    if body.disciplines.is_empty() {
+        fields.push("disciplines", "at least one discipline is required");
+    }
+    let disciplines = slugs(&mut fields, "disciplines", &body.disciplines, |t| {
+        Discipline::parse(t)
+    });
+    let parties = slugs(&mut fields, "parties", &body.parties, |t| UnitId::parse(t));
+    let deadline = fields.take("deadline", parse_date(&body.deadline));
+    fields.finish()?;
+    let (Some(topic_type), Some(title), Some(confidentiality), Some(deadline)) =
+        (topic_type, title, confidentiality, deadline)
+    else {
+        return Err(missing());
+    };
+    let id = ConsultationId::from_uuid(uuid::Uuid::now_v7());
+    command_on_consultation(
+        &state,
+        actor,
+        &headers,
+        &id,
+        StatusCode::CREATED,
+        &body,
+        ConsultationCommand::Submit {
+            consultation_id: id,
+            topic_type,
+            title,
+            questions,
+            materials_ref,
+            confidentiality,
+            disciplines: disciplines.into_iter().collect(),
+            panel_size: body.panel_size,
+            deadline,
+            parties: parties.into_iter().collect(),
+        },
+    )
+    .await
+}
+
+macro_rules! command_doc {
+    ($(#[$doc:meta])* $name:ident, $path:literal, $body:ty, $ok:literal, $rules:literal,
+     |$state:ident, $id:ident, $b:ident| $make:block) => {
+        $(#[$doc])*
+        #[utoipa::path(
+            post, path = $path, tag = "consultations",
+            request_body = $body,
+            params(
+                ("consultation_id" = String, Path, description = "The request id"),
+                ("If-Match" = Option<String>, Header, description = "Run only if the request is at this version"),
+                ("Idempotency-Key" = Option<String>, Header, description = "Retry safely"),
+            ),
+            responses(
+                (status = 200, description = $ok, body = crate::commands::CommandAccepted),
+                (status = 400, description = "Malformed JSON or an unknown field", body = Problem, content_type = "application/problem+json"),
+                (status = 403, description = "`role_not_allowed`, `not_requesting_department`, `not_seated`, `approver_is_proposer`", body = Problem, content_type = "application/problem+json"),
+                (status = 404, description = "`consultation_not_found`", body = Problem, content_type = "application/problem+json"),
+                (status = 409, description = "`concurrent_modification`", body = Problem, content_type = "application/problem+json"),
+                (status = 412, description = "`version_mismatch`", body = Problem, content_type = "application/problem+json"),
+                (status = 422, description = $rules, body = Problem, content_type = "application/problem+json"),
+            ),
+            security(("bearer" = []))
+        )]
+        pub async fn $name(
+            State($state): State<AppState>,
+            Authenticated(actor): Authenticated,
+            Path(consultation_id): Path<String>,
+            headers: HeaderMap,
+            ApiJson($b): ApiJson<$body>,
+        ) -> Result<Response, ApiError> {
+            let $id = parse_id(&consultation_id)?;
+            let command: ConsultationCommand = $make;
+            command_on_consultation(&$state, actor, &headers, &$id, StatusCode::OK, &$b, command)
+                .await
+        }
+    };
+}
+
+macro_rules! command_without_body {
+    ($(#[$doc:meta])* $name:ident, $path:literal, $ok:literal, $rules:literal, $command:expr) => {
+        $(#[$doc])*
+        #[utoipa::path(
+            post, path = $path, tag = "consultations",
+            params(
+                ("consultation_id" = String, Path, description = "The request id"),
+                ("If-Match" = Option<String>, Header, description = "Run only if the request is at this version"),
+                ("Idempotency-Key" = Option<String>, Header, description = "Retry safely"),
+            ),
+            responses(
+                (status = 200, description = $ok, body = crate::commands::CommandAccepted),
+                (status = 403, description = "`role_not_allowed`, `not_requesting_department`, `approver_is_proposer`", body = Problem, content_type = "application/problem+json"),
+                (status = 404, description = "`consultation_not_found`", body = Problem, content_type = "application/problem+json"),
+                (status = 409, description = "`concurrent_modification`", body = Problem, content_type = "application/problem+json"),
+                (status = 412, description = "`version_mismatch`", body = Problem, content_type = "application/problem+json"),
+                (status = 422, description = $rules, body = Problem, content_type = "application/problem+json"),
+            ),
+            security(("bearer" = []))
+        )]
+        pub async fn $name(
+            State(state): State<AppState>,
+            Authenticated(actor): Authenticated,
+            Path(consultation_id): Path<String>,
+            headers: HeaderMap,
+        ) -> Result<Response, ApiError> {
+            let id = parse_id(&consultation_id)?;
+            command_on_consultation(&state, actor, &headers, &id, StatusCode::OK, &EmptyRequest {}, $command)
+                .await
+        }
+    };
+}
+
+fn reason(body: &ReasonRequest) -> Result<LongText, ApiError> {
+    let mut fields = Fields::default();
+    let reason = fields.take("reason", LongText::parse(&body.reason));
+    fields.finish()?;
+    reason.ok_or_else(missing)
+}
+
+command_without_body!(
+    /// Accept the request (panel secretary). No body.
+    accept_consultation, "/api/v1/consultations/{consultation_id}/accept",
+    "Accepted", "`invalid_status`", ConsultationCommand::Accept
+);
+
+command_doc!(
+    /// Reject the request with a reason (panel secretary).
+    reject_consultation, "/api/v1/consultations/{consultation_id}/reject", ReasonRequest,
+    "Rejected", "`validation_failed`, `invalid_status`",
+    |state, id, body| { ConsultationCommand::Reject { reason: reason(&body)? } }
+);
+
+/// Draw the panel at random (panel secretary). The server draws a 32-byte seed from the
+/// operating system's CSPRNG and reads the pool (active experts) from the log; the event
+/// records both, with the filters, the pool hash and the proof.
+#[utoipa::path(
+    post, path = "/api/v1/consultations/{consultation_id}/draw", tag = "consultations",
+    request_body = DrawRequest,
+    params(
+        ("consultation_id" = String, Path, description = "The request id"),
+        ("If-Match" = Option<String>, Header, description = "Run only if the request is at this version"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Retry safely"),
+    ),
+    responses(
+        (status = 200, description = "Drawn", body = crate::commands::CommandAccepted),
+        (status = 403, description = "`role_not_allowed`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`consultation_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_status`, `selection_pending`, `too_many_alternates`, `insufficient_pool`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn draw_panel(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Path(consultation_id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<DrawRequest>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&consultation_id)?;
+    let mut seed = [0_u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut seed);
+    let pool = state.db.expert_pool(None).await?;
+    let command = ConsultationCommand::DrawPanel {
+        seed: DrawSeed::from_bytes(seed),
+        pool,
+        alternates: body.alternates.unwrap_or(2),
+    };
+    command_on_consultation(&state, actor, &headers, &id, StatusCode::OK, &body, command).await
+}
+
+/// Propose a panel chosen by hand, with a reason (panel secretary). It is seated only when
+/// someone else approves it, and is flagged in every view.
+#[utoipa::path(
+    post, path = "/api/v1/consultations/{consultation_id}/propose-selection", tag = "consultations",
+    request_body = ProposeSelectionRequest,
+    params(("consultation_id" = String, Path, description = "The request id")),
+    responses(
+        (status = 200, description = "Proposed", body = crate::commands::CommandAccepted),
+        (status = 403, description = "`role_not_allowed`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`consultation_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`, `selection_size_mismatch`, `expert_not_in_pool`, `expert_conflicted`, `subordinate_cap_exceeded`, `duplicate_expert`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn propose_selection(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Path(consultation_id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<ProposeSelectionRequest>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&consultation_id)?;
+    let mut fields = Fields::default();
+    let panel = slugs(&mut fields, "panel", &body.panel, |t| ExpertId::parse(t));
+    let alternates = slugs(&mut fields, "alternates", &body.alternates, |t| {
+        ExpertId::parse(t)
+    });
+    let reason = fields.take("reason", LongText::parse(&body.reason));
+    fields.finish()?;
+    let reason = reason.ok_or_else(missing)?;
+    let pool = state.db.expert_pool(None).await?;
+    let command = ConsultationCommand::ProposeSelection {
+        panel,
+        alternates,
+        reason,
+        pool,
+    };
+    command_on_consultation(&state, actor, &headers, &id, StatusCode::OK, &body, command).await
+}
+
+command_without_body!(
+    /// Approve the pending manual selection (a district leader, or a panel secretary other than
+    /// the proposer). No body.
+    approve_selection, "/api/v1/consultations/{consultation_id}/approve-selection",
+    "Approved and seated", "`no_selection_pending`", ConsultationCommand::ApproveSelection
+);
+
+command_doc!(
+    /// Accept your seat and the confidentiality pledge (the seated expert).
+    accept_seat, "/api/v1/consultations/{consultation_id}/accept-seat", AcceptSeatRequest,
+    "Accepted; the last acceptance confirms the panel", "`seat_not_open`, `pledge_required`",
+    |state, id, body| { ConsultationCommand::AcceptSeat { pledge_accepted: body.pledge_accepted } }
+);
+
+command_doc!(
+    /// Decline your seat before accepting it (the seated expert); the next alternate is seated.
+    decline_seat, "/api/v1/consultations/{consultation_id}/decline-seat", ReasonRequest,
+    "Declined", "`validation_failed`, `seat_not_open`",
+    |state, id, body| { ConsultationCommand::DeclineSeat { reason: reason(&body)? } }
+);
+
+command_doc!(
+    /// Declare a conflict of interest (the seated expert): you are recused and the next
+    /// alternate that keeps the subordinate-unit cap is seated.
+    declare_conflict, "/api/v1/consultations/{consultation_id}/declare-conflict", ReasonRequest,
+    "Recused", "`validation_failed`, `seat_not_open`",
+    |state, id, body| { ConsultationCommand::DeclareConflict { reason: reason(&body)? } }
+);
+
+command_doc!(
+    /// Recuse a seated expert (panel secretary): a conflict reported by others, or no answer.
+    recuse_expert, "/api/v1/consultations/{consultation_id}/recuse", RecuseRequest,
+    "Recused", "`validation_failed`, `seat_not_open`",
+    |state, id, body| {
+        let mut fields = Fields::default();
+        let expert_id = fields.take("expert_id", ExpertId::parse(body.expert_id.as_str()));
+        let reason = fields.take("reason", LongText::parse(&body.reason));
+        fields.finish()?;
+        let (Some(expert_id), Some(reason)) = (expert_id, reason) else {
+            return Err(missing());
+        };
+        ConsultationCommand::Recuse { expert_id, reason }
+    }
+);
+
+command_doc!(
+    /// Submit or amend your opinion (the seated expert, after the pledge). An amendment is a
+    /// new version; earlier versions are kept.
+    submit_opinion, "/api/v1/consultations/{consultation_id}/submit-opinion", OpinionRequest,
+    "Submitted", "`validation_failed`, `seat_not_accepted`, `panel_not_confirmed`, `expert_conflicted`, `conditions_required`, `invalid_status`",
+    |state, id, body| {
+        let mut fields = Fields::default();
+        let stance = fields.take(
+            "stance",
+            Stance::parse(&body.stance).ok_or("must be support, conditional or oppose"),
+        );
+        let rationale = fields.take("rationale", LongText::parse(&body.rationale));
+        let conditions = fields.optional::<20_000>("conditions", body.conditions.as_deref());
+        let signature = fields.take("signature", PersonName::parse(&body.signature));
+        fields.finish()?;
+        let (Some(stance), Some(rationale), Some(signature)) = (stance, rationale, signature)
+        else {
+            return Err(missing());
+        };
+        ConsultationCommand::SubmitOpinion { stance, rationale, conditions, signature }
+    }
+);
+
+command_doc!(
+    /// Record the conclusion: the majority view and the dissent (panel secretary).
+    conclude, "/api/v1/consultations/{consultation_id}/conclude", ConcludeRequest,
+    "Concluded", "`validation_failed`, `quorum_not_reached`, `no_majority`, `dissent_required`, `no_dissent`, `no_recommendations`",
+    |state, id, body| {
+        let mut fields = Fields::default();
+        let majority_view = fields.take("majority_view", LongText::parse(&body.majority_view));
+        let dissent = fields.optional::<20_000>("dissent", body.dissent.as_deref());
+        let recommendations: Vec<LongText> = body
+            .recommendations
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| fields.take(&format!("recommendations[{i}]"), LongText::parse(r)))
+            .collect();
+        fields.finish()?;
+        ConsultationCommand::Conclude {
+            majority_view: majority_view.ok_or_else(missing)?,
+            dissent,
+            recommendations,
+        }
+    }
+);
+
+command_doc!(
+    /// Report, per recommendation, adopted / partly / not adopted with a reason (the requesting
+    /// department).
+    report_adoption, "/api/v1/consultations/{consultation_id}/report-adoption", ReportAdoptionRequest,
+    "Reported", "`validation_failed`, `adoption_incomplete`, `adoption_reason_required`, `invalid_status`",
+    |state, id, body| {
+        let mut fields = Fields::default();
+        let mut items = Vec::with_capacity(body.items.len());
+        for (i, item) in body.items.iter().enumerate() {
+            let outcome = fields.take(
+                &format!("items[{i}].outcome"),
+                AdoptionOutcome::parse(&item.outcome).ok_or("must be adopted, partly or not_adopted"),
+            );
+            let reason = fields.optional::<20_000>(&format!("items[{i}].reason"), item.reason.as_deref());
+            if let Some(outcome) = outcome {
+                items.push(AdoptionItem { recommendation: item.recommendation, outcome, reason });
+            }
+        }
+        fields.finish()?;
+        ConsultationCommand::ReportAdoption { items }
+    }
+);
+
+command_without_body!(
+    /// Close the request after the adoption report (panel secretary or the requesting
+    /// department). No body.
+    close_consultation, "/api/v1/consultations/{consultation_id}/close",
+    "Closed", "`adoption_not_reported`, `invalid_status`", ConsultationCommand::Close
+);
+
+command_doc!(
+    /// Cancel the request before its conclusion (panel secretary or the requesting department).
+    cancel_consultation, "/api/v1/consultations/{consultation_id}/cancel", ReasonRequest,
+    "Cancelled", "`validation_failed`, `invalid_status`",
+    |state, id, body| { ConsultationCommand::Cancel { reason: reason(&body)? } }
+);
+
+// ---------------------------------------------------------------------------------------------
+// Reads
+
+/// One request, as the reader may see it.
+#[utoipa::path(
+    get, path = "/api/v1/consultations/{consultation_id}", tag = "consultations",
+    params(("consultation_id" = String, Path, description = "The request id"), MinPositionQuery),
+    responses(
+        (status = 200, description = "The request", body = ConsultationBody),
+        (status = 403, description = "`role_not_allowed`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`consultation_not_found` (also: not yours to see)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_consultation(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Path(consultation_id): Path<String>,
+    ApiQuery(query): ApiQuery<MinPositionQuery>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&consultation_id)?;
+    if !actor.has_any(OVERSIGHT) && !actor.has_any(DEPARTMENT_STAFF) && !actor.has(Role::Expert) {
+        return Err(role_not_allowed());
+    }
+    let view = load(&state, &id, query.min_position).await?;
+    let sight = sight(&actor, &view.state)?;
+    let version = view.version;
+    let mut response = Json(body(view, sight, &actor)).into_response();
+    if let Ok(etag) = axum::http::HeaderValue::from_str(&format!("\"{version}\"")) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::ETAG, etag);
+    }
+    Ok(response)
+}
+
+/// The requests the reader may see, newest first: oversight roles every request, department
+/// staff their department's, experts those they hold a seat on.
+#[utoipa::path(
+    get, path = "/api/v1/consultations", tag = "consultations",
+    params(ConsultationListQuery),
+    responses(
+        (status = 200, description = "Requests", body = ConsultationListBody),
+        (status = 400, description = "`invalid_query`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`role_not_allowed`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list_consultations(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    ApiQuery(query): ApiQuery<ConsultationListQuery>,
+) -> Result<Json<ConsultationListBody>, ApiError> {
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "limit must be 1 to 500",
+        ));
+    }
+    if let Some(status) = query.status.as_deref() {
+        if caseledger_domain::consultation::ConsultationStatus::parse(status).is_none() {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("unknown status {status:?}"),
+            ));
+        }
+    }
+    let mut filter = ConsultationFilter {
+        requesting_unit: query.requesting_unit.clone(),
+        status: query.status.clone(),
+        seated_expert: None,
+        limit,
+    };
+    if actor.has_any(OVERSIGHT) {
+    } else if actor.has_any(DEPARTMENT_STAFF) {
+        let org = actor.org.clone().ok_or_else(|| {
+            ApiError::forbidden("no_department", "your token names no department")
+        })?;
+        filter.requesting_unit = Some(org);
+    } else if actor.has(Role::Expert) {
+        filter.seated_expert = Some(actor.sub.to_string());
+    } else {
+        return Err(role_not_allowed());
+    }
+    wait_for_projection(&state, "consultations", query.min_position).await?;
+    let views = state.db.list_consultations(&filter).await?;
+    let mut items = Vec::with_capacity(views.len());
+    for view in views {
+        if let Ok(sight) = sight(&actor, &view.state) {
+            items.push(body(view, sight, &actor));
+        }
+    }
+    Ok(Json(ConsultationListBody { items }))
+}
+
+/// The opinions of a request. Private until the conclusion: before it, the panel secretary and
+/// the auditor read them attributed; after it, the requesting department reads them anonymised;
+/// an expert reads their own. Every read is recorded in the access log first.
+#[utoipa::path(
+    get, path = "/api/v1/consultations/{consultation_id}/opinions", tag = "consultations",
+    params(("consultation_id" = String, Path, description = "The request id"), OpinionsQuery),
+    responses(
+        (status = 200, description = "Opinion versions", body = OpinionListBody),
+        (status = 403, description = "`role_not_allowed`, `opinions_private_until_conclusion`, `pledge_required`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`consultation_not_found`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list_opinions(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Path(consultation_id): Path<String>,
+    ApiQuery(query): ApiQuery<OpinionsQuery>,
+) -> Result<Json<OpinionListBody>, ApiError> {
+    let id = parse_id(&consultation_id)?;
+    if !actor.has_any(OVERSIGHT) && !actor.has_any(DEPARTMENT_STAFF) && !actor.has(Role::Expert) {
+        return Err(role_not_allowed());
+    }
+    let view = load(&state, &id, query.min_position).await?;
+    let sight = sight(&actor, &view.state)?;
+    let concluded = view.state.conclusion.is_some();
+    let attributed = match sight {
+        Sight::Oversight if actor.has_any(&[Role::PanelSecretary, Role::Auditor]) => true,
+        Sight::Oversight | Sight::Requester if concluded => false,
+        Sight::Oversight | Sight::Requester => {
+            return Err(ApiError::forbidden(
+                "opinions_private_until_conclusion",
+                "individual opinions are private until the conclusion",
+            ))
+        }
+        Sight::PledgedExpert => true,
+        Sight::InvitedExpert => {
+            return Err(ApiError::forbidden(
+                "pledge_required",
+                "accept the seat and the confidentiality pledge first",
+            ))
+        }
+    };
+    let own_only = sight == Sight::PledgedExpert;
+    record_access(
+        &state,
+        &actor,
+        "consultation_opinions",
+        &id.to_string(),
+        query.purpose,
+    )
+    .await?;
+    let opinions = state.db.consultation_opinions(&id.to_string()).await?;
+    let counted: Vec<(String, u32)> = view
+        .state
+        .counted_opinions()
+        .into_iter()
+        .map(|(expert_id, _)| {
+            let version = view.state.opinions[expert_id].version;
+            (expert_id.to_string(), version)
+        })
+        .collect();
+    let mut labels: Vec<String> = opinions.iter().map(|o| o.expert_id.clone()).collect();
+    labels.dedup();
+    let items = opinions
+        .into_iter()
+        .filter(|o| !own_only || o.expert_id == actor.sub.as_str())
+        .map(|o| OpinionBody {
+            counted: counted.contains(&(o.expert_id.clone(), o.version)),
+            expert: if attributed {
+                o.expert_id.clone()
+            } else {
+                let n = labels.iter().position(|l| *l == o.expert_id).unwrap_or(0) + 1;
+                format!("expert-{n}")
+            },
+            version: o.version,
+            stance: o.stance,
+            rationale: o.rationale,
+            conditions: o.conditions,
+            signature: attributed.then_some(o.signature),
+            content_sha256: o.content_sha256,
+            submitted_at: time(o.submitted_at),
+        })
+        .collect();
+    Ok(Json(OpinionListBody {
+        consultation_id: id.to_string(),
+        attributed,
+        items,
+    }))
+}
+
+/// Re-check the panel selection from the log: the recorded snapshot against its recorded hash,
+/// the snapshot against the expert pool as the log held it at the draw, and the draw re-run
+/// from the recorded seed, filters, panel size and alternates against the recorded panel and
+/// proof. A manual selection never `matches` and is flagged.
+#[utoipa::path(
+    get, path = "/api/v1/consultations/{consultation_id}/draw/verify", tag = "consultations",
+    params(("consultation_id" = String, Path, description = "The request id")),
+    responses(
+        (status = 200, description = "The verification (see `matches` and `finding`)", body = DrawVerificationBody),
+        (status = 403, description = "`role_not_allowed`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`consultation_not_found`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn verify_draw(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Path(consultation_id): Path<String>,
+) -> Result<Json<DrawVerificationBody>, ApiError> {
+    let id = parse_id(&consultation_id)?;
+    if !actor.has_any(OVERSIGHT) && !actor.has_any(DEPARTMENT_STAFF) {
+        return Err(role_not_allowed());
+    }
+    if !actor.has_any(OVERSIGHT) {
+        // Department staff verify their own requests only; the view may lag a fresh request,
+        // so the log decides whether it is theirs.
+        let history = state
+            .db
+            .stream_history(CONSULTATION_TYPE, &id.to_string())
+            .await?;
+        let mut request = ConsultationRequest::default();
+        for event in &history {
+            let event = serde_json::from_str(&event.payload)
+                .map_err(|error| ApiError::internal(format!("reading {id}: {error}")))?;
+            request.evolve(&event);
+        }
+        if request.consultation_id.is_none() || sight(&actor, &request)? != Sight::Requester {
+            return Err(not_found());
+        }
+    }
+    let verification = state
+        .db
+        .verify_draw(&id.to_string())
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(Json(verification.into()))
+}
+
+/// Adoption of recommendations per requesting department (requests with an adoption report).
+#[utoipa::path(
+    get, path = "/api/v1/consultations/adoption-rates", tag = "consultations",
+    params(MinPositionQuery),
+    responses(
+        (status = 200, description = "Per department", body = AdoptionRatesBody),
+        (status = 403, description = "`role_not_allowed`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn adoption_rates(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    ApiQuery(query): ApiQuery<MinPositionQuery>,
+) -> Result<Json<AdoptionRatesBody>, ApiError> {
+    if actor.has_any(&[Role::Enterprise, Role::Expert]) && !actor.has_any(OVERSIGHT) {
+        return Err(role_not_allowed());
+    }
+    wait_for_projection(&state, "consultations", query.min_position).await?;
+    let rate = |part: i64, whole: i64| {
+        if whole == 0 {
+            0.0
+        } else {
+            part as f64 / whole as f64
+        }
+    };
+    let items = state
+        .db
+        .adoption_rates()
+        .await?
+        .into_iter()
+        .map(|r| AdoptionRateBody {
+            adoption_rate: rate(r.adopted, r.recommendations),
+            adopted_or_partly_rate: rate(r.adopted + r.partly, r.recommendations),
+            requesting_unit: r.requesting_unit,
+            reported_requests: r.reported_requests,
+            recommendations: r.recommendations,
+            adopted: r.adopted,
+            partly: r.partly,
+            not_adopted: r.not_adopted,
+        })
+        .collect();
+    Ok(Json(AdoptionRatesBody { items }))
+}
