@@ -19,14 +19,14 @@ use caseledger_domain::appraisal::{
 };
 use caseledger_domain::kpi::{KpiPeriod, KPI_FORMULA_VERSION};
 use caseledger_domain::portfolio::china_date;
-use caseledger_domain::{Actor, AppraisalId, Authored, DepartmentId, RectificationId, Role};
+use caseledger_domain::{Actor, AppraisalId, DepartmentId, RectificationId, Role};
 use caseledger_store::appraisals::CampaignView;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Authenticated;
-use crate::commands::{self, event_metadata, fingerprint, CommandHeaders, CommandRequest};
+use crate::commands::{self};
 use crate::error::{ApiError, Problem};
 use crate::fields::{parse_date, Fields};
 use crate::json::{ApiJson, ApiQuery};
@@ -547,31 +547,23 @@ async fn command_on_campaign(
     command: AppraisalCommand,
     created_id: Option<String>,
 ) -> Result<Response, ApiError> {
-    let fingerprint = fingerprint("POST", &path, body);
-    let headers = CommandHeaders::parse(headers)?;
-    let now = state.now();
-    let metadata = event_metadata(&actor, now, &headers);
-    let request = CommandRequest {
-        name: command.name(),
-        actor: &actor,
-        headers: &headers,
-        fingerprint,
-        success_status,
-        receipt: None,
-    };
-    let authored = Authored {
-        actor: actor.clone(),
-        at: now,
+    let name = command.name();
+    commands::execute::<AppraisalCampaign, _>(
+        state,
+        actor,
+        headers,
+        commands::Target {
+            collection: COLLECTION,
+            path,
+            aggregate_id: campaign_id.to_string(),
+            name,
+            success_status,
+            created_id,
+            receipt: None,
+        },
+        body,
         command,
-    };
-    let aggregate_id = campaign_id.to_string();
-    let expected = headers.if_match;
-    commands::run_in(state, COLLECTION, created_id, request, || async {
-        state
-            .db
-            .execute::<AppraisalCampaign>(&aggregate_id, authored, expected, metadata, &())
-            .await
-    })
+    )
     .await
 }
 

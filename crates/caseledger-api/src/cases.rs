@@ -12,7 +12,7 @@ use caseledger_domain::case::{
     ExemptionReason, Resolution, Satisfaction, SlaContext, Urgency,
 };
 use caseledger_domain::text::{BoundedText, Label, LongText, Title};
-use caseledger_domain::{Actor, Authored, CaseId, DepartmentId, Role, SubjectId};
+use caseledger_domain::{Actor, CaseId, DepartmentId, Role, SubjectId};
 use caseledger_store::cases::{CaseFilter, CaseView, AGGREGATE_TYPE};
 use caseledger_store::projector::CatchUp;
 use serde::{Deserialize, Serialize};
@@ -20,9 +20,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::audit::record_access;
 use crate::auth::Authenticated;
-use crate::commands::{
-    self, event_metadata, fingerprint, CommandAccepted, CommandHeaders, CommandRequest, Receipt,
-};
+use crate::commands::{self, CommandAccepted, Receipt};
 use crate::error::{ApiError, FieldError, Problem};
 use crate::json::{ApiJson, ApiQuery};
 use crate::state::AppState;
@@ -791,31 +789,23 @@ async fn command_with_receipt(
         CaseCommand::Register { .. } => "/api/v1/cases".to_owned(),
         other => format!("/api/v1/cases/{case_id}/{}", other.name()),
     };
-    let fingerprint = fingerprint("POST", &path, body);
-    let headers = CommandHeaders::parse(headers)?;
-    let now = state.now();
-    let metadata = event_metadata(&actor, now, &headers);
-    let request = CommandRequest {
-        name: command.name(),
-        actor: &actor,
-        headers: &headers,
-        fingerprint,
-        success_status,
-        receipt,
-    };
-    let authored = Authored {
-        actor: actor.clone(),
-        at: now,
+    let name = command.name();
+    commands::execute::<EnterpriseCase, _>(
+        state,
+        actor,
+        headers,
+        commands::Target {
+            collection: "/api/v1/cases",
+            path,
+            aggregate_id: case_id.to_string(),
+            name,
+            success_status,
+            created_id: None,
+            receipt,
+        },
+        body,
         command,
-    };
-    let aggregate_id = case_id.to_string();
-    let expected = headers.if_match;
-    commands::run(state, request, || async {
-        state
-            .db
-            .execute::<EnterpriseCase>(&aggregate_id, authored, expected, metadata, &())
-            .await
-    })
+    )
     .await
 }
 

@@ -224,9 +224,6 @@ fn is_final(status: StatusCode) -> bool {
             && status != StatusCode::PRECONDITION_FAILED)
 }
 
-/// Where created cases live, for the `Location` header of a 201.
-const CASES: &str = "/api/v1/cases";
-
 fn accepted_response(
     status: StatusCode,
     accepted: &CommandAccepted,
@@ -292,17 +289,71 @@ fn in_progress() -> ApiError {
     )
 }
 
-/// Runs a case command: [`run_in`] the `/api/v1/cases` collection.
-pub async fn run<F, Fut>(
+/// Where a command goes and what its answer carries besides the ids.
+pub struct Target {
+    /// The collection (the base of a 201's `Location`), e.g. `/api/v1/subjects`.
+    pub collection: &'static str,
+    /// The request's path, for the idempotency fingerprint.
+    pub path: String,
+    /// The aggregate's id.
+    pub aggregate_id: String,
+    /// The command's name (metrics).
+    pub name: &'static str,
+    /// 201 for a create, 200 otherwise.
+    pub success_status: StatusCode,
+    /// What the command created inside the aggregate, when the server chose it.
+    pub created_id: Option<String>,
+    /// A registration receipt to hand out once.
+    pub receipt: Option<Receipt>,
+}
+
+/// The whole write path of one HTTP command on an aggregate of type `A`: fingerprint the
+/// request, read `If-Match` and `Idempotency-Key`, stamp the actor and the state's clock, and
+/// [`run_in`] the command through the store.
+pub async fn execute<A, C>(
     state: &AppState,
-    request: CommandRequest<'_>,
-    execute: F,
+    actor: Actor,
+    headers: &HeaderMap,
+    target: Target,
+    body: &impl Serialize,
+    command: C,
 ) -> Result<Response, ApiError>
 where
-    F: FnOnce() -> Fut,
-    Fut: std::future::Future<Output = Result<Committed, ExecuteError<CaseError>>>,
+    A: cqrs_es::Aggregate<Command = caseledger_domain::Authored<C>, Services = ()>,
+    A::Error: Refusal,
 {
-    run_in(state, CASES, None, request, execute).await
+    let fingerprint = fingerprint("POST", &target.path, body);
+    let headers = CommandHeaders::parse(headers)?;
+    let now = state.now();
+    let metadata = event_metadata(&actor, now, &headers);
+    let request = CommandRequest {
+        name: target.name,
+        actor: &actor,
+        headers: &headers,
+        fingerprint,
+        success_status: target.success_status,
+        receipt: target.receipt,
+    };
+    let authored = caseledger_domain::Authored {
+        actor: actor.clone(),
+        at: now,
+        command,
+    };
+    let expected = headers.if_match;
+    let aggregate_id = target.aggregate_id;
+    run_in(
+        state,
+        target.collection,
+        target.created_id,
+        request,
+        || async {
+            state
+                .db
+                .execute::<A>(&aggregate_id, authored, expected, metadata, &())
+                .await
+        },
+    )
+    .await
 }
 
 /// Runs `execute` under the request's idempotency key, maps the outcome and records metrics.

@@ -26,7 +26,7 @@ use caseledger_domain::consultation::{
 };
 use caseledger_domain::subject::PersonName;
 use caseledger_domain::text::{LongText, Title};
-use caseledger_domain::{Actor, Authored, ConsultationId, Discipline, ExpertId, Role, UnitId};
+use caseledger_domain::{Actor, ConsultationId, Discipline, ExpertId, Role, UnitId};
 use caseledger_store::consultations::{
     ConsultationFilter, ConsultationView, DrawVerification, CONSULTATION_TYPE,
 };
@@ -35,7 +35,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::audit::record_access;
 use crate::auth::Authenticated;
-use crate::commands::{self, event_metadata, fingerprint, CommandHeaders, CommandRequest};
+use crate::commands::{self};
 use crate::error::{ApiError, Problem};
 use crate::experts::{EmptyRequest, MinPositionQuery, ReasonRequest};
 use crate::fields::{parse_date, Fields};
@@ -696,31 +696,23 @@ async fn command_on_consultation(
         ConsultationCommand::Submit { .. } => COLLECTION.to_owned(),
         other => format!("{COLLECTION}/{id}/{}", other.name()),
     };
-    let fingerprint = fingerprint("POST", &path, body);
-    let headers = CommandHeaders::parse(headers)?;
-    let now = state.now();
-    let metadata = event_metadata(&actor, now, &headers);
-    let request = CommandRequest {
-        name: command.name(),
-        actor: &actor,
-        headers: &headers,
-        fingerprint,
-        success_status,
-        receipt: None,
-    };
-    let authored = Authored {
-        actor: actor.clone(),
-        at: now,
+    let name = command.name();
+    commands::execute::<ConsultationRequest, _>(
+        state,
+        actor,
+        headers,
+        commands::Target {
+            collection: COLLECTION,
+            path,
+            aggregate_id: id.to_string(),
+            name,
+            success_status,
+            created_id: None,
+            receipt: None,
+        },
+        body,
         command,
-    };
-    let aggregate_id = id.to_string();
-    let expected = headers.if_match;
-    commands::run_in(state, COLLECTION, None, request, || async {
-        state
-            .db
-            .execute::<ConsultationRequest>(&aggregate_id, authored, expected, metadata, &())
-            .await
-    })
+    )
     .await
 }
 

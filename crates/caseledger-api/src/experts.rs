@@ -12,13 +12,13 @@ use axum::Json;
 use caseledger_domain::expert::{Expert, ExpertCommand};
 use caseledger_domain::subject::PersonName;
 use caseledger_domain::text::LongText;
-use caseledger_domain::{Actor, Authored, Discipline, ExpertId, Role, UnitId};
+use caseledger_domain::{Actor, Discipline, ExpertId, Role, UnitId};
 use caseledger_store::consultations::ExpertView;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Authenticated;
-use crate::commands::{self, event_metadata, fingerprint, CommandHeaders, CommandRequest};
+use crate::commands::{self};
 use crate::error::{ApiError, Problem};
 use crate::fields::Fields;
 use crate::json::{ApiJson, ApiQuery};
@@ -194,31 +194,23 @@ async fn command_on_expert(
         ExpertCommand::Add { .. } => COLLECTION.to_owned(),
         other => format!("{COLLECTION}/{expert_id}/{}", other.name()),
     };
-    let fingerprint = fingerprint("POST", &path, body);
-    let headers = CommandHeaders::parse(headers)?;
-    let now = state.now();
-    let metadata = event_metadata(&actor, now, &headers);
-    let request = CommandRequest {
-        name: command.name(),
-        actor: &actor,
-        headers: &headers,
-        fingerprint,
-        success_status,
-        receipt: None,
-    };
-    let authored = Authored {
-        actor: actor.clone(),
-        at: now,
+    let name = command.name();
+    commands::execute::<Expert, _>(
+        state,
+        actor,
+        headers,
+        commands::Target {
+            collection: COLLECTION,
+            path,
+            aggregate_id: expert_id.to_string(),
+            name,
+            success_status,
+            created_id: None,
+            receipt: None,
+        },
+        body,
         command,
-    };
-    let aggregate_id = expert_id.to_string();
-    let expected = headers.if_match;
-    commands::run_in(state, COLLECTION, None, request, || async {
-        state
-            .db
-            .execute::<Expert>(&aggregate_id, authored, expected, metadata, &())
-            .await
-    })
+    )
     .await
 }
 

@@ -23,16 +23,14 @@ use caseledger_domain::portfolio::{
 };
 use caseledger_domain::subject::PersonName;
 use caseledger_domain::text::{LongText, Title};
-use caseledger_domain::{Actor, Authored, CaseId, LeaderId, PortfolioId, Role, SubjectId, VisitId};
+use caseledger_domain::{Actor, CaseId, LeaderId, PortfolioId, Role, SubjectId, VisitId};
 use caseledger_store::portfolios::{AssignmentFacts, AssignmentFilter, PortfolioView, VisitView};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Authenticated;
-use crate::commands::{
-    self, event_metadata, fingerprint, CommandAccepted, CommandHeaders, CommandRequest,
-};
+use crate::commands::{self, CommandAccepted};
 use crate::error::{ApiError, Problem};
 use crate::fields::{parse_date, Fields};
 use crate::json::{ApiJson, ApiQuery};
@@ -421,31 +419,23 @@ async fn command_on_portfolio(
         PortfolioCommand::Create { .. } => COLLECTION.to_owned(),
         other => format!("{COLLECTION}/{portfolio_id}/{}", other.name()),
     };
-    let fingerprint = fingerprint("POST", &path, body);
-    let headers = CommandHeaders::parse(headers)?;
-    let now = state.now();
-    let metadata = event_metadata(&actor, now, &headers);
-    let request = CommandRequest {
-        name: command.name(),
-        actor: &actor,
-        headers: &headers,
-        fingerprint,
-        success_status,
-        receipt: None,
-    };
-    let authored = Authored {
-        actor: actor.clone(),
-        at: now,
+    let name = command.name();
+    commands::execute::<LiaisonPortfolio, _>(
+        state,
+        actor,
+        headers,
+        commands::Target {
+            collection: COLLECTION,
+            path,
+            aggregate_id: portfolio_id.to_string(),
+            name,
+            success_status,
+            created_id,
+            receipt: None,
+        },
+        body,
         command,
-    };
-    let aggregate_id = portfolio_id.to_string();
-    let expected = headers.if_match;
-    commands::run_in(state, COLLECTION, created_id, request, || async {
-        state
-            .db
-            .execute::<LiaisonPortfolio>(&aggregate_id, authored, expected, metadata, &())
-            .await
-    })
+    )
     .await
 }
 

@@ -15,16 +15,14 @@ use caseledger_domain::subject::{
     Contact, ContactRecord, Email, Phone, Subject, SubjectCommand, SubjectKind,
 };
 use caseledger_domain::text::Title;
-use caseledger_domain::{Actor, Authored, Role, SubjectId};
+use caseledger_domain::{Actor, Role, SubjectId};
 use caseledger_store::subjects::{SubjectFilter, SubjectView};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::audit::record_access;
 use crate::auth::Authenticated;
-use crate::commands::{
-    self, event_metadata, fingerprint, CommandAccepted, CommandHeaders, CommandRequest,
-};
+use crate::commands::{self, CommandAccepted};
 use crate::error::{ApiError, Problem};
 use crate::fields::Fields;
 use crate::json::{ApiJson, ApiQuery};
@@ -259,31 +257,23 @@ async fn command_on_subject(
         SubjectCommand::Register { .. } => COLLECTION.to_owned(),
         other => format!("{COLLECTION}/{subject_id}/{}", other.name()),
     };
-    let fingerprint = fingerprint("POST", &path, body);
-    let headers = CommandHeaders::parse(headers)?;
-    let now = state.now();
-    let metadata = event_metadata(&actor, now, &headers);
-    let request = CommandRequest {
-        name: command.name(),
-        actor: &actor,
-        headers: &headers,
-        fingerprint,
-        success_status,
-        receipt: None,
-    };
-    let authored = Authored {
-        actor: actor.clone(),
-        at: now,
+    let name = command.name();
+    commands::execute::<Subject, _>(
+        state,
+        actor,
+        headers,
+        commands::Target {
+            collection: COLLECTION,
+            path,
+            aggregate_id: subject_id.to_string(),
+            name,
+            success_status,
+            created_id: None,
+            receipt: None,
+        },
+        body,
         command,
-    };
-    let aggregate_id = subject_id.to_string();
-    let expected = headers.if_match;
-    commands::run_in(state, COLLECTION, None, request, || async {
-        state
-            .db
-            .execute::<Subject>(&aggregate_id, authored, expected, metadata, &())
-            .await
-    })
+    )
     .await
 }
 
