@@ -555,6 +555,61 @@ async fn kpi_formulas_match_a_hand_computation(db: TestDb) {
     assert_eq!(ratio(&market["returns"]), (0, 1));
     assert!(market["satisfaction"]["rate"].is_null());
 
+    // The public ranking, without login: the same figures, highest score first, nothing about
+    // a case, an enterprise or an officer.
+    let public = world
+        .app
+        .client
+        .get(world.app.url("/api/v1/public/kpi?period=2026-Q4"))
+        .send()
+        .await
+        .unwrap();
+    let public = json(public, 200).await;
+    let ranked: Vec<(&str, Option<f64>)> = public["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| (item["department"].as_str().unwrap(), item["score"].as_f64()))
+        .collect();
+    assert_eq!(ranked[0], (MARKET, Some(100.0)), "{public}");
+    assert_eq!(ranked[1], (COMMERCE, Some(81.0)), "{public}");
+    assert!(ranked[2..].iter().all(|(_, score)| score.is_none()));
+    assert_eq!(public["formula_version"], "kpi.v1");
+    // Field by field: department-level counts and rates only.
+    let mut keys: Vec<&str> = public["items"][0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "appeals",
+            "appeals_upheld",
+            "department",
+            "department_name",
+            "department_name_en",
+            "exempted",
+            "extensions",
+            "formula_version",
+            "on_time_completion",
+            "overdue",
+            "period",
+            "redo",
+            "resolution",
+            "response",
+            "returns",
+            "satisfaction",
+            "score",
+            "scored",
+            "timely_acceptance",
+            "volume",
+            "withdrawals_after_dispatch"
+        ]
+    );
+
     // Months: E in October, the others in November; the quarter is their sum.
     let trend = world
         .get(

@@ -309,25 +309,55 @@ pub async fn kpi_list(
             "the KPI list across departments is for district staff and auditors",
         ));
     }
+    Ok(Json(every_department(&state, &query).await?))
+}
+
+/// Every department's figures for the query's period, by department id.
+async fn every_department(state: &AppState, query: &KpiQuery) -> Result<KpiListAnswer, ApiError> {
     let period = parse_period(&query.period, "period")?;
-    wait_for_projection(&state, "kpi", query.min_position).await?;
+    wait_for_projection(state, "kpi", query.min_position).await?;
     let mut departments: Vec<DepartmentId> = state
         .reference
         .departments()
         .map(|department| department.id.clone())
         .collect();
     departments.sort();
-    let items = kpis_for(&state, &departments, &period)
+    let items = kpis_for(state, &departments, &period)
         .await?
         .iter()
-        .map(|kpi| kpi_body(&state, kpi))
+        .map(|kpi| kpi_body(state, kpi))
         .collect();
-    Ok(Json(KpiListAnswer {
+    Ok(KpiListAnswer {
         formula_version: KPI_FORMULA_VERSION.to_owned(),
         formulas: formulas(),
         period: period.label(),
         items,
-    }))
+    })
+}
+
+/// Public, no login: every department's KPIs for a period, ranked by score (highest first;
+/// departments without scored cases last, by id). Only department-level counts and rates:
+/// nothing about a case, an enterprise or an officer.
+#[utoipa::path(
+    get, path = "/api/v1/public/kpi", tag = "public",
+    params(KpiQuery),
+    responses(
+        (status = 200, description = "Every department, ranked by score", body = KpiListAnswer),
+        (status = 400, description = "`invalid_query` (a bad period)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn public_kpi(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<KpiQuery>,
+) -> Result<Json<KpiListAnswer>, ApiError> {
+    let mut answer = every_department(&state, &query).await?;
+    answer.items.sort_by(|a, b| {
+        b.score
+            .unwrap_or(f64::NEG_INFINITY)
+            .total_cmp(&a.score.unwrap_or(f64::NEG_INFINITY))
+            .then_with(|| a.department.cmp(&b.department))
+    });
+    Ok(Json(answer))
 }
 
 /// A department's KPI trend over consecutive months, quarters or years (the staff view of

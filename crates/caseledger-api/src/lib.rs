@@ -306,6 +306,7 @@ pub fn router(state: AppState) -> Router {
             get(kpi::kpi_trend),
         )
         .route("/api/v1/kpi", get(kpi::kpi_list))
+        .route("/api/v1/public/kpi", get(kpi::public_kpi))
         .route(
             "/api/v1/appraisals",
             post(appraisals::create_appraisal).get(appraisals::list_appraisals),

@@ -49,7 +49,7 @@ use crate::{
         consultations::verify_draw, consultations::adoption_rates,
         ops::departments, ops::healthz, ops::readyz, ops::metrics,
         audit::public_digests, audit::audit_events,
-        kpi::department_kpi_handler, kpi::kpi_list, kpi::kpi_trend,
+        kpi::department_kpi_handler, kpi::kpi_list, kpi::kpi_trend, kpi::public_kpi,
         appraisals::create_appraisal, appraisals::open_appraisal, appraisals::cast_ballot,
         appraisals::close_appraisal, appraisals::compute_appraisal, appraisals::publish_appraisal,
         appraisals::add_rectification, appraisals::report_rectification,
