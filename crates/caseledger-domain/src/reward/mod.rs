@@ -318,6 +318,7 @@ mod tests {
         // With two sheets nothing is trimmed.
         let result = aggregate_scores(&criteria, &rule, &refs[..2]).unwrap();
         assert_eq!(result.criterion_means_x100["a"], 4500);
-        assert_eq!(format_hundredths(result.total_x100), "48.75");
+        // a: 45, b: 55 → (3×45 + 55) / 4 = 47.5.
+        assert_eq!(format_hundredths(result.total_x100), "47.50");
     }
 }
