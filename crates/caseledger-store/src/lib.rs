@@ -25,6 +25,7 @@ pub mod history;
 pub mod idempotency;
 pub mod kpi;
 pub mod portfolios;
+pub mod rewards;
 pub mod projector;
 pub mod snapshots;
 pub mod subjects;
