@@ -302,7 +302,10 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/reward-programs",
             post(rewards::create_program).get(rewards::list_programs),
         )
-        .route("/api/v1/reward-programs/{program_id}", get(rewards::get_program))
+        .route(
+            "/api/v1/reward-programs/{program_id}",
+            get(rewards::get_program),
+        )
         .route(
             "/api/v1/reward-programs/{program_id}/approve",
             post(rewards::approve_program),
@@ -315,7 +318,10 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/nominations",
             post(rewards::submit_nomination).get(rewards::list_nominations),
         )
-        .route("/api/v1/nominations/{nomination_id}", get(rewards::get_nomination))
+        .route(
+            "/api/v1/nominations/{nomination_id}",
+            get(rewards::get_nomination),
+        )
         .route(
             "/api/v1/nominations/{nomination_id}/decide-eligibility",
             post(rewards::decide_eligibility),

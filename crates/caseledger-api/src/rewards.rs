@@ -618,7 +618,12 @@ fn program_body(view: ProgramView) -> Result<ProgramBody, ApiError> {
     let terms = state.terms.clone().ok_or_else(program_not_found)?;
     Ok(ProgramBody {
         id: view.program_id,
-        status: if state.approved() { "approved" } else { "draft" }.into(),
+        status: if state.approved() {
+            "approved"
+        } else {
+            "draft"
+        }
+        .into(),
         approval_document: state.approval_document,
         title: terms.title,
         cycle: terms.cycle,
@@ -897,7 +902,10 @@ pub async fn create_program(
     let disciplines = slugs(&mut fields, "disciplines", &body.disciplines, |t| {
         Discipline::parse(t)
     });
-    let unit = fields.take("reward_office_unit", UnitId::parse(&body.reward_office_unit));
+    let unit = fields.take(
+        "reward_office_unit",
+        UnitId::parse(&body.reward_office_unit),
+    );
     let staff = slugs(
         &mut fields,
         "reward_office_staff",
@@ -1191,8 +1199,14 @@ pub async fn submit_nomination(
         }
     };
     fields.finish()?;
-    let (Some(kind), Some(name), Some(unit), Some(summary), Some(reason), Some((program_id, program))) =
-        (kind, name, unit, summary, reason, program)
+    let (
+        Some(kind),
+        Some(name),
+        Some(unit),
+        Some(summary),
+        Some(reason),
+        Some((program_id, program)),
+    ) = (kind, name, unit, summary, reason, program)
     else {
         return Err(missing());
     };
@@ -1471,7 +1485,11 @@ pub async fn approve_award(
     let program_id = history
         .first()
         .and_then(|e| serde_json::from_str::<serde_json::Value>(&e.payload).ok())
-        .and_then(|v| v["NominationSubmitted"]["program_id"].as_str().map(str::to_owned));
+        .and_then(|v| {
+            v["NominationSubmitted"]["program_id"]
+                .as_str()
+                .map(str::to_owned)
+        });
     let awards_in_program = match program_id {
         Some(program_id) => state.db.program_awards(&program_id).await?,
         None => 0,
@@ -1484,7 +1502,17 @@ pub async fn approve_award(
         awards_in_program,
     };
     let headers = CommandHeaders::parse(&headers)?;
-    run_nomination(&state, actor, headers, &id, StatusCode::OK, &body, command, None).await
+    run_nomination(
+        &state,
+        actor,
+        headers,
+        &id,
+        StatusCode::OK,
+        &body,
+        command,
+        None,
+    )
+    .await
 }
 
 nomination_command_without_body!(

@@ -25,8 +25,8 @@ pub mod history;
 pub mod idempotency;
 pub mod kpi;
 pub mod portfolios;
-pub mod rewards;
 pub mod projector;
+pub mod rewards;
 pub mod snapshots;
 pub mod subjects;
 

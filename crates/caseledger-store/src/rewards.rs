@@ -82,7 +82,11 @@ impl Projection for RewardsProjection {
                 "reward_program_view",
                 "program_id",
                 |state: &RewardProgram| {
-                    let status = if state.approved() { "approved" } else { "draft" };
+                    let status = if state.approved() {
+                        "approved"
+                    } else {
+                        "draft"
+                    };
                     (status.to_owned(), None)
                 },
             )
@@ -204,7 +208,9 @@ where
                 ),
             );
         }
-        let (stored, _) = touched.get_mut(&event.aggregate_id).expect("inserted above");
+        let (stored, _) = touched
+            .get_mut(&event.aggregate_id)
+            .expect("inserted above");
         stored.state.fold(&domain_event);
         stored.version = event.sequence;
     }
@@ -307,11 +313,13 @@ impl Database {
 
     /// Every program, newest first (at most 200).
     pub async fn list_reward_programs(&self) -> Result<Vec<ProgramView>, StoreError> {
-        let rows: Vec<(String, String)> = with_pool!(self, |pool| sqlx::query_as(
+        let rows: Vec<(String, String)> = with_pool!(self, |pool| {
+            sqlx::query_as(
             "SELECT program_id, document FROM reward_program_view ORDER BY list_order DESC LIMIT 200"
         )
         .fetch_all(pool)
-        .await)?;
+        .await
+        })?;
         rows.into_iter()
             .map(|(id, document)| program_view(id, &document))
             .collect()
@@ -447,6 +455,10 @@ impl Database {
                 .collect::<Result<Vec<_>, _>>()?;
             nominations.push((id, events));
         }
-        Ok(Some(audit_program(program_id, &program_events, &nominations)))
+        Ok(Some(audit_program(
+            program_id,
+            &program_events,
+            &nominations,
+        )))
     }
 }
