@@ -107,6 +107,9 @@ pub struct ProgramSnapshot {
 
 /// What can be asked of a nomination.
 #[derive(Debug, Clone, PartialEq)]
+// Commands and events are built once and applied once; boxing the terms would change nothing
+// stored (serde is transparent to `Box`) but add noise to every match.
+#[allow(clippy::large_enum_variant)]
 pub enum NominationCommand {
     /// Submit a nomination (reward office or department staff).
     Submit {
@@ -251,6 +254,9 @@ impl NominationCommand {
 /// What happened to a nomination. A stored contract: add variants or `#[serde(default)]`
 /// fields, never rename or remove.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+// Commands and events are built once and applied once; boxing the terms would change nothing
+// stored (serde is transparent to `Box`) but add noise to every match.
+#[allow(clippy::large_enum_variant)]
 pub enum NominationEvent {
     /// Submitted, with the program's terms as approved.
     NominationSubmitted {

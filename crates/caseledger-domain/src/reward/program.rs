@@ -15,6 +15,9 @@ use crate::text::Label;
 
 /// What can be asked of a program.
 #[derive(Debug, Clone, PartialEq)]
+// Commands and events are built once and applied once; boxing the terms would change nothing
+// stored (serde is transparent to `Box`) but add noise to every match.
+#[allow(clippy::large_enum_variant)]
 pub enum ProgramCommand {
     /// Define a program (reward office).
     Create {
@@ -42,6 +45,9 @@ impl ProgramCommand {
 
 /// What happened to a program.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+// Commands and events are built once and applied once; boxing the terms would change nothing
+// stored (serde is transparent to `Box`) but add noise to every match.
+#[allow(clippy::large_enum_variant)]
 pub enum ProgramEvent {
     /// The program was defined.
     ProgramCreated {
