@@ -1,7 +1,8 @@
 //! The caseledger domain: what a case, a subject (enterprise, institute, university, talent), a
 //! liaison portfolio, an appraisal campaign, an expert of the advisory pool, a consultation
-//! request, a reward program and a reward nomination are, which commands they accept, which events they record and which rules decide
-//! between them; the department KPI formulas over case events; and the reward decision audit.
+//! request, a reward program and a reward nomination are, which commands they accept, which
+//! events they record and which rules decide between them; the department KPI formulas over
+//! case events; and the reward decision audit.
 //!
 //! Architecture invariant: this crate does no IO and has no clock or random number generator.
 //! Time, identifiers, the acting user and policy versions arrive inside the command
