@@ -12,4 +12,5 @@ mod feed;
 mod http;
 mod liaison;
 mod projector;
+mod rewards;
 mod snapshots;

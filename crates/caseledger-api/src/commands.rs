@@ -10,6 +10,8 @@ use caseledger_domain::case::{CaseError, RefusalKind};
 use caseledger_domain::consultation::ConsultationError;
 use caseledger_domain::expert::ExpertError;
 use caseledger_domain::portfolio::PortfolioError;
+use caseledger_domain::reward::nomination::NominationError;
+use caseledger_domain::reward::program::ProgramError;
 use caseledger_domain::subject::SubjectError;
 use caseledger_domain::Actor;
 use caseledger_store::idempotency::Claim;
@@ -178,7 +180,9 @@ refusal!(
     PortfolioError,
     AppraisalError,
     ExpertError,
-    ConsultationError
+    ConsultationError,
+    ProgramError,
+    NominationError
 );
 
 /// Maps a refusal to its answer: not found 404, forbidden 403, conflict 409, rule 422.

@@ -27,6 +27,7 @@ pub mod portfolios;
 pub mod queues;
 pub mod reads;
 pub mod reference;
+pub mod rewards;
 pub mod state;
 pub mod subjects;
 pub mod timers;
@@ -63,6 +64,7 @@ pub fn projections() -> Vec<Arc<dyn Projection>> {
         Arc::new(caseledger_store::appraisals::AppraisalsProjection),
         Arc::new(caseledger_store::consultations::ExpertsProjection),
         Arc::new(caseledger_store::consultations::ConsultationsProjection),
+        Arc::new(caseledger_store::rewards::RewardsProjection),
         Arc::new(caseledger_store::audit::AuditChainProjection::default()),
     ]
 }
@@ -296,6 +298,100 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/consultations/{consultation_id}/cancel",
             post(consultations::cancel_consultation),
         )
+        .route(
+            "/api/v1/reward-programs",
+            post(rewards::create_program).get(rewards::list_programs),
+        )
+        .route(
+            "/api/v1/reward-programs/{program_id}",
+            get(rewards::get_program),
+        )
+        .route(
+            "/api/v1/reward-programs/{program_id}/approve",
+            post(rewards::approve_program),
+        )
+        .route(
+            "/api/v1/reward-programs/{program_id}/audit",
+            get(rewards::program_audit),
+        )
+        .route(
+            "/api/v1/nominations",
+            post(rewards::submit_nomination).get(rewards::list_nominations),
+        )
+        .route(
+            "/api/v1/nominations/{nomination_id}",
+            get(rewards::get_nomination),
+        )
+        .route(
+            "/api/v1/nominations/{nomination_id}/decide-eligibility",
+            post(rewards::decide_eligibility),
+        )
+        .route(
+            "/api/v1/nominations/{nomination_id}/draw-reviewers",
+            post(rewards::draw_reviewers),
+        )
+        .route(
+            "/api/v1/nominations/{nomination_id}/recuse-reviewer",
+            post(rewards::recuse_reviewer),
+        )
+        .route(
+            "/api/v1/nominations/{nomination_id}/submit-scores",
+            post(rewards::submit_scores),
+        )
+        .route(
+            "/api/v1/nominations/{nomination_id}/aggregate-scores",
+            post(rewards::aggregate_scores),
+        )
+        .route(
+            "/api/v1/nominations/{nomination_id}/cast-vote",
+            post(rewards::cast_vote),
+        )
+        .route(
+            "/api/v1/nominations/{nomination_id}/tally-vote",
+            post(rewards::tally_vote),
+        )
+        .route(
+            "/api/v1/nominations/{nomination_id}/start-notice",
+            post(rewards::start_notice),
+        )
+        .route(
+            "/api/v1/nominations/{nomination_id}/resolve-objection",
+            post(rewards::resolve_objection),
+        )
+        .route(
+            "/api/v1/nominations/{nomination_id}/close-notice",
+            post(rewards::close_notice),
+        )
+        .route(
+            "/api/v1/nominations/{nomination_id}/approve",
+            post(rewards::approve_award),
+        )
+        .route(
+            "/api/v1/nominations/{nomination_id}/announce",
+            post(rewards::announce_award),
+        )
+        .route(
+            "/api/v1/nominations/{nomination_id}/withdraw",
+            post(rewards::withdraw_nomination),
+        )
+        .route(
+            "/api/v1/nominations/{nomination_id}/disqualify",
+            post(rewards::disqualify_nomination),
+        )
+        .route(
+            "/api/v1/nominations/{nomination_id}/revoke",
+            post(rewards::revoke_award),
+        )
+        .route(
+            "/api/v1/nominations/{nomination_id}/objections",
+            get(rewards::objection_filers),
+        )
+        .route(
+            "/api/v1/public/nominations/{nomination_id}/objections",
+            post(rewards::file_objection),
+        )
+        .route("/api/v1/public/nominations", get(rewards::public_notices))
+        .route("/api/v1/public/awards", get(rewards::public_awards))
         .route("/api/v1/departments", get(ops::departments))
         .route(
             "/api/v1/departments/{department_id}/kpi",

@@ -6,7 +6,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::{
     appraisal_page, appraisals, audit, cases, commands, consultations, error, experts, kpi, ops,
-    portfolios, queues, subjects,
+    portfolios, queues, rewards, subjects,
 };
 
 /// The caseledger HTTP API.
@@ -56,18 +56,28 @@ use crate::{
         appraisals::recheck_rectification, appraisals::get_appraisal, appraisals::list_appraisals,
         appraisals::public_appraisal, appraisals::public_appraisal_csv,
         appraisal_page::public_appraisal_page,
+        rewards::create_program, rewards::approve_program, rewards::get_program,
+        rewards::list_programs, rewards::program_audit, rewards::submit_nomination,
+        rewards::decide_eligibility, rewards::draw_reviewers, rewards::recuse_reviewer,
+        rewards::submit_scores, rewards::aggregate_scores, rewards::cast_vote,
+        rewards::tally_vote, rewards::start_notice, rewards::resolve_objection,
+        rewards::close_notice, rewards::approve_award, rewards::announce_award,
+        rewards::withdraw_nomination, rewards::disqualify_nomination, rewards::revoke_award,
+        rewards::file_objection, rewards::get_nomination, rewards::list_nominations,
+        rewards::objection_filers, rewards::public_notices, rewards::public_awards,
     ),
     components(schemas(error::Problem, error::FieldError, commands::CommandAccepted)),
     modifiers(&BearerAuth),
     tags(
         (name = "cases", description = "Enterprise and talent cases (企业/人才诉求)"),
         (name = "queues", description = "Work queues: a department's queue by due time, the dispatcher's unassigned and overdue lists"),
-        (name = "public", description = "Without login: a case's status by case number and verifier code; published appraisal reports (JSON, CSV and the HTML page)"),
+        (name = "public", description = "Without login: a case's status by case number and verifier code; published appraisal reports (JSON, CSV and the HTML page); reward nominations in notice, objections, final awards and revocations"),
         (name = "kpi", description = "Department KPIs (kpi.v1) from the case log, by month, quarter or year, with their formulas"),
         (name = "appraisals", description = "Appraisal campaigns (公开评议): ballots, results, publication, rectification"),
         (name = "subjects", description = "Enterprises, institutes, universities and talents the district liaises with; contact data is private"),
         (name = "portfolios", description = "Liaison portfolios (包联/挂点) of leaders and departments: assignments, visits, overdue visits"),
         (name = "consultations", description = "The expert pool and expert consultation requests (专家咨询论证): provable random panel draws with recusal, private opinions, conclusion, adoption"),
+        (name = "rewards", description = "Reward programs and nominations (评选表彰 / 重奖): eligibility, drawn reviewers with recusal, scores and the reproducible aggregation, committee vote, public notice with objections, approval, announcement, revocation, and the reward decision audit"),
         (name = "reference", description = "Reference data"),
         (name = "audit", description = "Tamper-evident audit trail: digests (public) and the auditor's event listing"),
         (name = "operations", description = "Health, readiness and metrics"),

@@ -97,6 +97,33 @@ enum Command {
         #[command(subcommand)]
         command: ConsultationsCommand,
     },
+    /// Reward programs and nominations.
+    Rewards {
+        #[command(subcommand)]
+        command: RewardsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RewardsCommand {
+    /// The reward decision audit of a program, computed from the events table: every event in
+    /// order, reviewer draws re-run, aggregations recomputed and compared, anomaly flags.
+    /// Exit 0 when nothing is flagged, 1 when something is (the report is printed either way).
+    Audit {
+        /// The reward program id.
+        program: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = AuditFormat::Json)]
+        format: AuditFormat,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum AuditFormat {
+    /// One JSON document.
+    Json,
+    /// One row per event and per flag.
+    Csv,
 }
 
 #[derive(Subcommand)]
@@ -233,6 +260,9 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Consultations { command } => consultations(&cli.database_url, command).await,
+        Command::Rewards {
+            command: RewardsCommand::Audit { program, format },
+        } => rewards_audit(&cli.database_url, &program, format).await,
     }
 }
 
@@ -670,6 +700,30 @@ async fn consultations(database_url: &str, command: ConsultationsCommand) -> Res
             }
         }
     }
+}
+
+async fn rewards_audit(database_url: &str, program: &str, format: AuditFormat) -> Result<()> {
+    let db = open(database_url).await?;
+    db.migrate().await.context("applying migrations")?;
+    let Some(audit) = db
+        .reward_audit(program)
+        .await
+        .with_context(|| format!("auditing reward program {program}"))?
+    else {
+        bail!("no reward program {program}");
+    };
+    match format {
+        AuditFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&audit).context("writing the audit")?
+        ),
+        AuditFormat::Csv => print!("{}", caseledger_domain::reward::audit::to_csv(&audit)),
+    }
+    if audit.flag_count > 0 {
+        eprintln!("{} anomalies flagged", audit.flag_count);
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -758,3 +758,133 @@ async fn consultation_draw_verifies_from_the_cli_on_sqlite() {
 async fn consultation_draw_verifies_from_the_cli_on_postgres() {
     consultation_draw_verifies_from_the_cli(fresh_postgres_database().await).await;
 }
+
+/// `caseledger rewards audit` against a program driven over HTTP: a program approved, a
+/// nomination submitted and found ineligible; the audit in JSON and CSV flags nothing and exits
+/// 0; after the eligibility reason is blanked by hand in the events table it names
+/// `missing_reason` and exits 1; an unknown program is an error.
+async fn reward_audit_from_the_cli(url: String) {
+    let data_dir = tempfile::tempdir().unwrap();
+    let dir = data_dir.path();
+    stdout(&caseledger(&url, dir, &["migrate"]));
+    let office = stdout(&caseledger(
+        &url,
+        dir,
+        &["token", "--sub", "ro-chen", "--role", "reward_office"],
+    ));
+    let authority = stdout(&caseledger(
+        &url,
+        dir,
+        &[
+            "token",
+            "--sub",
+            "mayor-li",
+            "--role",
+            "approving_authority",
+        ],
+    ));
+    let client = reqwest::Client::new();
+    let (server, address) = serve(&url, dir);
+    let api = |path: &str| format!("http://{address}/api/v1{path}");
+    let (status, created) = post(
+        &client,
+        api("/reward-programs"),
+        &office,
+        serde_json::json!({
+            "title": "2026年度科技创新重奖", "cycle": "2026", "quota": 2,
+            "tiers": [{"code": "first", "name": "一等奖", "min_amount": 100000, "max_amount": 200000}],
+            "criteria": [{"code": "contribution", "name": "经济贡献", "weight": 1, "min_score": 0, "max_score": 100}],
+            "trim": 1, "notice_working_days": 5, "reviewers": 3, "disciplines": ["economics"],
+            "committee_size": 5, "committee_quorum": 3,
+            "reward_office_unit": "district-reward-office", "reward_office_staff": ["ro-chen"]
+        }),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let program = created["id"].as_str().unwrap().to_owned();
+    let (status, _) = post(
+        &client,
+        api(&format!("/reward-programs/{program}/approve")),
+        &authority,
+        serde_json::json!({"document_number": "区委〔2026〕8号"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, nominated) = post(
+        &client,
+        api("/nominations"),
+        &office,
+        serde_json::json!({"program_id": program,
+            "nominee": {"kind": "unit", "name": "区机械厂", "unit": "区机械厂"},
+            "summary": "技术改造成效显著", "reason": "贡献突出"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{nominated}");
+    let nomination = nominated["id"].as_str().unwrap().to_owned();
+    let (status, _) = post(
+        &client,
+        api(&format!("/nominations/{nomination}/decide-eligibility")),
+        &office,
+        serde_json::json!({"eligible": false,
+            "checklist": [{"item": "在本区注册满两年", "passed": false}],
+            "reason": "注册不满两年"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    terminate(server);
+
+    let json = stdout(&caseledger(&url, dir, &["rewards", "audit", &program]));
+    let audit: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(audit["flag_count"], 0, "{audit:#}");
+    assert_eq!(audit["nominations"][0]["status"], "ineligible");
+    let csv = stdout(&caseledger(
+        &url,
+        dir,
+        &["rewards", "audit", &program, "--format", "csv"],
+    ));
+    assert!(csv.starts_with("section,nomination_id,nominee,sequence,at,actor,event,detail"));
+    assert!(csv.contains("EligibilityDecided"));
+
+    let statement = if url.starts_with("postgres") {
+        "UPDATE events SET payload = jsonb_set(payload, '{EligibilityDecided,reason}', '\"\"') \
+          WHERE event_type = 'EligibilityDecided'"
+    } else {
+        "UPDATE events SET payload = json_set(payload, '$.EligibilityDecided.reason', '') \
+          WHERE event_type = 'EligibilityDecided'"
+    };
+    tamper(&url, statement).await;
+    let flagged = caseledger(
+        &url,
+        dir,
+        &["rewards", "audit", &program, "--format", "csv"],
+    );
+    assert_eq!(flagged.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&flagged.stdout);
+    assert!(
+        said.contains("flag,") && said.contains("missing_reason"),
+        "{said}"
+    );
+
+    let unknown = caseledger(
+        &url,
+        dir,
+        &["rewards", "audit", "0190c0de-0000-7000-8000-000000000000"],
+    );
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no reward program"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reward_audit_from_the_cli_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    reward_audit_from_the_cli(format!(
+        "sqlite://{}",
+        dir.path().join("caseledger.db").display()
+    ))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reward_audit_from_the_cli_on_postgres() {
+    reward_audit_from_the_cli(fresh_postgres_database().await).await;
+}

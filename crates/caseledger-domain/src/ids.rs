@@ -218,6 +218,22 @@ uuid_id!(
     ConsultationId
 );
 
+uuid_id!(
+    /// One reward program (评选表彰 / 重奖 programme of a cycle). Chosen by the application.
+    RewardProgramId
+);
+
+uuid_id!(
+    /// One reward nomination inside a program. Chosen by the application (UUIDv7).
+    NominationId
+);
+
+uuid_id!(
+    /// One objection filed against a nomination during its public notice. Chosen by the
+    /// application.
+    ObjectionId
+);
+
 /// The authenticated user's id (the token's `sub`). Opaque text, 1 to 128 characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]

@@ -1,7 +1,8 @@
 //! The caseledger domain: what a case, a subject (enterprise, institute, university, talent), a
-//! liaison portfolio, an appraisal campaign, an expert of the advisory pool and a consultation
-//! request are, which commands they accept, which events they record and which rules decide
-//! between them; and the department KPI formulas over case events.
+//! liaison portfolio, an appraisal campaign, an expert of the advisory pool, a consultation
+//! request, a reward program and a reward nomination are, which commands they accept, which
+//! events they record and which rules decide between them; the department KPI formulas over
+//! case events; and the reward decision audit.
 //!
 //! Architecture invariant: this crate does no IO and has no clock or random number generator.
 //! Time, identifiers, the acting user and policy versions arrive inside the command
@@ -20,6 +21,7 @@ pub mod ids;
 pub mod kpi;
 pub mod portfolio;
 pub mod reference;
+pub mod reward;
 pub mod sla;
 pub mod subject;
 pub mod text;
@@ -27,5 +29,6 @@ pub mod text;
 pub use actor::{Actor, Authored, Role};
 pub use ids::{
     AppraisalId, CaseId, ConsultationId, DepartmentId, Discipline, ExpertId, IdError, LeaderId,
-    PortfolioId, RectificationId, SubjectId, UnitId, UserId, VisitId,
+    NominationId, ObjectionId, PortfolioId, RectificationId, RewardProgramId, SubjectId, UnitId,
+    UserId, VisitId,
 };

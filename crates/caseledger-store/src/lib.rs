@@ -26,6 +26,7 @@ pub mod idempotency;
 pub mod kpi;
 pub mod portfolios;
 pub mod projector;
+pub mod rewards;
 pub mod snapshots;
 pub mod subjects;
 
