@@ -778,31 +778,23 @@ async fn run_program(
         ProgramCommand::Create { .. } => PROGRAMS.to_owned(),
         other => format!("{PROGRAMS}/{id}/{}", other.name()),
     };
-    let fingerprint = fingerprint("POST", &path, body);
-    let headers = CommandHeaders::parse(headers)?;
-    let now = state.now();
-    let metadata = event_metadata(&actor, now, &headers);
-    let request = CommandRequest {
-        name: command.name(),
-        actor: &actor,
-        headers: &headers,
-        fingerprint,
-        success_status,
-        receipt: None,
-    };
-    let authored = Authored {
-        actor: actor.clone(),
-        at: now,
+    let name = command.name();
+    commands::execute::<RewardProgram, _>(
+        state,
+        actor,
+        headers,
+        commands::Target {
+            collection: PROGRAMS,
+            path,
+            aggregate_id: id.to_string(),
+            name,
+            success_status,
+            created_id: None,
+            receipt: None,
+        },
+        body,
         command,
-    };
-    let aggregate_id = id.to_string();
-    let expected = headers.if_match;
-    commands::run_in(state, PROGRAMS, None, request, || async {
-        state
-            .db
-            .execute::<RewardProgram>(&aggregate_id, authored, expected, metadata, &())
-            .await
-    })
+    )
     .await
 }
 
