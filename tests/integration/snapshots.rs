@@ -82,9 +82,13 @@ async fn a_snapshot_that_does_not_fit_the_log_is_ignored(db: TestDb) {
         let (state, version) = db.db.aggregate_state::<EnterpriseCase>(&id).await.unwrap();
         (state, version)
     };
+    // A readable but wrong state: were the checks missing, the load would return it.
+    let wrong = serde_json::to_string(&EnterpriseCase::default())
+        .unwrap()
+        .replace('\'', "''");
     sql(
         &db.db,
-        "UPDATE aggregate_snapshots SET event_hash = 'not-the-hash', state = '{}'",
+        &format!("UPDATE aggregate_snapshots SET event_hash = 'not-the-hash', state = '{wrong}'"),
     )
     .await;
     assert_eq!(
@@ -93,7 +97,7 @@ async fn a_snapshot_that_does_not_fit_the_log_is_ignored(db: TestDb) {
     );
     sql(
         &db.db,
-        "UPDATE aggregate_snapshots SET event_hash = (SELECT event_hash FROM events WHERE sequence = aggregate_snapshots.version AND aggregate_id = aggregate_snapshots.aggregate_id), format = 'caseledger-0.0.0-old', state = '{}'",
+        &format!("UPDATE aggregate_snapshots SET event_hash = (SELECT event_hash FROM events WHERE sequence = aggregate_snapshots.version AND aggregate_id = aggregate_snapshots.aggregate_id), format = 'caseledger-0.0.0-old', state = '{wrong}'"),
     )
     .await;
     assert_eq!(

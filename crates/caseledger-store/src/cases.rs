@@ -916,8 +916,44 @@ impl Database {
             .collect()
     }
 
-    /// A queue of cases, by earliest open deadline.
+    /// A queue of cases, by earliest open deadline. Any number of enterprise ids: beyond one
+    /// statement's worth they are queried in chunks and merged in the same order.
     pub async fn case_queue(&self, filter: &QueueFilter) -> Result<Vec<CaseView>, StoreError> {
+        const IDS_PER_QUERY: usize = 500;
+        let Some(ids) = filter
+            .enterprise_ids
+            .as_ref()
+            .filter(|ids| ids.len() > IDS_PER_QUERY)
+        else {
+            return self.case_queue_once(filter).await;
+        };
+        let mut views = Vec::new();
+        for chunk in ids.chunks(IDS_PER_QUERY) {
+            let part = QueueFilter {
+                enterprise_ids: Some(chunk.to_vec()),
+                ..filter.clone()
+            };
+            views.extend(self.case_queue_once(&part).await?);
+        }
+        views.sort_by(|a, b| {
+            (
+                a.next_due.is_none(),
+                a.next_due,
+                a.registered_at,
+                &a.case_id,
+            )
+                .cmp(&(
+                    b.next_due.is_none(),
+                    b.next_due,
+                    b.registered_at,
+                    &b.case_id,
+                ))
+        });
+        views.truncate(usize::try_from(filter.limit.clamp(1, 500)).unwrap_or(500));
+        Ok(views)
+    }
+
+    async fn case_queue_once(&self, filter: &QueueFilter) -> Result<Vec<CaseView>, StoreError> {
         let mut conditions: Vec<String> = Vec::new();
         let mut binds: Vec<Bind> = Vec::new();
         if let Some(department) = &filter.lead_department {
@@ -938,7 +974,7 @@ impl Database {
                 return Ok(Vec::new());
             }
             let first = binds.len() + 1;
-            for id in enterprise_ids.iter().take(ROWS_PER_STATEMENT) {
+            for id in enterprise_ids {
                 binds.push(Bind::Text(id.clone()));
             }
             let placeholders: Vec<String> =
