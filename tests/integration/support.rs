@@ -63,7 +63,10 @@ impl TestDb {
 pub async fn sql(db: &Database, statement: &str) {
     match db {
         Database::Postgres(pool) => sqlx::query(statement).execute(pool).await.map(|_| ()),
-        Database::Sqlite(pool) => sqlx::query(statement).execute(pool).await.map(|_| ()),
+        Database::Sqlite(store) => sqlx::query(statement)
+            .execute(&store.write)
+            .await
+            .map(|_| ()),
     }
     .unwrap_or_else(|error| panic!("{statement}: {error}"));
 }
@@ -72,7 +75,7 @@ pub async fn sql(db: &Database, statement: &str) {
 pub async fn integers(db: &Database, query: &str) -> Vec<i64> {
     match db {
         Database::Postgres(pool) => sqlx::query_scalar(query).fetch_all(pool).await,
-        Database::Sqlite(pool) => sqlx::query_scalar(query).fetch_all(pool).await,
+        Database::Sqlite(store) => sqlx::query_scalar(query).fetch_all(&store.read).await,
     }
     .unwrap_or_else(|error| panic!("{query}: {error}"))
 }

@@ -55,6 +55,9 @@ struct Args {
     /// Scratch directory (SQLite files, logs, reference data); emptied first.
     #[arg(long, default_value = "target/bench/work")]
     work_dir: PathBuf,
+    /// Benchmark only this store (both by default, PostgreSQL first).
+    #[arg(long, value_enum)]
+    store: Option<Store>,
 }
 
 /// Durations and sizes of one mode.
@@ -90,7 +93,7 @@ impl Plan {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Store {
     Postgres,
     Sqlite,
@@ -163,7 +166,11 @@ async fn run(args: Args) -> Result<()> {
     let started = Instant::now();
     eprintln!("caseledger-bench: {} mode", plan.mode);
     let mut results = Vec::new();
-    for store in [Store::Postgres, Store::Sqlite] {
+    let stores = match args.store {
+        Some(store) => vec![store],
+        None => vec![Store::Postgres, Store::Sqlite],
+    };
+    for store in stores {
         results.push(
             bench_store(&args, &plan, &work_dir, store)
                 .await

@@ -225,7 +225,7 @@ pub async fn insert(db: &Database, rows: &[EventRow]) -> Result<()> {
             }
             tx.commit().await.context("committing events")?;
         }
-        Database::Sqlite(pool) => {
+        Database::Sqlite(caseledger_store::SqliteStore { write: pool, .. }) => {
             let mut tx = pool.begin().await.context("beginning a transaction")?;
             for chunk in rows.chunks(ROWS_PER_STATEMENT) {
                 let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new(COLUMNS);

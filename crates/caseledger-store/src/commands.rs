@@ -152,11 +152,13 @@ impl Database {
                     .await
                     .map_err(ExecuteError::from_aggregate)?;
             }
-            Database::Sqlite(pool) => {
-                let repository =
-                    ChainedRepository::new(SqliteEventRepository::new(pool.clone()), self.clone())
-                        .after(current, loaded.last_hash)
-                        .reporting(written.clone());
+            Database::Sqlite(store) => {
+                let repository = ChainedRepository::new(
+                    SqliteEventRepository::new(store.read.clone()),
+                    self.clone(),
+                )
+                .after(current, loaded.last_hash)
+                .reporting(written.clone());
                 PersistedEventStore::<_, A>::new_event_store(repository)
                     .commit(events, context, metadata)
                     .await

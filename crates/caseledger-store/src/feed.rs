@@ -15,7 +15,7 @@
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use crate::db::{Database, StoreError, Tx};
+use crate::db::{Database, SqliteStore, StoreError, Tx};
 
 /// A place in the feed: the last event a reader has seen. `transaction_id` is always 0 on SQLite.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -130,7 +130,7 @@ impl Database {
                     .map(decode_event)
                     .collect::<Result<Vec<_>, _>>()?
             }
-            Database::Sqlite(pool) => {
+            Database::Sqlite(SqliteStore { read: pool, .. }) => {
                 let sql = format!("SELECT {SQLITE_COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2");
                 let rows = sqlx::query(&sql)
                     .bind(after.position)
@@ -163,7 +163,7 @@ impl Database {
                 .fetch_one(pool)
                 .await?
             }
-            Database::Sqlite(pool) => {
+            Database::Sqlite(SqliteStore { read: pool, .. }) => {
                 sqlx::query_as("SELECT count(*), min(recorded_at) FROM events WHERE position > $1")
                     .bind(after.position)
                     .fetch_one(pool)
@@ -192,7 +192,7 @@ impl Database {
                 .await?;
                 Ok(found)
             }
-            Database::Sqlite(pool) => {
+            Database::Sqlite(SqliteStore { read: pool, .. }) => {
                 let exists: Option<i64> =
                     sqlx::query_scalar("SELECT position FROM events WHERE position = $1")
                         .bind(position)
@@ -245,6 +245,28 @@ impl Database {
 }
 
 impl Tx {
+    /// [`Tx::try_lock_projection`] for several projections in one statement (the same lock
+    /// keys); `false` when another process holds any of them (the caller rolls back, which
+    /// releases those it got).
+    pub(crate) async fn try_lock_projections(
+        &mut self,
+        names: &[&str],
+    ) -> Result<bool, StoreError> {
+        match self {
+            Tx::Postgres(tx) => {
+                let locked: Option<bool> = sqlx::query_scalar(
+                    "SELECT bool_and(pg_try_advisory_xact_lock(hashtext('caseledger-projection:' || name))) \
+                       FROM unnest($1::text[]) AS name",
+                )
+                .bind(names)
+                .fetch_one(&mut **tx)
+                .await?;
+                Ok(locked.unwrap_or(true))
+            }
+            Tx::Sqlite(_) => Ok(true),
+        }
+    }
+
     /// Locks out other projector processes for this transaction on PostgreSQL; `false` when
     /// another process holds the lock for `name`. Always `true` on SQLite, whose single writer
     /// already serialises projector transactions.

@@ -42,7 +42,7 @@ impl Database {
         key: &str,
         request_hash: &str,
     ) -> Result<Claim, StoreError> {
-        let inserted = with_pool!(self, |pool| {
+        let inserted = with_write_pool!(self, |pool| {
             sqlx::query(
             "INSERT INTO idempotency_keys (principal, idempotency_key, request_hash, created_at) \
              VALUES ($1, $2, $3, $4) ON CONFLICT (principal, idempotency_key) DO NOTHING"
@@ -98,7 +98,7 @@ impl Database {
     ) -> Result<bool, StoreError> {
         let cutoff = (chrono::Utc::now() - chrono::Duration::seconds(STALE_CLAIM_SECONDS))
             .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-        let taken = with_pool!(self, |pool| {
+        let taken = with_write_pool!(self, |pool| {
             sqlx::query(
             "UPDATE idempotency_keys SET created_at = $1 \
              WHERE principal = $2 AND idempotency_key = $3 AND status_code IS NULL AND created_at <= $4"
@@ -148,7 +148,7 @@ impl Database {
         status: u16,
         body: &str,
     ) -> Result<(), StoreError> {
-        with_pool!(self, |pool| {
+        with_write_pool!(self, |pool| {
             sqlx::query(
             "UPDATE idempotency_keys SET status_code = $1, response_body = $2 WHERE principal = $3 AND idempotency_key = $4"
         )
@@ -168,7 +168,7 @@ impl Database {
         principal: &str,
         key: &str,
     ) -> Result<(), StoreError> {
-        with_pool!(self, |pool| {
+        with_write_pool!(self, |pool| {
             sqlx::query(
             "DELETE FROM idempotency_keys WHERE principal = $1 AND idempotency_key = $2 AND status_code IS NULL"
         )

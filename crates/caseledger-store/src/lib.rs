@@ -31,6 +31,6 @@ pub mod snapshots;
 pub mod subjects;
 
 pub use commands::{Committed, ExecuteError, Metadata};
-pub use db::{Backend, Database, StoreError, Tx};
+pub use db::{Backend, Database, SqliteStore, StoreError, Tx};
 pub use feed::{FeedEvent, FeedPosition};
 pub use projector::{Projection, ProjectionError, ProjectionStatus, Projector};

@@ -210,7 +210,7 @@ impl Projector {
     /// Creates missing checkpoint rows (at the start of the feed).
     pub async fn ensure_checkpoints(&self) -> Result<(), StoreError> {
         for projection in &self.inner.projections {
-            with_pool!(&self.inner.db, |pool| {
+            with_write_pool!(&self.inner.db, |pool| {
                 sqlx::query(
                 "INSERT INTO projection_checkpoints (name, updated_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING"
             )
@@ -333,33 +333,46 @@ impl Projector {
         let Some(last) = events.last().map(|event| event.at) else {
             return Ok(Some(0));
         };
+        // One statement locks them all and one advances them all: per live batch of a few
+        // events, a statement per projection was most of the projector's round trips.
+        let names: Vec<&str> = projections
+            .iter()
+            .map(|projection| projection.name())
+            .collect();
         let mut tx = db.begin().await?;
-        for projection in projections {
-            let name = projection.name();
-            if !tx.try_lock_projection(name, false).await? {
-                tx.rollback().await?;
-                return Ok(None);
+        if !tx.try_lock_projections(&names).await? {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        let sql = format!(
+            "UPDATE projection_checkpoints \
+                SET transaction_id = $1, position = $2, events_applied = events_applied + $3, \
+                    updated_at = $4, last_error = NULL \
+              WHERE transaction_id = $5 AND position = $6 AND name IN ({})",
+            (7..7 + names.len())
+                .map(|n| format!("${n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let advanced = with_tx!(&mut tx, |conn| {
+            let mut query = sqlx::query(&sql)
+                .bind(last.transaction_id)
+                .bind(last.position)
+                .bind(events.len() as i64)
+                .bind(now_text())
+                .bind(checkpoint.transaction_id)
+                .bind(checkpoint.position);
+            for name in &names {
+                query = query.bind(*name);
             }
-            let advanced = with_tx!(&mut tx, |conn| sqlx::query(
-                "UPDATE projection_checkpoints \
-                    SET transaction_id = $1, position = $2, events_applied = events_applied + $3, \
-                        updated_at = $4, last_error = NULL \
-                  WHERE name = $5 AND transaction_id = $6 AND position = $7"
-            )
-            .bind(last.transaction_id)
-            .bind(last.position)
-            .bind(events.len() as i64)
-            .bind(now_text())
-            .bind(name)
-            .bind(checkpoint.transaction_id)
-            .bind(checkpoint.position)
-            .execute(&mut *conn)
-            .await
-            .map(|done| done.rows_affected()))?;
-            if advanced != 1 {
-                tx.rollback().await?;
-                return Ok(None);
-            }
+            query
+                .execute(&mut *conn)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        if advanced != names.len() as u64 {
+            tx.rollback().await?;
+            return Ok(None);
         }
         for projection in projections {
             if let Err(error) = projection.apply(&mut tx, &events).await {
@@ -402,7 +415,7 @@ impl Projector {
 
     async fn record_error(&self, name: &str, error: &ProjectionError) {
         let message = error.to_string();
-        let result = with_pool!(&self.inner.db, |pool| sqlx::query(
+        let result = with_write_pool!(&self.inner.db, |pool| sqlx::query(
             "UPDATE projection_checkpoints SET last_error = $1 WHERE name = $2"
         )
         .bind(&message)

@@ -135,7 +135,7 @@ impl Database {
                  format = excluded.format, event_hash = excluded.event_hash, state = excluded.state \
              WHERE aggregate_snapshots.version < excluded.version OR aggregate_snapshots.format <> excluded.format";
         let version = i64::try_from(version).unwrap_or(i64::MAX);
-        with_pool!(self, |pool| sqlx::query(SQL)
+        with_write_pool!(self, |pool| sqlx::query(SQL)
             .bind(aggregate_type)
             .bind(aggregate_id)
             .bind(version)
@@ -150,10 +150,11 @@ impl Database {
 
     /// Deletes every snapshot (they are rebuilt by the next commands); returns how many.
     pub async fn clear_snapshots(&self) -> Result<u64, StoreError> {
-        let deleted = with_pool!(self, |pool| sqlx::query("DELETE FROM aggregate_snapshots")
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected()))?;
+        let deleted =
+            with_write_pool!(self, |pool| sqlx::query("DELETE FROM aggregate_snapshots")
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected()))?;
         Ok(deleted)
     }
 }

@@ -147,8 +147,8 @@ impl Database {
                 let positions = query.fetch_all(pool).await?;
                 Ok(positions.into_iter().max().unwrap_or(0))
             }
-            Database::Sqlite(pool) => {
-                let mut tx = pool.begin().await?;
+            Database::Sqlite(store) => {
+                let mut tx = store.begin_write().await?;
                 for (event, hash) in rows {
                     sqlx::query(
                         "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, event_hash) \

@@ -14,7 +14,7 @@ use std::fmt;
 use sqlx::Row;
 
 use crate::audit::hash::{chain_hash, digest_hash, event_hash, Digest, EventFields, GENESIS};
-use crate::db::{Database, StoreError};
+use crate::db::{Database, SqliteStore, StoreError};
 use crate::feed::{decode_event, FeedEvent, FeedPosition};
 
 /// The first thing found broken.
@@ -163,7 +163,7 @@ impl Database {
                     .await?;
                 rows.iter().map(decode_row).collect::<Result<Vec<_>, _>>()?
             }
-            Database::Sqlite(pool) => {
+            Database::Sqlite(SqliteStore { read: pool, .. }) => {
                 let sql = format!(
                     "{SELECT}, 0 AS transaction_id, e.payload, e.metadata \
                      FROM events e LEFT JOIN audit_chain c ON c.position = e.position \
