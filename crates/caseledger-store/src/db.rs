@@ -195,6 +195,24 @@ impl Tx {
     }
 }
 
+/// How long a pooled connection may sit idle before it is tested on its way out of the pool.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
+/// Tests a connection that has been idle for a while before it is handed out (a database
+/// restart, a dropped TCP connection). sqlx's default tests every connection on every acquire,
+/// a round trip per statement outside a transaction, on top of the test it always runs when a
+/// connection returns to the pool; under load a connection is back in use within milliseconds
+/// of that second test. A broken connection's error closes it (and the caller answers 503).
+async fn ping_if_idle<C: sqlx::Connection>(
+    conn: &mut C,
+    idle_for: Duration,
+) -> Result<bool, sqlx::Error> {
+    if idle_for >= PING_AFTER_IDLE {
+        conn.ping().await?;
+    }
+    Ok(true)
+}
+
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 
@@ -207,6 +225,10 @@ impl Database {
             let pool = PgPoolOptions::new()
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(5))
+                .test_before_acquire(false)
+                .before_acquire(|conn, meta| {
+                    Box::pin(async move { ping_if_idle(conn, meta.idle_for).await })
+                })
                 .connect_with(options)
                 .await?;
             Ok(Database::Postgres(pool))
@@ -230,11 +252,19 @@ impl Database {
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
                 .acquire_timeout(Duration::from_secs(5))
+                .test_before_acquire(false)
+                .before_acquire(|conn, meta| {
+                    Box::pin(async move { ping_if_idle(conn, meta.idle_for).await })
+                })
                 .connect_with(options.clone())
                 .await?;
             let read = SqlitePoolOptions::new()
                 .max_connections(8)
                 .acquire_timeout(Duration::from_secs(5))
+                .test_before_acquire(false)
+                .before_acquire(|conn, meta| {
+                    Box::pin(async move { ping_if_idle(conn, meta.idle_for).await })
+                })
                 .connect_with(options)
                 .await?;
             Ok(Database::Sqlite(SqliteStore { read, write }))
