@@ -5,6 +5,7 @@ mod support;
 
 mod appraisal;
 mod audit;
+mod cache;
 mod case_loop;
 mod concurrency;
 mod consultation;

@@ -38,7 +38,7 @@ pub async fn record_access(
     };
     state
         .db
-        .execute::<AccessLog>(&access_id, command, None, metadata, &())
+        .execute_cached::<AccessLog>(&state.aggregates, &access_id, command, None, metadata, &())
         .await
         .map_err(|error| ApiError::internal(format!("recording a private read: {error}")))?;
     state.projector.wake();

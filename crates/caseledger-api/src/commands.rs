@@ -323,8 +323,9 @@ pub async fn execute<A, C>(
     command: C,
 ) -> Result<Response, ApiError>
 where
-    A: cqrs_es::Aggregate<Command = caseledger_domain::Authored<C>, Services = ()>,
+    A: cqrs_es::Aggregate<Command = caseledger_domain::Authored<C>, Services = ()> + 'static,
     A::Error: Refusal,
+    C: Clone,
 {
     let fingerprint = fingerprint("POST", &target.path, body);
     let headers = CommandHeaders::parse(headers)?;
@@ -353,7 +354,14 @@ where
         || async {
             state
                 .db
-                .execute::<A>(&aggregate_id, authored, expected, metadata, &())
+                .execute_cached::<A>(
+                    &state.aggregates,
+                    &aggregate_id,
+                    authored,
+                    expected,
+                    metadata,
+                    &(),
+                )
                 .await
         },
     )

@@ -834,7 +834,14 @@ async fn run_nomination(
     commands::run_in(state, NOMINATIONS, created_id, request, || async {
         state
             .db
-            .execute::<RewardNomination>(&aggregate_id, authored, expected, metadata, &())
+            .execute_cached::<RewardNomination>(
+                &state.aggregates,
+                &aggregate_id,
+                authored,
+                expected,
+                metadata,
+                &(),
+            )
             .await
     })
     .await

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use caseledger_store::{Database, Projector};
+use caseledger_store::{AggregateCache, Database, Projector};
 use chrono::{DateTime, Utc};
 
 use crate::auth::JwtKeys;
@@ -24,6 +24,9 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Where command times and timer decisions come from.
     pub clock: Clock,
+    /// The state of aggregates this process wrote last, so their next command skips the load
+    /// (`Database::execute_cached`).
+    pub aggregates: AggregateCache,
 }
 
 /// The application's clock. The system clock in production; tests move a manual one so that
@@ -81,6 +84,7 @@ impl AppState {
             reference: Arc::new(reference),
             metrics: Arc::new(Metrics::default()),
             clock: Clock::system(),
+            aggregates: AggregateCache::default(),
         }
     }
 

@@ -108,7 +108,14 @@ async fn fire(
     };
     let committed = state
         .db
-        .execute::<EnterpriseCase>(&due.case_id, command, None, metadata, &())
+        .execute_cached::<EnterpriseCase>(
+            &state.aggregates,
+            &due.case_id,
+            command,
+            None,
+            metadata,
+            &(),
+        )
         .await?;
     if !committed.event_types.is_empty() {
         tracing::info!(

@@ -17,8 +17,10 @@ use postgres_es::PostgresEventRepository;
 use sqlite_es::SqliteEventRepository;
 
 use crate::audit::repository::ChainedRepository;
+pub use crate::cache::AggregateCache;
+use crate::cache::CacheUse;
 use crate::db::{Database, StoreError};
-use crate::snapshots::SNAPSHOT_EVERY;
+use crate::snapshots::{Loaded, SNAPSHOT_EVERY};
 
 /// Metadata stored beside each event: who, on whose behalf, which request, when.
 pub type Metadata = HashMap<String, String>;
@@ -96,6 +98,106 @@ impl Database {
         A: Aggregate,
     {
         let loaded = self.load_for_command::<A>(aggregate_id).await?;
+        let (committed, _) = self
+            .attempt(
+                aggregate_id,
+                loaded,
+                command,
+                expected_version,
+                metadata,
+                services,
+            )
+            .await?;
+        Ok(committed)
+    }
+
+    /// [`Database::execute`], starting from the aggregate's state in `cache` when this process
+    /// committed its last event, and leaving the state after the command there.
+    ///
+    /// The cached state is trusted only as far as the write proves it: the new events are
+    /// inserted at the cached version + 1, which the log's primary key refuses if anything was
+    /// appended since (another process, or an edit of the log). Every outcome that could come
+    /// from a stale state (a conflict, a refusal, a version mismatch, a command that writes
+    /// nothing) is decided again from the log, so a cached answer is never one the log would
+    /// not give.
+    #[tracing::instrument(skip_all, fields(aggregate_type = A::TYPE, %aggregate_id))]
+    pub async fn execute_cached<A>(
+        &self,
+        cache: &AggregateCache,
+        aggregate_id: &str,
+        command: A::Command,
+        expected_version: Option<u64>,
+        metadata: Metadata,
+        services: &A::Services,
+    ) -> Result<Committed, ExecuteError<A::Error>>
+    where
+        A: Aggregate + 'static,
+        A::Command: Clone,
+    {
+        let cached = cache.take::<A>(aggregate_id);
+        if cached.is_none() {
+            cache.record(CacheUse::Miss);
+        }
+        if let Some(loaded) = cached {
+            if expected_version.is_none_or(|expected| expected == loaded.version) {
+                match self
+                    .attempt(
+                        aggregate_id,
+                        loaded,
+                        command.clone(),
+                        expected_version,
+                        metadata.clone(),
+                        services,
+                    )
+                    .await
+                {
+                    Ok((committed, Some(after))) => {
+                        cache.record(CacheUse::Hit);
+                        cache.put(aggregate_id, after);
+                        return Ok(committed);
+                    }
+                    Ok((_, None))
+                    | Err(
+                        ExecuteError::Rejected(_)
+                        | ExecuteError::Conflict
+                        | ExecuteError::VersionMismatch { .. },
+                    ) => {}
+                    Err(error) => return Err(error),
+                }
+            }
+            cache.record(CacheUse::Stale);
+        }
+        let loaded = self.load_for_command::<A>(aggregate_id).await?;
+        let (committed, after) = self
+            .attempt(
+                aggregate_id,
+                loaded,
+                command,
+                expected_version,
+                metadata,
+                services,
+            )
+            .await?;
+        if let Some(after) = after {
+            cache.put(aggregate_id, after);
+        }
+        Ok(committed)
+    }
+
+    /// Decides `command` on a loaded aggregate and commits its events; also returns the state
+    /// after them when it wrote any.
+    async fn attempt<A>(
+        &self,
+        aggregate_id: &str,
+        loaded: Loaded<A>,
+        command: A::Command,
+        expected_version: Option<u64>,
+        metadata: Metadata,
+        services: &A::Services,
+    ) -> Result<(Committed, Option<Loaded<A>>), ExecuteError<A::Error>>
+    where
+        A: Aggregate,
+    {
         let current = loaded.version;
         if let Some(expected) = expected_version {
             if expected != current {
@@ -114,12 +216,13 @@ impl Database {
                 .position_of(A::TYPE, aggregate_id, current)
                 .await?
                 .unwrap_or(0);
-            return Ok(Committed {
+            let committed = Committed {
                 aggregate_id: aggregate_id.to_owned(),
                 version: current,
                 position,
                 event_types: Vec::new(),
-            });
+            };
+            return Ok((committed, None));
         }
         let version = current + events.len() as u64;
         // `handle` applied the events as it wrote them: `aggregate` is the state after them.
@@ -132,9 +235,11 @@ impl Database {
             .iter()
             .map(cqrs_es::DomainEvent::event_type)
             .collect();
+        // The plain event store never reads the context's aggregate (only snapshot stores do),
+        // so the state after the command stays ours.
         let context = EventStoreAggregateContext {
             aggregate_id: aggregate_id.to_owned(),
-            aggregate,
+            aggregate: A::default(),
             current_sequence: usize::try_from(current).unwrap_or(usize::MAX),
             current_snapshot: None,
         };
@@ -170,20 +275,31 @@ impl Database {
             .ok()
             .and_then(|mut written| written.take())
             .ok_or_else(|| StoreError::Invariant("the commit reported no write".into()))?;
+        let mut snapshot_version = loaded.snapshot_version;
         if let Some(state) = snapshot {
-            if let Err(error) = self
+            match self
                 .save_snapshot(A::TYPE, aggregate_id, version, &written.last_hash, &state)
                 .await
             {
-                tracing::warn!(%error, "saving a snapshot failed (only speed is lost)");
+                Ok(()) => snapshot_version = version,
+                Err(error) => {
+                    tracing::warn!(%error, "saving a snapshot failed (only speed is lost)")
+                }
             }
         }
-        Ok(Committed {
+        let committed = Committed {
             aggregate_id: aggregate_id.to_owned(),
             version,
             position: written.position,
             event_types,
-        })
+        };
+        let after = Loaded {
+            aggregate,
+            version,
+            last_hash: Some(written.last_hash),
+            snapshot_version,
+        };
+        Ok((committed, Some(after)))
     }
 
     /// The feed position of one event, if it exists.

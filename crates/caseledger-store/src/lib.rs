@@ -17,6 +17,7 @@
 mod db;
 pub mod appraisals;
 pub mod audit;
+mod cache;
 pub mod cases;
 pub mod commands;
 pub mod consultations;
@@ -30,7 +31,8 @@ pub mod rewards;
 pub mod snapshots;
 pub mod subjects;
 
-pub use commands::{Committed, ExecuteError, Metadata};
+pub use cache::CacheStats;
+pub use commands::{AggregateCache, Committed, ExecuteError, Metadata};
 pub use db::{Backend, Database, SqliteStore, StoreError, Tx};
 pub use feed::{FeedEvent, FeedPosition};
 pub use projector::{Projection, ProjectionError, ProjectionStatus, Projector};
