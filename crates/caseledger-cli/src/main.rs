@@ -199,6 +199,11 @@ enum ProjectionsCommand {
     },
 }
 
+/// mimalloc instead of glibc malloc: under load, allocation and free were 18% of the server's
+/// CPU with glibc (many threads, short-lived buffers); see docs/PERFORMANCE.md.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     install_tracing(cli.log_format);
