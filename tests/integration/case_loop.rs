@@ -390,6 +390,21 @@ async fn one_case_answered_in_time_the_other_escalated(db: TestDb) {
     assert_eq!(overview["closed_cases"][0]["id"], answered.as_str());
     assert_eq!(overview["closed_cases"][0]["satisfaction"], 5);
     assert_eq!(overview["closed_cases"].as_array().unwrap().len(), 1);
+
+    // The server ran the cases' later commands from its in-memory aggregate cache, and the log
+    // still decided each one: every answer above is what the log gives.
+    let metrics = app.metrics().await;
+    let cache = |outcome: &str| -> u64 {
+        let prefix = format!("caseledger_aggregate_cache_total{{outcome=\"{outcome}\"}} ");
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(prefix.as_str()))
+            .unwrap_or_else(|| panic!("no {outcome} count in /metrics"))
+            .parse()
+            .unwrap()
+    };
+    assert!(cache("hit") >= 5, "{metrics}");
+    assert!(cache("miss") >= 1, "{metrics}");
     app.stop().await;
 }
 

@@ -661,15 +661,7 @@ async fn authentication_failures(db: TestDb) {
         .await
         .unwrap();
     assert!(docs.contains("/api/v1/cases/{case_id}/respond") && !docs.contains("<script"));
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(metrics.contains(
         "caseledger_http_requests_total{route=\"/api/v1/cases\",method=\"GET\",status=\"401\"}"
     ));

@@ -97,16 +97,8 @@ impl Database {
     where
         A: Aggregate,
     {
-        let loaded = self.load_for_command::<A>(aggregate_id).await?;
         let (committed, _) = self
-            .attempt(
-                aggregate_id,
-                loaded,
-                command,
-                expected_version,
-                metadata,
-                services,
-            )
+            .decide_from_log::<A>(aggregate_id, command, expected_version, metadata, services)
             .await?;
         Ok(committed)
     }
@@ -167,21 +159,37 @@ impl Database {
             }
             cache.record(CacheUse::Stale);
         }
-        let loaded = self.load_for_command::<A>(aggregate_id).await?;
         let (committed, after) = self
-            .attempt(
-                aggregate_id,
-                loaded,
-                command,
-                expected_version,
-                metadata,
-                services,
-            )
+            .decide_from_log::<A>(aggregate_id, command, expected_version, metadata, services)
             .await?;
         if let Some(after) = after {
             cache.put(aggregate_id, after);
         }
         Ok(committed)
+    }
+
+    /// Loads the aggregate from the log (and its snapshot) and [`Database::attempt`]s `command`.
+    async fn decide_from_log<A>(
+        &self,
+        aggregate_id: &str,
+        command: A::Command,
+        expected_version: Option<u64>,
+        metadata: Metadata,
+        services: &A::Services,
+    ) -> Result<(Committed, Option<Loaded<A>>), ExecuteError<A::Error>>
+    where
+        A: Aggregate,
+    {
+        let loaded = self.load_for_command::<A>(aggregate_id).await?;
+        self.attempt(
+            aggregate_id,
+            loaded,
+            command,
+            expected_version,
+            metadata,
+            services,
+        )
+        .await
     }
 
     /// Decides `command` on a loaded aggregate and commits its events; also returns the state

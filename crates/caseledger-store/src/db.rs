@@ -198,19 +198,28 @@ impl Tx {
 /// How long a pooled connection may sit idle before it is tested on its way out of the pool.
 const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
-/// Tests a connection that has been idle for a while before it is handed out (a database
-/// restart, a dropped TCP connection). sqlx's default tests every connection on every acquire,
-/// a round trip per statement outside a transaction, on top of the test it always runs when a
-/// connection returns to the pool; under load a connection is back in use within milliseconds
-/// of that second test. A broken connection's error closes it (and the caller answers 503).
-async fn ping_if_idle<C: sqlx::Connection>(
-    conn: &mut C,
-    idle_for: Duration,
-) -> Result<bool, sqlx::Error> {
-    if idle_for >= PING_AFTER_IDLE {
-        conn.ping().await?;
-    }
-    Ok(true)
+/// A pool of at most `max_connections` that waits 5 s for a connection and tests one only when
+/// it has been idle for a while before handing it out (a database restart, a dropped TCP
+/// connection). sqlx's default tests every connection on every acquire, a round trip per
+/// statement outside a transaction, on top of the test it always runs when a connection returns
+/// to the pool; under load a connection is back in use within milliseconds of that second test.
+/// A broken connection's error closes it (and the caller answers 503).
+fn pool_options<DB: sqlx::Database>(
+    options: sqlx::pool::PoolOptions<DB>,
+    max_connections: u32,
+) -> sqlx::pool::PoolOptions<DB> {
+    options
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_AFTER_IDLE {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
 }
 
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
@@ -222,13 +231,7 @@ impl Database {
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let options = PgConnectOptions::from_str(url)?;
-            let pool = PgPoolOptions::new()
-                .max_connections(16)
-                .acquire_timeout(Duration::from_secs(5))
-                .test_before_acquire(false)
-                .before_acquire(|conn, meta| {
-                    Box::pin(async move { ping_if_idle(conn, meta.idle_for).await })
-                })
+            let pool = pool_options(PgPoolOptions::new(), 16)
                 .connect_with(options)
                 .await?;
             Ok(Database::Postgres(pool))
@@ -249,22 +252,10 @@ impl Database {
                 }
             }
             // The writer first: it creates the file and switches it to WAL before readers open.
-            let write = SqlitePoolOptions::new()
-                .max_connections(1)
-                .acquire_timeout(Duration::from_secs(5))
-                .test_before_acquire(false)
-                .before_acquire(|conn, meta| {
-                    Box::pin(async move { ping_if_idle(conn, meta.idle_for).await })
-                })
+            let write = pool_options(SqlitePoolOptions::new(), 1)
                 .connect_with(options.clone())
                 .await?;
-            let read = SqlitePoolOptions::new()
-                .max_connections(8)
-                .acquire_timeout(Duration::from_secs(5))
-                .test_before_acquire(false)
-                .before_acquire(|conn, meta| {
-                    Box::pin(async move { ping_if_idle(conn, meta.idle_for).await })
-                })
+            let read = pool_options(SqlitePoolOptions::new(), 8)
                 .connect_with(options)
                 .await?;
             Ok(Database::Sqlite(SqliteStore { read, write }))
