@@ -13,5 +13,6 @@ mod feed;
 mod http;
 mod liaison;
 mod projector;
+mod queues;
 mod rewards;
 mod snapshots;
