@@ -126,13 +126,12 @@ impl Database {
         A: Aggregate + 'static,
         A::Command: Clone,
     {
-        let cached = cache.take::<A>(aggregate_id);
-        if cached.is_none() {
-            cache.record(CacheUse::Miss);
-        }
-        if let Some(loaded) = cached {
-            if expected_version.is_none_or(|expected| expected == loaded.version) {
-                match self
+        // `attempt` checks `If-Match` against the cached version before deciding anything, so a
+        // mismatch costs nothing here and is checked again against the log below.
+        match cache.take::<A>(aggregate_id) {
+            None => cache.record(CacheUse::Miss),
+            Some(loaded) => {
+                let attempt = self
                     .attempt(
                         aggregate_id,
                         loaded,
@@ -141,8 +140,8 @@ impl Database {
                         metadata.clone(),
                         services,
                     )
-                    .await
-                {
+                    .await;
+                match attempt {
                     Ok((committed, Some(after))) => {
                         cache.record(CacheUse::Hit);
                         cache.put(aggregate_id, after);
@@ -153,11 +152,10 @@ impl Database {
                         ExecuteError::Rejected(_)
                         | ExecuteError::Conflict
                         | ExecuteError::VersionMismatch { .. },
-                    ) => {}
+                    ) => cache.record(CacheUse::Stale),
                     Err(error) => return Err(error),
                 }
             }
-            cache.record(CacheUse::Stale);
         }
         let (committed, after) = self
             .decide_from_log::<A>(aggregate_id, command, expected_version, metadata, services)
