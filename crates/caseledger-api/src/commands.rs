@@ -346,31 +346,50 @@ where
     };
     let expected = headers.if_match;
     let aggregate_id = target.aggregate_id;
-    run_in(
-        state,
-        target.collection,
-        target.created_id,
-        request,
-        || async {
+    run_in(state, target.collection, target.created_id, request, || {
+        let (authored, metadata) = (authored.clone(), metadata.clone());
+        let aggregate_id = &aggregate_id;
+        async move {
             state
                 .db
                 .execute_cached::<A>(
                     &state.aggregates,
-                    &aggregate_id,
+                    aggregate_id,
                     authored,
                     expected,
                     metadata,
                     &(),
                 )
                 .await
-        },
-    )
+        }
+    })
     .await
+}
+
+/// How many times an unconditional command is decided: the first attempt and the retries after
+/// losing to a concurrent append on its aggregate. Each loss is a different commit that landed
+/// between the attempt's load and its write, so this many commands sent at once on one aggregate
+/// all commit.
+pub const COMMAND_ATTEMPTS: u32 = 8;
+
+/// A short random pause before retrying a command that lost a race (at most 2^attempt ms,
+/// capped at 32 ms), so that the losers of one race do not meet again in the next.
+async fn backoff(attempt: u32) {
+    let ceiling_micros = 1_000u64 << attempt.min(5);
+    let micros = rand::Rng::gen_range(&mut rand::thread_rng(), 0..=ceiling_micros);
+    tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
 }
 
 /// Runs `execute` under the request's idempotency key, maps the outcome and records metrics.
 /// `collection` is where a created aggregate lives (the 201's `Location`); `created_id` is
 /// reported in the answer as [`CommandAccepted::created_id`].
+///
+/// A command without `If-Match` that loses to a concurrent append on its aggregate
+/// ([`ExecuteError::Conflict`]) is run again, up to [`COMMAND_ATTEMPTS`] times: `execute` decides
+/// it again from the log (the store's cache does not hold an aggregate whose write failed).
+/// The client did not state a version, so the new state is the one it asks to change; a
+/// command with `If-Match` did, and gets its 409 or 412. Retries are counted in `/metrics`
+/// (`caseledger_command_retries_total`).
 ///
 /// `created_id` is lost in one case: a retry that finds the first attempt's claim stale and
 /// its command committed answers from the log, which has the aggregate's version and position
@@ -380,10 +399,10 @@ pub async fn run_in<F, Fut, E>(
     collection: &str,
     created_id: Option<String>,
     request: CommandRequest<'_>,
-    execute: F,
+    mut execute: F,
 ) -> Result<Response, ApiError>
 where
-    F: FnOnce() -> Fut,
+    F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<Committed, ExecuteError<E>>>,
     E: Refusal,
 {
@@ -444,7 +463,20 @@ where
             }
         }
     }
-    let outcome = execute().await;
+    let mut attempt = 1;
+    let outcome = loop {
+        let outcome = execute().await;
+        match outcome {
+            Err(ExecuteError::Conflict)
+                if request.headers.if_match.is_none() && attempt < COMMAND_ATTEMPTS =>
+            {
+                state.metrics.observe_retry(request.name);
+                backoff(attempt).await;
+                attempt += 1;
+            }
+            outcome => break outcome,
+        }
+    };
     let (status, body, result) = match outcome {
         Ok(committed) => {
             state.projector.wake();

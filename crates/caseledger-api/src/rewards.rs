@@ -831,18 +831,22 @@ async fn run_nomination(
     };
     let aggregate_id = id.to_string();
     let expected = headers.if_match;
-    commands::run_in(state, NOMINATIONS, created_id, request, || async {
-        state
-            .db
-            .execute_cached::<RewardNomination>(
-                &state.aggregates,
-                &aggregate_id,
-                authored,
-                expected,
-                metadata,
-                &(),
-            )
-            .await
+    commands::run_in(state, NOMINATIONS, created_id, request, || {
+        let (authored, metadata) = (authored.clone(), metadata.clone());
+        let aggregate_id = &aggregate_id;
+        async move {
+            state
+                .db
+                .execute_cached::<RewardNomination>(
+                    &state.aggregates,
+                    aggregate_id,
+                    authored,
+                    expected,
+                    metadata,
+                    &(),
+                )
+                .await
+        }
     })
     .await
 }
