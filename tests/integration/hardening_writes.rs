@@ -13,6 +13,7 @@ use crate::support::{json, registration, token, TestApp, TestDb};
 on_both!(
     concurrent_unconditional_commands_on_one_case_all_commit,
     concurrent_commands_with_if_match_commit_once_and_the_rest_answer_409_or_412,
+    a_committed_command_is_answered_2xx_when_the_database_fails_after_the_commit,
 );
 
 /// Commands on one case sent at once, each with its note text, and what each answered.
@@ -147,4 +148,46 @@ async fn concurrent_commands_with_if_match_commit_once_and_the_rest_answer_409_o
     assert_eq!(committed, 1);
     assert_eq!(notes_in_log(&app, &dispatcher, &case_id).await.len(), 1);
     stop(app).await;
+}
+
+/// Item 17: the answer of a command with an `Idempotency-Key` is recorded with its events, in
+/// the same transaction. With every write of the key's answer after the commit failing (a fault
+/// armed for the key), the client still gets its 200, a retry with the key replays it, and the
+/// log holds the command once.
+async fn a_committed_command_is_answered_2xx_when_the_database_fails_after_the_commit(db: TestDb) {
+    let app = TestApp::spawn(db.db.clone()).await;
+    let dispatcher = token("disp-1", "dispatcher", None);
+    let created = json(
+        app.post("/api/v1/cases", &dispatcher, registration("ent-0001"))
+            .await,
+        201,
+    )
+    .await;
+    let case_id = created["id"].as_str().unwrap().to_owned();
+    // The fault registry is shared by the tests of this process: one key per run.
+    let key = format!("note-{}", uuid::Uuid::new_v4());
+    caseledger_store::idempotency::fault::arm(&key);
+
+    let send = || {
+        app.client
+            .post(app.url(&format!("/api/v1/cases/{case_id}/add-note")))
+            .bearer_auth(&dispatcher)
+            .header("idempotency-key", &key)
+            .json(&json!({"text": "只记一次"}))
+            .send()
+    };
+    let first = send().await.unwrap();
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let first = json(first, 200).await;
+    let retry = send().await.unwrap();
+    assert_eq!(retry.headers()["idempotent-replayed"], "true");
+    let retry = json(retry, 200).await;
+    assert_eq!(retry, first);
+    caseledger_store::idempotency::fault::disarm(&key);
+
+    assert_eq!(
+        notes_in_log(&app, &dispatcher, &case_id).await,
+        vec!["只记一次".to_owned()]
+    );
+    app.stop().await;
 }

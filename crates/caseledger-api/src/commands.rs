@@ -15,7 +15,9 @@ use caseledger_domain::reward::program::ProgramError;
 use caseledger_domain::subject::SubjectError;
 use caseledger_domain::Actor;
 use caseledger_store::idempotency::Claim;
-use caseledger_store::{Committed, ExecuteError, Metadata};
+use caseledger_store::{AppendTerms, Committed, ExecuteError, KeyAnswer, Metadata};
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
@@ -269,6 +271,22 @@ fn replay(status: u16, body: String, collection: &str) -> Response {
     }
 }
 
+/// The answer stored for an idempotency key (and replayed): never the verifier.
+fn stored_answer(
+    committed: &Committed,
+    created_id: Option<String>,
+    case_number: Option<String>,
+) -> CommandAccepted {
+    CommandAccepted {
+        id: committed.aggregate_id.clone(),
+        version: committed.version,
+        position: committed.position,
+        created_id,
+        case_number,
+        verifier: None,
+    }
+}
+
 /// One command on the way to the store.
 pub struct CommandRequest<'a> {
     /// The command's name (for metrics).
@@ -346,23 +364,30 @@ where
     };
     let expected = headers.if_match;
     let aggregate_id = target.aggregate_id;
-    run_in(state, target.collection, target.created_id, request, || {
-        let (authored, metadata) = (authored.clone(), metadata.clone());
-        let aggregate_id = &aggregate_id;
-        async move {
-            state
-                .db
-                .execute_cached::<A>(
-                    &state.aggregates,
-                    aggregate_id,
-                    authored,
-                    expected,
-                    metadata,
-                    &(),
-                )
-                .await
-        }
-    })
+    run_in(
+        state,
+        target.collection,
+        target.created_id,
+        request,
+        |terms| {
+            let (authored, metadata) = (authored.clone(), metadata.clone());
+            let aggregate_id = &aggregate_id;
+            async move {
+                state
+                    .db
+                    .execute_cached_with::<A>(
+                        &state.aggregates,
+                        aggregate_id,
+                        authored,
+                        expected,
+                        metadata,
+                        &(),
+                        &terms,
+                    )
+                    .await
+            }
+        },
+    )
     .await
 }
 
@@ -402,7 +427,7 @@ pub async fn run_in<F, Fut, E>(
     mut execute: F,
 ) -> Result<Response, ApiError>
 where
-    F: FnMut() -> Fut,
+    F: FnMut(AppendTerms) -> Fut,
     Fut: std::future::Future<Output = Result<Committed, ExecuteError<E>>>,
     E: Refusal,
 {
@@ -440,7 +465,9 @@ where
                         verifier: None,
                     };
                     let body = serde_json::to_string(&accepted).map_err(ApiError::internal)?;
-                    state
+                    // The command is in the log: its answer is this 2xx even if recording it
+                    // fails (the next retry answers from the log again).
+                    if let Err(error) = state
                         .db
                         .complete_idempotency_key(
                             principal,
@@ -448,7 +475,10 @@ where
                             request.success_status.as_u16(),
                             &body,
                         )
-                        .await?;
+                        .await
+                    {
+                        tracing::warn!(%error, "recording a recovered idempotency answer failed");
+                    }
                     return Ok(accepted_response(
                         request.success_status,
                         &accepted,
@@ -463,9 +493,34 @@ where
             }
         }
     }
+    // A command that commits records its key's answer in the transaction that appends its
+    // events: once it is in the log, a retry with the key replays that answer, whatever fails
+    // after the commit.
+    let case_number = request.receipt.as_ref().map(|r| r.case_number.clone());
+    let terms = AppendTerms {
+        answer: request
+            .headers
+            .idempotency_key
+            .as_ref()
+            .map(|key| KeyAnswer {
+                principal: principal.to_owned(),
+                key: key.clone(),
+                status: request.success_status.as_u16(),
+                body: {
+                    let (created_id, case_number) = (created_id.clone(), case_number.clone());
+                    Arc::new(move |committed: &Committed| {
+                        let answer =
+                            stored_answer(committed, created_id.clone(), case_number.clone());
+                        // A struct of strings and integers always serialises.
+                        serde_json::to_string(&answer).unwrap_or_default()
+                    })
+                },
+            }),
+        conditions: Vec::new(),
+    };
     let mut attempt = 1;
     let outcome = loop {
-        let outcome = execute().await;
+        let outcome = execute(terms.clone()).await;
         match outcome {
             Err(ExecuteError::Conflict)
                 if request.headers.if_match.is_none() && attempt < COMMAND_ATTEMPTS =>
@@ -481,18 +536,13 @@ where
         Ok(committed) => {
             state.projector.wake();
             state.metrics.observe_command(request.name, "ok");
-            let mut accepted = CommandAccepted {
-                id: committed.aggregate_id,
-                version: committed.version,
-                position: committed.position,
-                created_id,
-                case_number: request.receipt.as_ref().map(|r| r.case_number.clone()),
-                verifier: None,
-            };
+            // Events written means the key's answer was written with them.
+            let answered_in_commit = !committed.event_types.is_empty();
+            let mut accepted = stored_answer(&committed, created_id, case_number);
             // The stored answer (for replays) never holds the verifier; the live one does.
-            let body = serde_json::to_string(&accepted).map_err(ApiError::internal)?;
+            let body = serde_json::to_string(&accepted).unwrap_or_default();
             accepted.verifier = request.receipt.as_ref().map(|r| r.verifier.clone());
-            let live_body = serde_json::to_string(&accepted).map_err(ApiError::internal)?;
+            let live_body = serde_json::to_string(&accepted).unwrap_or_default();
             let response = accepted_response(
                 request.success_status,
                 &accepted,
@@ -500,6 +550,9 @@ where
                 false,
                 collection,
             );
+            if answered_in_commit {
+                return Ok(response);
+            }
             (request.success_status, body, Ok(response))
         }
         Err(error) => {
@@ -509,6 +562,8 @@ where
             (error.status(), body, Err(error))
         }
     };
+    // Only answers that committed nothing get here: a refusal, a command that changed nothing,
+    // a conflict or a failure.
     if let Some(key) = &request.headers.idempotency_key {
         if is_final(status) {
             state
