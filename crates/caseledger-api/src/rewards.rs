@@ -1505,6 +1505,8 @@ nomination_command_without_body!(
         (status = 200, description = "Approved", body = crate::commands::CommandAccepted),
         (status = 403, description = "`role_not_allowed`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`nomination_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`concurrent_modification`: with If-Match only, when the nomination changed or another approval of the program committed first (without If-Match the approval is decided again on the new count)", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "`version_mismatch`: If-Match does not match", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`, `invalid_status`, `notice_period_running`, `unresolved_objection`, `objection_upheld`, `quota_exceeded`, `unknown_tier`, `amount_outside_tier`", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
