@@ -54,7 +54,9 @@ pub enum ExecuteError<E: std::error::Error> {
         /// What the store holds.
         current: u64,
     },
-    /// Another command on the same aggregate committed first (optimistic concurrency).
+    /// Another command on the same aggregate committed first (optimistic concurrency), or a
+    /// fact of another stream the decision relied on changed before the append
+    /// ([`crate::AppendCondition`]). Nothing was written: deciding again is safe.
     #[error("concurrent modification")]
     Conflict,
     /// The store failed.
