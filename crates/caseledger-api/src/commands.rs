@@ -15,7 +15,9 @@ use caseledger_domain::reward::program::ProgramError;
 use caseledger_domain::subject::SubjectError;
 use caseledger_domain::Actor;
 use caseledger_store::idempotency::Claim;
-use caseledger_store::{Committed, ExecuteError, Metadata};
+use caseledger_store::{AppendTerms, Committed, ExecuteError, KeyAnswer, Metadata};
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
@@ -269,6 +271,22 @@ fn replay(status: u16, body: String, collection: &str) -> Response {
     }
 }
 
+/// The answer stored for an idempotency key (and replayed): never the verifier.
+fn stored_answer(
+    committed: &Committed,
+    created_id: Option<String>,
+    case_number: Option<String>,
+) -> CommandAccepted {
+    CommandAccepted {
+        id: committed.aggregate_id.clone(),
+        version: committed.version,
+        position: committed.position,
+        created_id,
+        case_number,
+        verifier: None,
+    }
+}
+
 /// One command on the way to the store.
 pub struct CommandRequest<'a> {
     /// The command's name (for metrics).
@@ -351,26 +369,52 @@ where
         target.collection,
         target.created_id,
         request,
-        || async {
-            state
-                .db
-                .execute_cached::<A>(
-                    &state.aggregates,
-                    &aggregate_id,
-                    authored,
-                    expected,
-                    metadata,
-                    &(),
-                )
-                .await
+        |terms| {
+            let (authored, metadata) = (authored.clone(), metadata.clone());
+            let aggregate_id = &aggregate_id;
+            async move {
+                state
+                    .db
+                    .execute_cached_with::<A>(
+                        &state.aggregates,
+                        aggregate_id,
+                        authored,
+                        expected,
+                        metadata,
+                        &(),
+                        &terms,
+                    )
+                    .await
+            }
         },
     )
     .await
 }
 
+/// How many times an unconditional command is decided: the first attempt and the retries after
+/// losing to a concurrent append on its aggregate. Each loss is a different commit that landed
+/// between the attempt's load and its write, so this many commands sent at once on one aggregate
+/// all commit.
+pub const COMMAND_ATTEMPTS: u32 = 8;
+
+/// A short random pause before retrying a command that lost a race (at most 2^attempt ms,
+/// capped at 32 ms), so that the losers of one race do not meet again in the next.
+async fn backoff(attempt: u32) {
+    let ceiling_micros = 1_000u64 << attempt.min(5);
+    let micros = rand::Rng::gen_range(&mut rand::thread_rng(), 0..=ceiling_micros);
+    tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
+}
+
 /// Runs `execute` under the request's idempotency key, maps the outcome and records metrics.
 /// `collection` is where a created aggregate lives (the 201's `Location`); `created_id` is
 /// reported in the answer as [`CommandAccepted::created_id`].
+///
+/// A command without `If-Match` that loses to a concurrent append on its aggregate
+/// ([`ExecuteError::Conflict`]) is run again, up to [`COMMAND_ATTEMPTS`] times: `execute` decides
+/// it again from the log (the store's cache does not hold an aggregate whose write failed).
+/// The client did not state a version, so the new state is the one it asks to change; a
+/// command with `If-Match` did, and gets its 409 or 412. Retries are counted in `/metrics`
+/// (`caseledger_command_retries_total`).
 ///
 /// `created_id` is lost in one case: a retry that finds the first attempt's claim stale and
 /// its command committed answers from the log, which has the aggregate's version and position
@@ -380,10 +424,10 @@ pub async fn run_in<F, Fut, E>(
     collection: &str,
     created_id: Option<String>,
     request: CommandRequest<'_>,
-    execute: F,
+    mut execute: F,
 ) -> Result<Response, ApiError>
 where
-    F: FnOnce() -> Fut,
+    F: FnMut(AppendTerms) -> Fut,
     Fut: std::future::Future<Output = Result<Committed, ExecuteError<E>>>,
     E: Refusal,
 {
@@ -421,7 +465,9 @@ where
                         verifier: None,
                     };
                     let body = serde_json::to_string(&accepted).map_err(ApiError::internal)?;
-                    state
+                    // The command is in the log: its answer is this 2xx even if recording it
+                    // fails (the next retry answers from the log again).
+                    if let Err(error) = state
                         .db
                         .complete_idempotency_key(
                             principal,
@@ -429,7 +475,10 @@ where
                             request.success_status.as_u16(),
                             &body,
                         )
-                        .await?;
+                        .await
+                    {
+                        tracing::warn!(%error, "recording a recovered idempotency answer failed");
+                    }
                     return Ok(accepted_response(
                         request.success_status,
                         &accepted,
@@ -444,23 +493,56 @@ where
             }
         }
     }
-    let outcome = execute().await;
+    // A command that commits records its key's answer in the transaction that appends its
+    // events: once it is in the log, a retry with the key replays that answer, whatever fails
+    // after the commit.
+    let case_number = request.receipt.as_ref().map(|r| r.case_number.clone());
+    let terms = AppendTerms {
+        answer: request
+            .headers
+            .idempotency_key
+            .as_ref()
+            .map(|key| KeyAnswer {
+                principal: principal.to_owned(),
+                key: key.clone(),
+                status: request.success_status.as_u16(),
+                body: {
+                    let (created_id, case_number) = (created_id.clone(), case_number.clone());
+                    Arc::new(move |committed: &Committed| {
+                        let answer =
+                            stored_answer(committed, created_id.clone(), case_number.clone());
+                        // A struct of strings and integers always serialises.
+                        serde_json::to_string(&answer).unwrap_or_default()
+                    })
+                },
+            }),
+        conditions: Vec::new(),
+    };
+    let mut attempt = 1;
+    let outcome = loop {
+        let outcome = execute(terms.clone()).await;
+        match outcome {
+            Err(ExecuteError::Conflict)
+                if request.headers.if_match.is_none() && attempt < COMMAND_ATTEMPTS =>
+            {
+                state.metrics.observe_retry(request.name);
+                backoff(attempt).await;
+                attempt += 1;
+            }
+            outcome => break outcome,
+        }
+    };
     let (status, body, result) = match outcome {
         Ok(committed) => {
             state.projector.wake();
             state.metrics.observe_command(request.name, "ok");
-            let mut accepted = CommandAccepted {
-                id: committed.aggregate_id,
-                version: committed.version,
-                position: committed.position,
-                created_id,
-                case_number: request.receipt.as_ref().map(|r| r.case_number.clone()),
-                verifier: None,
-            };
+            // Events written means the key's answer was written with them.
+            let answered_in_commit = !committed.event_types.is_empty();
+            let mut accepted = stored_answer(&committed, created_id, case_number);
             // The stored answer (for replays) never holds the verifier; the live one does.
-            let body = serde_json::to_string(&accepted).map_err(ApiError::internal)?;
+            let body = serde_json::to_string(&accepted).unwrap_or_default();
             accepted.verifier = request.receipt.as_ref().map(|r| r.verifier.clone());
-            let live_body = serde_json::to_string(&accepted).map_err(ApiError::internal)?;
+            let live_body = serde_json::to_string(&accepted).unwrap_or_default();
             let response = accepted_response(
                 request.success_status,
                 &accepted,
@@ -468,6 +550,9 @@ where
                 false,
                 collection,
             );
+            if answered_in_commit {
+                return Ok(response);
+            }
             (request.success_status, body, Ok(response))
         }
         Err(error) => {
@@ -477,6 +562,8 @@ where
             (error.status(), body, Err(error))
         }
     };
+    // Only answers that committed nothing get here: a refusal, a command that changed nothing,
+    // a conflict or a failure.
     if let Some(key) = &request.headers.idempotency_key {
         if is_final(status) {
             state

@@ -25,6 +25,7 @@ struct Registry {
     requests: BTreeMap<(String, String, u16), u64>,
     latencies: BTreeMap<(String, String), Histogram>,
     commands: BTreeMap<(String, String), u64>,
+    retries: BTreeMap<String, u64>,
 }
 
 /// Counters and histograms of this process.
@@ -66,6 +67,14 @@ impl Metrics {
             .commands
             .entry((command.to_owned(), outcome.to_owned()))
             .or_default() += 1;
+    }
+
+    /// Counts one retry of a command that lost to a concurrent append on its aggregate.
+    pub fn observe_retry(&self, command: &str) {
+        let Ok(mut registry) = self.registry.lock() else {
+            return;
+        };
+        *registry.retries.entry(command.to_owned()).or_default() += 1;
     }
 
     /// Renders every metric, with projection lag from `projections`.
@@ -119,6 +128,14 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "caseledger_commands_total{{command=\"{command}\",outcome=\"{outcome}\"}} {n}"
+            );
+        }
+        out.push_str("# HELP caseledger_command_retries_total Commands without If-Match decided again after losing to a concurrent append, by type.\n");
+        out.push_str("# TYPE caseledger_command_retries_total counter\n");
+        for (command, n) in &registry.retries {
+            let _ = writeln!(
+                out,
+                "caseledger_command_retries_total{{command=\"{command}\"}} {n}"
             );
         }
         out.push_str("# HELP caseledger_projection_lag_events Events recorded but not yet applied, by projection.\n");

@@ -39,6 +39,7 @@ use caseledger_domain::{
     UnitId, UserId,
 };
 use caseledger_store::rewards::{NominationView, ProgramView};
+use caseledger_store::AppendCondition;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -831,20 +832,67 @@ async fn run_nomination(
     };
     let aggregate_id = id.to_string();
     let expected = headers.if_match;
-    commands::run_in(state, NOMINATIONS, created_id, request, || async {
-        state
-            .db
-            .execute_cached::<RewardNomination>(
-                &state.aggregates,
-                &aggregate_id,
-                authored,
-                expected,
-                metadata,
-                &(),
-            )
-            .await
+    // An approval is decided on the number of awards its program has made (the quota). The
+    // count is read from the log for each attempt and read again in the transaction that
+    // appends the approval; when another approval of the program committed in between, the
+    // append is refused as a conflict and the approval decided again on the new count.
+    let quota_program = match &authored.command {
+        NominationCommand::Approve { .. } => program_of_nomination(state, &aggregate_id).await?,
+        _ => None,
+    };
+    commands::run_in(state, NOMINATIONS, created_id, request, |mut terms| {
+        let (mut authored, metadata) = (authored.clone(), metadata.clone());
+        let (aggregate_id, quota_program) = (&aggregate_id, &quota_program);
+        async move {
+            if let (
+                Some(program_id),
+                NominationCommand::Approve {
+                    awards_in_program, ..
+                },
+            ) = (quota_program, &mut authored.command)
+            {
+                let awards = state.db.program_awards(program_id).await?;
+                *awards_in_program = awards;
+                terms.conditions.push(AppendCondition::ProgramAwards {
+                    program_id: program_id.clone(),
+                    awards,
+                });
+            }
+            state
+                .db
+                .execute_cached_with::<RewardNomination>(
+                    &state.aggregates,
+                    aggregate_id,
+                    authored,
+                    expected,
+                    metadata,
+                    &(),
+                    &terms,
+                )
+                .await
+        }
     })
     .await
+}
+
+/// The program a nomination belongs to, from its first event in the log (`None` for an
+/// unknown nomination, which the aggregate then refuses).
+async fn program_of_nomination(
+    state: &AppState,
+    nomination_id: &str,
+) -> Result<Option<String>, ApiError> {
+    let history = state
+        .db
+        .stream_history(caseledger_store::rewards::NOMINATION_TYPE, nomination_id)
+        .await?;
+    Ok(history
+        .first()
+        .and_then(|e| serde_json::from_str::<serde_json::Value>(&e.payload).ok())
+        .and_then(|v| {
+            v["NominationSubmitted"]["program_id"]
+                .as_str()
+                .map(str::to_owned)
+        }))
 }
 
 fn slugs<T>(
@@ -1457,6 +1505,8 @@ nomination_command_without_body!(
         (status = 200, description = "Approved", body = crate::commands::CommandAccepted),
         (status = 403, description = "`role_not_allowed`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`nomination_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`concurrent_modification`: with If-Match only, when the nomination changed or another approval of the program committed first (without If-Match the approval is decided again on the new count)", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "`version_mismatch`: If-Match does not match", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`, `invalid_status`, `notice_period_running`, `unresolved_objection`, `objection_upheld`, `quota_exceeded`, `unknown_tier`, `amount_outside_tier`", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -1476,29 +1526,14 @@ pub async fn approve_award(
     let (Some(decision_number), Some(reason)) = (decision_number, reason) else {
         return Err(missing());
     };
-    // The quota counts approvals recorded in the log (not the view, which may lag).
-    let history = state
-        .db
-        .stream_history(caseledger_store::rewards::NOMINATION_TYPE, &id.to_string())
-        .await?;
-    let program_id = history
-        .first()
-        .and_then(|e| serde_json::from_str::<serde_json::Value>(&e.payload).ok())
-        .and_then(|v| {
-            v["NominationSubmitted"]["program_id"]
-                .as_str()
-                .map(str::to_owned)
-        });
-    let awards_in_program = match program_id {
-        Some(program_id) => state.db.program_awards(&program_id).await?,
-        None => 0,
-    };
+    // The quota counts approvals recorded in the log (not the view, which may lag):
+    // `run_nomination` reads the count for each attempt and checks it again at the append.
     let command = NominationCommand::Approve {
         decision_number,
         tier: body.tier.clone(),
         amount: body.amount,
         reason,
-        awards_in_program,
+        awards_in_program: 0,
     };
     let headers = CommandHeaders::parse(&headers)?;
     run_nomination(

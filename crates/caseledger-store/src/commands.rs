@@ -19,6 +19,7 @@ use sqlite_es::SqliteEventRepository;
 use crate::audit::repository::ChainedRepository;
 pub use crate::cache::AggregateCache;
 use crate::cache::CacheUse;
+use crate::conditions::AppendTerms;
 use crate::db::{Database, StoreError};
 use crate::snapshots::{Loaded, SNAPSHOT_EVERY};
 
@@ -53,7 +54,9 @@ pub enum ExecuteError<E: std::error::Error> {
         /// What the store holds.
         current: u64,
     },
-    /// Another command on the same aggregate committed first (optimistic concurrency).
+    /// Another command on the same aggregate committed first (optimistic concurrency), or a
+    /// fact of another stream the decision relied on changed before the append
+    /// ([`crate::AppendCondition`]). Nothing was written: deciding again is safe.
     #[error("concurrent modification")]
     Conflict,
     /// The store failed.
@@ -97,8 +100,16 @@ impl Database {
     where
         A: Aggregate,
     {
+        let terms = AppendTerms::default();
         let (committed, _) = self
-            .decide_from_log::<A>(aggregate_id, command, expected_version, metadata, services)
+            .decide_from_log::<A>(
+                aggregate_id,
+                command,
+                expected_version,
+                metadata,
+                services,
+                &terms,
+            )
             .await?;
         Ok(committed)
     }
@@ -112,7 +123,6 @@ impl Database {
     /// from a stale state (a conflict, a refusal, a version mismatch, a command that writes
     /// nothing) is decided again from the log, so a cached answer is never one the log would
     /// not give.
-    #[tracing::instrument(skip_all, fields(aggregate_type = A::TYPE, %aggregate_id))]
     pub async fn execute_cached<A>(
         &self,
         cache: &AggregateCache,
@@ -121,6 +131,39 @@ impl Database {
         expected_version: Option<u64>,
         metadata: Metadata,
         services: &A::Services,
+    ) -> Result<Committed, ExecuteError<A::Error>>
+    where
+        A: Aggregate + 'static,
+        A::Command: Clone,
+    {
+        self.execute_cached_with::<A>(
+            cache,
+            aggregate_id,
+            command,
+            expected_version,
+            metadata,
+            services,
+            &AppendTerms::default(),
+        )
+        .await
+    }
+
+    /// [`Database::execute_cached`], with `terms` carried out in the transaction that appends
+    /// the command's events: the answer of its idempotency key recorded, and conditions across
+    /// streams checked again (one that no longer holds fails the command with
+    /// [`ExecuteError::Conflict`], having written nothing). A command that writes no events
+    /// opens no transaction and carries out no terms.
+    #[allow(clippy::too_many_arguments)]
+    #[tracing::instrument(skip_all, fields(aggregate_type = A::TYPE, %aggregate_id))]
+    pub async fn execute_cached_with<A>(
+        &self,
+        cache: &AggregateCache,
+        aggregate_id: &str,
+        command: A::Command,
+        expected_version: Option<u64>,
+        metadata: Metadata,
+        services: &A::Services,
+        terms: &AppendTerms,
     ) -> Result<Committed, ExecuteError<A::Error>>
     where
         A: Aggregate + 'static,
@@ -139,6 +182,7 @@ impl Database {
                         expected_version,
                         metadata.clone(),
                         services,
+                        terms,
                     )
                     .await;
                 match attempt {
@@ -158,7 +202,14 @@ impl Database {
             }
         }
         let (committed, after) = self
-            .decide_from_log::<A>(aggregate_id, command, expected_version, metadata, services)
+            .decide_from_log::<A>(
+                aggregate_id,
+                command,
+                expected_version,
+                metadata,
+                services,
+                terms,
+            )
             .await?;
         if let Some(after) = after {
             cache.put(aggregate_id, after);
@@ -174,6 +225,7 @@ impl Database {
         expected_version: Option<u64>,
         metadata: Metadata,
         services: &A::Services,
+        terms: &AppendTerms,
     ) -> Result<(Committed, Option<Loaded<A>>), ExecuteError<A::Error>>
     where
         A: Aggregate,
@@ -186,12 +238,14 @@ impl Database {
             expected_version,
             metadata,
             services,
+            terms,
         )
         .await
     }
 
-    /// Decides `command` on a loaded aggregate and commits its events; also returns the state
-    /// after them when it wrote any.
+    /// Decides `command` on a loaded aggregate and commits its events (with `terms`); also
+    /// returns the state after them when it wrote any.
+    #[allow(clippy::too_many_arguments)]
     async fn attempt<A>(
         &self,
         aggregate_id: &str,
@@ -200,6 +254,7 @@ impl Database {
         expected_version: Option<u64>,
         metadata: Metadata,
         services: &A::Services,
+        terms: &AppendTerms,
     ) -> Result<(Committed, Option<Loaded<A>>), ExecuteError<A::Error>>
     where
         A: Aggregate,
@@ -257,7 +312,8 @@ impl Database {
                     self.clone(),
                 )
                 .after(current, loaded.last_hash)
-                .reporting(written.clone());
+                .reporting(written.clone())
+                .with_terms(terms.clone());
                 PersistedEventStore::<_, A>::new_event_store(repository)
                     .commit(events, context, metadata)
                     .await
@@ -269,7 +325,8 @@ impl Database {
                     self.clone(),
                 )
                 .after(current, loaded.last_hash)
-                .reporting(written.clone());
+                .reporting(written.clone())
+                .with_terms(terms.clone());
                 PersistedEventStore::<_, A>::new_event_store(repository)
                     .commit(events, context, metadata)
                     .await

@@ -140,7 +140,9 @@ impl Database {
         Ok(found)
     }
 
-    /// Stores the answer for a claimed key.
+    /// Stores the answer for a claimed key, in a statement of its own: for answers that commit
+    /// no events (refusals, commands that change nothing). A command's events carry their key's
+    /// answer in their own transaction ([`crate::conditions::AppendTerms::answer`]).
     pub async fn complete_idempotency_key(
         &self,
         principal: &str,
@@ -148,16 +150,18 @@ impl Database {
         status: u16,
         body: &str,
     ) -> Result<(), StoreError> {
+        if fault::armed(key) {
+            return Err(StoreError::Sql(sqlx::Error::PoolTimedOut));
+        }
         with_write_pool!(self, |pool| {
-            sqlx::query(
-            "UPDATE idempotency_keys SET status_code = $1, response_body = $2 WHERE principal = $3 AND idempotency_key = $4"
-        )
-        .bind(i32::from(status))
-        .bind(body)
-        .bind(principal)
-        .bind(key)
-        .execute(pool)
-        .await.map(|done| done.rows_affected())
+            sqlx::query(crate::conditions::RECORD_ANSWER)
+                .bind(i32::from(status))
+                .bind(body)
+                .bind(principal)
+                .bind(key)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
         })?;
         Ok(())
     }
@@ -178,5 +182,38 @@ impl Database {
         .await.map(|done| done.rows_affected())
         })?;
         Ok(())
+    }
+}
+
+/// A fault-injection point for tests of a failure no request can cause: the database failing
+/// right after a command's transaction committed, when the key's answer is written in a statement
+/// of its own ([`Database::complete_idempotency_key`]). Inert unless a test arms it for a key:
+/// the check is one atomic load.
+pub mod fault {
+    use std::collections::BTreeSet;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Mutex;
+
+    static ANY_ARMED: AtomicBool = AtomicBool::new(false);
+    static ARMED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+
+    /// From now on, storing the answer of idempotency key `key` on its own fails as if the
+    /// database were unreachable (503).
+    pub fn arm(key: &str) {
+        if let Ok(mut armed) = ARMED.lock() {
+            armed.insert(key.to_owned());
+            ANY_ARMED.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// Undoes [`arm`].
+    pub fn disarm(key: &str) {
+        if let Ok(mut armed) = ARMED.lock() {
+            armed.remove(key);
+        }
+    }
+
+    pub(crate) fn armed(key: &str) -> bool {
+        ANY_ARMED.load(Ordering::Relaxed) && ARMED.lock().is_ok_and(|armed| armed.contains(key))
     }
 }

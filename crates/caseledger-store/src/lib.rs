@@ -20,6 +20,7 @@ pub mod audit;
 mod cache;
 pub mod cases;
 pub mod commands;
+pub mod conditions;
 pub mod consultations;
 pub mod feed;
 pub mod history;
@@ -33,6 +34,7 @@ pub mod subjects;
 
 pub use cache::CacheStats;
 pub use commands::{AggregateCache, Committed, ExecuteError, Metadata};
+pub use conditions::{AppendCondition, AppendTerms, KeyAnswer};
 pub use db::{Backend, Database, SqliteStore, StoreError, Tx};
 pub use feed::{FeedEvent, FeedPosition};
 pub use projector::{Projection, ProjectionError, ProjectionStatus, Projector};

@@ -424,16 +424,19 @@ impl Database {
         Ok(groups)
     }
 
-    /// How many awards a program has approved (revoked ones included), from the log.
+    /// How many awards a program has approved (revoked ones included), from the log: the same
+    /// count an approval's [`crate::AppendCondition::ProgramAwards`] checks again when it is
+    /// appended.
     pub async fn program_awards(&self, program_id: &str) -> Result<u32, StoreError> {
-        let mut awards = 0;
-        for (_, events) in self.program_nomination_events(program_id).await? {
-            awards += events
-                .iter()
-                .filter(|e| e.event_type == "NominationApproved")
-                .count() as u32;
-        }
-        Ok(awards)
+        let sql = match self {
+            Database::Postgres(_) => crate::conditions::PROGRAM_AWARDS_POSTGRES,
+            Database::Sqlite(_) => crate::conditions::PROGRAM_AWARDS_SQLITE,
+        };
+        let awards: i64 = with_pool!(self, |pool| sqlx::query_scalar(sql)
+            .bind(program_id)
+            .fetch_one(pool)
+            .await)?;
+        Ok(u32::try_from(awards).unwrap_or(u32::MAX))
     }
 
     /// The reward decision audit of a program, from the events table only. `None` for an

@@ -11,6 +11,8 @@ use serde_json::Value;
 use std::sync::{Arc, Mutex};
 
 use crate::audit::hash::{event_hash, EventFields, GENESIS};
+use crate::commands::Committed;
+use crate::conditions::{AppendTerms, KeyAnswer, RECORD_ANSWER};
 use crate::db::{Database, StoreError};
 
 /// A repository whose `persist` chains each event to its stream's previous event.
@@ -21,6 +23,8 @@ pub struct ChainedRepository<R> {
     previous: Option<(u64, String)>,
     /// Where `persist` reports what it wrote.
     written: Option<Arc<Mutex<Option<Written>>>>,
+    /// What the write transaction does besides appending.
+    terms: AppendTerms,
 }
 
 /// What one `persist` wrote: the feed position and the hash of its last event.
@@ -40,7 +44,15 @@ impl<R> ChainedRepository<R> {
             db,
             previous: None,
             written: None,
+            terms: AppendTerms::default(),
         }
+    }
+
+    /// Carries out `terms` (conditions, the idempotency key's answer) in the transaction that
+    /// appends the events.
+    pub fn with_terms(mut self, terms: AppendTerms) -> Self {
+        self.terms = terms;
+        self
     }
 
     /// The stream's last event is `sequence` with `hash` (as loaded): chaining the next event
@@ -95,19 +107,23 @@ impl Database {
         Ok(hash.flatten())
     }
 
-    /// Inserts hashed events atomically and returns the feed position of the last. A
+    /// Inserts hashed events atomically with `terms` and returns the feed position of the last,
+    /// or `None` when a condition of `terms` no longer holds (nothing is written then). A
     /// primary-key violation means another command on the same stream committed first.
     ///
-    /// PostgreSQL: one multi-row `INSERT … RETURNING position`, a single round trip that commits
-    /// on its own. SQLite: a transaction that inserts and then reads the position the trigger
-    /// assigned (local calls, no round trips).
+    /// PostgreSQL without terms: one multi-row `INSERT … RETURNING position`, a single round trip
+    /// that commits on its own; with terms, a transaction that checks the conditions, inserts
+    /// and records the key's answer. SQLite: a transaction (`IMMEDIATE`) that checks the
+    /// conditions, inserts, reads the position the trigger assigned and records the answer
+    /// (local calls, no round trips).
     async fn insert_hashed(
         &self,
         aggregate_type: &str,
         rows: &[(&SerializedEvent, String)],
-    ) -> Result<i64, StoreError> {
+        terms: &AppendTerms,
+    ) -> Result<Option<i64>, StoreError> {
         let Some((last, _)) = rows.last() else {
-            return Ok(0);
+            return Ok(Some(0));
         };
         match self {
             Database::Postgres(pool) => {
@@ -144,11 +160,40 @@ impl Database {
                         .bind(&event.metadata)
                         .bind(hash);
                 }
-                let positions = query.fetch_all(pool).await?;
-                Ok(positions.into_iter().max().unwrap_or(0))
+                if terms.is_empty() {
+                    let positions = query.fetch_all(pool).await?;
+                    return Ok(Some(positions.into_iter().max().unwrap_or(0)));
+                }
+                let mut tx = pool.begin().await?;
+                for condition in &terms.conditions {
+                    if !condition.holds_postgres(&mut tx).await? {
+                        tx.rollback().await?;
+                        return Ok(None);
+                    }
+                }
+                let positions = query.fetch_all(&mut *tx).await?;
+                let position = positions.into_iter().max().unwrap_or(0);
+                if let Some(answer) = &terms.answer {
+                    let (status, body) = answer_of(answer, rows, position);
+                    sqlx::query(RECORD_ANSWER)
+                        .bind(status)
+                        .bind(body)
+                        .bind(&answer.principal)
+                        .bind(&answer.key)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(Some(position))
             }
             Database::Sqlite(store) => {
                 let mut tx = store.begin_write().await?;
+                for condition in &terms.conditions {
+                    if !condition.holds_sqlite(&mut tx).await? {
+                        tx.rollback().await?;
+                        return Ok(None);
+                    }
+                }
                 for (event, hash) in rows {
                     sqlx::query(
                         "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, event_hash) \
@@ -173,11 +218,45 @@ impl Database {
                 .bind(last.sequence as i64)
                 .fetch_one(&mut *tx)
                 .await?;
+                let position = position.unwrap_or(0);
+                if let Some(answer) = &terms.answer {
+                    let (status, body) = answer_of(answer, rows, position);
+                    sqlx::query(RECORD_ANSWER)
+                        .bind(status)
+                        .bind(body)
+                        .bind(&answer.principal)
+                        .bind(&answer.key)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 tx.commit().await?;
-                Ok(position.unwrap_or(0))
+                Ok(Some(position))
             }
         }
     }
+}
+
+/// The status and body of a key's answer for the events in `rows`, the last at `position`.
+fn answer_of(
+    answer: &KeyAnswer,
+    rows: &[(&SerializedEvent, String)],
+    position: i64,
+) -> (i32, String) {
+    let committed = Committed {
+        aggregate_id: rows
+            .last()
+            .map(|(event, _)| event.aggregate_id.clone())
+            .unwrap_or_default(),
+        version: rows
+            .last()
+            .map_or(0, |(event, _)| u64::try_from(event.sequence).unwrap_or(0)),
+        position,
+        event_types: rows
+            .iter()
+            .map(|(event, _)| event.event_type.clone())
+            .collect(),
+    };
+    (i32::from(answer.status), (answer.body)(&committed))
 }
 
 impl<R: PersistedEventRepository> PersistedEventRepository for ChainedRepository<R> {
@@ -262,11 +341,16 @@ impl<R: PersistedEventRepository> PersistedEventRepository for ChainedRepository
             previous.clone_from(&hash);
             rows.push((event, hash));
         }
-        let position = self
+        let Some(position) = self
             .db
-            .insert_hashed(A::TYPE, &rows)
+            .insert_hashed(A::TYPE, &rows, &self.terms)
             .await
-            .map_err(to_persistence)?;
+            .map_err(to_persistence)?
+        else {
+            // A fact from another stream that the decision relied on changed: the caller
+            // decides again, as after a concurrent append on the stream itself.
+            return Err(PersistenceError::OptimisticLockError);
+        };
         if let Some(cell) = &self.written {
             if let Ok(mut written) = cell.lock() {
                 *written = Some(Written {
