@@ -9,6 +9,7 @@ mod cache;
 mod case_loop;
 mod concurrency;
 mod consultation;
+mod contract;
 mod feed;
 mod hardening_writes;
 mod http;

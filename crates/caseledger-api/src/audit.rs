@@ -66,6 +66,7 @@ pub struct DigestBody {
 
 /// Digest paging.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DigestQuery {
     /// Only digests after this number.
@@ -114,6 +115,7 @@ pub async fn public_digests(
 
 /// Filters of the auditor's listing.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditEventsQuery {
     /// The acting user's id.

@@ -1433,6 +1433,7 @@ pub async fn merge_case(
 
 /// Read-your-writes parameter.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ReadQuery {
     /// Wait (up to 5 s) until the view includes the event at this position (from a command
@@ -1442,6 +1443,7 @@ pub struct ReadQuery {
 
 /// History parameters.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryQuery {
     /// Accepted for symmetry with other reads; the history reads the log and is always current.
@@ -1488,6 +1490,7 @@ impl EventMetadata {
 
 /// List filters.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Only cases in this status.

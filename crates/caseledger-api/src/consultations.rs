@@ -455,6 +455,7 @@ pub struct AdoptionRatesBody {
 
 /// List filters.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ConsultationListQuery {
     /// Only this status.
@@ -469,6 +470,7 @@ pub struct ConsultationListQuery {
 
 /// Opinion reads.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct OpinionsQuery {
     /// Why you read them (recorded in the access log).

@@ -143,6 +143,7 @@ pub struct WorkloadBody {
 
 /// Pool filters.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ExpertListQuery {
     /// `active`, `suspended` or `removed`.
@@ -153,6 +154,7 @@ pub struct ExpertListQuery {
 
 /// Read-your-writes only.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct MinPositionQuery {
     /// Wait (up to 5 s) until the view includes the event at this position.

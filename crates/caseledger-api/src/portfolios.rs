@@ -718,6 +718,7 @@ pub async fn link_case(
 
 /// Read parameters of one portfolio.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PortfolioReadQuery {
     /// The reference date for due and overdue (`YYYY-MM-DD`); default today in China (UTC+8).
@@ -728,6 +729,7 @@ pub struct PortfolioReadQuery {
 
 /// List and overdue filters.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PortfolioListQuery {
     /// `leader` or `department`.
@@ -740,6 +742,7 @@ pub struct PortfolioListQuery {
 
 /// Visit list parameters.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct VisitListQuery {
     /// Only visits to this subject.

@@ -27,6 +27,7 @@ const DISTRICT_READERS: &[Role] = &[
 
 /// Queue parameters.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct QueueQuery {
     /// At most this many cases (1 to 500, default 100).
@@ -38,6 +39,7 @@ pub struct QueueQuery {
 
 /// Overdue-list parameters.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct OverdueQuery {
     /// Only cases this department leads.

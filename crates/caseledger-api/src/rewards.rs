@@ -573,6 +573,7 @@ pub struct PublicAwardsBody {
 
 /// Filter nominations.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct NominationQuery {
     /// Only this program.
@@ -585,6 +586,7 @@ pub struct NominationQuery {
 
 /// Audit format.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// `json` (default) or `csv`.

@@ -419,6 +419,7 @@ pub async fn rename_subject(
 
 /// Read parameters of one subject.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SubjectReadQuery {
     /// Wait (up to 5 s) until the view includes the event at this position.
@@ -429,6 +430,7 @@ pub struct SubjectReadQuery {
 
 /// List filters.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SubjectListQuery {
     /// Only subjects of this kind.

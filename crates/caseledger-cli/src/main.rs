@@ -17,7 +17,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use tracing::info;
 
-const DEFAULT_DATABASE_URL: &str = "sqlite://./data/caseledger.db";
+/// The SQLite file inside the data directory, used when no database URL is given.
+const DEFAULT_DATABASE_FILE: &str = "caseledger.db";
 
 #[derive(Parser)]
 #[command(
@@ -26,10 +27,21 @@ const DEFAULT_DATABASE_URL: &str = "sqlite://./data/caseledger.db";
     about = "Event-sourced case management for enterprise service and talent work"
 )]
 struct Cli {
-    /// Database: sqlite://path (embedded, default) or postgres://user:pass@host/db.
-    #[arg(long, global = true, env = "CASELEDGER_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    /// Database: sqlite://path or postgres://user:pass@host/db [default: sqlite in the data
+    /// directory, <data-dir>/caseledger.db].
+    #[arg(
+        long = "database-url",
+        global = true,
+        env = "CASELEDGER_DATABASE_URL",
+        value_name = "DATABASE_URL"
+    )]
+    database_url_given: Option<String>,
+    /// The database URL in effect: the one given, or SQLite in the data directory
+    /// (resolved in `main`, so every command opens the same store as `serve`).
+    #[arg(skip)]
     database_url: String,
-    /// Where the generated secret and the editable reference data files live.
+    /// Where the database (unless --database-url says otherwise), the generated secret and the
+    /// editable reference data files live.
     #[arg(
         long,
         global = true,
@@ -205,7 +217,8 @@ enum ProjectionsCommand {
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> Result<()> {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    cli.database_url = database_url(cli.database_url_given.take(), &cli.data_dir);
     install_tracing(cli.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -233,6 +246,9 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Migrate => {
             let db = open(&cli.database_url).await?;
             db.migrate().await.context("applying migrations")?;
+            // Set-up prepares the data directory like a first `serve`, so tokens can be minted
+            // before the server starts.
+            load_keys(&cli.data_dir)?;
             println!("schema is up to date ({})", redact(&cli.database_url));
             Ok(())
         }
@@ -242,7 +258,7 @@ async fn run(cli: Cli) -> Result<()> {
             org,
             ttl,
         } => {
-            let keys = load_keys(&cli.data_dir)?;
+            let keys = existing_keys(&cli.data_dir)?;
             let ttl = parse_ttl(&ttl)?;
             let now = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -268,6 +284,18 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Rewards {
             command: RewardsCommand::Audit { program, format },
         } => rewards_audit(&cli.database_url, &program, format).await,
+    }
+}
+
+/// The database URL given, or else the SQLite file in the data directory: `--data-dir /x`
+/// alone keeps everything in `/x`, never half of it in `./data/`.
+fn database_url(given: Option<String>, data_dir: &Path) -> String {
+    match given {
+        Some(url) if !url.trim().is_empty() => url,
+        _ => format!(
+            "sqlite://{}",
+            data_dir.join(DEFAULT_DATABASE_FILE).display()
+        ),
     }
 }
 
@@ -378,6 +406,22 @@ fn load_keys(data_dir: &Path) -> Result<JwtKeys> {
         );
     }
     Ok(JwtKeys::from_secret(secret.as_bytes()))
+}
+
+/// The JWT keys `serve` uses, for `token`: never generates a secret, since one that `serve` does
+/// not read (another data directory) would only mint tokens that get 401.
+fn existing_keys(data_dir: &Path) -> Result<JwtKeys> {
+    let path = data_dir.join("jwt-secret");
+    if std::env::var_os("CASELEDGER_JWT_SECRET").is_none() && !path.exists() {
+        bail!(
+            "no token secret at {}: `caseledger token` signs with the secret of the data \
+             directory `serve` uses and never makes one up. Pass the same --data-dir (or \
+             CASELEDGER_DATA_DIR) as `serve`, run `caseledger serve` or `caseledger migrate` \
+             once with this data directory to create it, or set CASELEDGER_JWT_SECRET",
+            path.display()
+        );
+    }
+    load_keys(data_dir)
 }
 
 fn getrandom(bytes: &mut [u8]) -> Result<()> {

@@ -32,14 +32,18 @@ fn stdout(output: &std::process::Output) -> String {
 
 /// Starts `caseledger serve` on port 0 and returns it with the address it printed.
 fn serve(url: &str, data_dir: &Path) -> (Child, String) {
-    let mut child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    command
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env("CASELEDGER_DATABASE_URL", url)
         .env("CASELEDGER_DATA_DIR", data_dir)
-        .env_remove("CASELEDGER_JWT_SECRET")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .env_remove("CASELEDGER_JWT_SECRET");
+    listening(command)
+}
+
+/// Spawns a prepared `serve` command and returns it with the address it printed.
+fn listening(mut command: Command) -> (Child, String) {
+    let mut child = command.stderr(Stdio::piped()).spawn().unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let address = loop {
         let line = lines
@@ -887,4 +891,119 @@ async fn reward_audit_from_the_cli_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reward_audit_from_the_cli_on_postgres() {
     reward_audit_from_the_cli(fresh_postgres_database().await).await;
+}
+
+/// `caseledger` run from `cwd` with no database URL, data directory or secret in its
+/// environment: only the flags given say where things are.
+fn bare_command(cwd: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("CASELEDGER_DATABASE_URL")
+        .env_remove("CASELEDGER_DATA_DIR")
+        .env_remove("CASELEDGER_JWT_SECRET");
+    command
+}
+
+/// The quick-start trap (issue 14 item 8): `--data-dir X` alone keeps the database in X (not in
+/// `./data/` of wherever `serve` was started), and a token minted from another directory with
+/// the same `--data-dir` is signed with the secret `serve` uses, so the server accepts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_dir_alone_holds_the_database_and_the_secret_tokens_are_signed_with() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let serve_cwd = tempfile::tempdir().unwrap();
+    let token_cwd = tempfile::tempdir().unwrap();
+    let dir = data_dir.path().to_str().unwrap();
+
+    let (server, address) = listening(bare_command(
+        serve_cwd.path(),
+        &["serve", "--listen", "127.0.0.1:0", "--data-dir", dir],
+    ));
+    assert!(
+        data_dir.path().join("caseledger.db").exists(),
+        "the database belongs in the data directory"
+    );
+    assert!(
+        !serve_cwd.path().join("data").exists(),
+        "serve --data-dir must not create ./data in its working directory"
+    );
+    assert!(data_dir.path().join("jwt-secret").exists());
+
+    let token = bare_command(
+        token_cwd.path(),
+        &[
+            "token",
+            "--data-dir",
+            dir,
+            "--sub",
+            "d-1",
+            "--role",
+            "dispatcher",
+        ],
+    )
+    .output()
+    .unwrap();
+    let token = stdout(&token);
+    assert!(!token_cwd.path().join("data").exists());
+    let response = reqwest::Client::new()
+        .get(format!("http://{address}/api/v1/cases"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body = response.text().await.unwrap();
+    terminate(server);
+    assert_eq!(status, 200, "{body}");
+}
+
+/// `token` never makes up a secret: in a data directory without one (and without
+/// CASELEDGER_JWT_SECRET) it fails, says what to do, and writes nothing.
+#[test]
+fn token_refuses_to_invent_a_secret_serve_does_not_use() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let cwd = tempfile::tempdir().unwrap();
+    let dir = data_dir.path().to_str().unwrap();
+    for args in [
+        vec![
+            "token",
+            "--data-dir",
+            dir,
+            "--sub",
+            "d-1",
+            "--role",
+            "dispatcher",
+        ],
+        vec!["token", "--sub", "d-1", "--role", "dispatcher"],
+    ] {
+        let output = bare_command(cwd.path(), &args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?} minted a token");
+        assert!(output.stdout.is_empty(), "{args:?}");
+        assert!(stderr.contains("no token secret at"), "{stderr}");
+        assert!(stderr.contains("--data-dir"), "{stderr}");
+        assert!(stderr.contains("CASELEDGER_JWT_SECRET"), "{stderr}");
+    }
+    assert!(!data_dir.path().join("jwt-secret").exists());
+    assert!(!cwd.path().join("data").exists());
+
+    // With an explicit secret no data directory is needed.
+    let output = bare_command(
+        cwd.path(),
+        &[
+            "token",
+            "--data-dir",
+            dir,
+            "--sub",
+            "d-1",
+            "--role",
+            "dispatcher",
+        ],
+    )
+    .env("CASELEDGER_JWT_SECRET", "a-secret-of-sixteen-or-more")
+    .output()
+    .unwrap();
+    assert!(!stdout(&output).is_empty());
+    assert!(!data_dir.path().join("jwt-secret").exists());
 }
