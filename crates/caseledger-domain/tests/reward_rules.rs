@@ -63,7 +63,7 @@ fn auditor() -> Actor {
 /// The program's committee roster: `member-1` … `member-5`.
 fn committee() -> BTreeSet<UserId> {
     (1..=5)
-        .map(|n| UserId::parse(&format!("member-{n}")).unwrap())
+        .map(|n| UserId::parse(format!("member-{n}")).unwrap())
         .collect()
 }
 fn member(n: u32) -> Actor {
@@ -893,7 +893,7 @@ async fn a_vote_without_a_majority_for_does_not_shortlist() {
 fn roster(members: &[u32]) -> BTreeSet<UserId> {
     members
         .iter()
-        .map(|n| UserId::parse(&format!("member-{n}")).unwrap())
+        .map(|n| UserId::parse(format!("member-{n}")).unwrap())
         .collect()
 }
 
