@@ -34,7 +34,7 @@ fn pool() -> Vec<Value> {
         .collect();
     experts.push(json!({
         "expert_id": "expert-sub-a", "name": "下属甲", "disciplines": ["finance"],
-        "employer_unit": REQUESTER,
+        "employer_unit": "dev-reform-research-center", "subordinate_to": [REQUESTER],
     }));
     experts.push(json!({
         "expert_id": "expert-sub-b", "name": "下属乙", "disciplines": ["investment"],

@@ -277,6 +277,7 @@ async fn nominations_ready_to_approve(
                 ],
                 "trim": 1, "notice_working_days": 5, "reviewers": 3, "alternates": 2,
                 "disciplines": ["economics"], "committee_size": 5, "committee_quorum": 3,
+                "committee": ["member-1", "member-2", "member-3", "member-4", "member-5"],
                 "reward_office_unit": "district-reward-office", "reward_office_staff": ["ro-chen"]
             }),
         )

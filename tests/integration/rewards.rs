@@ -103,6 +103,7 @@ fn program_body(quota: u32) -> Value {
         "disciplines": ["economics"],
         "committee_size": 5,
         "committee_quorum": 3,
+        "committee": ["member-1", "member-2", "member-3", "member-4", "member-5"],
         "reward_office_unit": "district-reward-office",
         "reward_office_staff": ["ro-chen"]
     })

@@ -311,6 +311,10 @@ pub fn router(state: AppState) -> Router {
             post(rewards::approve_program),
         )
         .route(
+            "/api/v1/reward-programs/{program_id}/change-committee",
+            post(rewards::change_committee),
+        )
+        .route(
             "/api/v1/reward-programs/{program_id}/audit",
             get(rewards::program_audit),
         )

@@ -136,6 +136,19 @@ pub struct CreateProgramRequest {
     /// Reward office staff user ids (never drawn, never scoring).
     #[serde(default)]
     pub reward_office_staff: Vec<String>,
+    /// The committee roster: `committee_size` distinct user ids; only they vote.
+    #[serde(default)]
+    pub committee: Vec<String>,
+}
+
+/// Replace a program's committee roster.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeCommitteeRequest {
+    /// The new roster (user ids); the program's quorum must stay more than half of it.
+    pub members: Vec<String>,
+    /// Why the roster changes.
+    pub reason: String,
 }
 
 /// Approve a program.
@@ -644,12 +657,26 @@ fn program_body(view: ProgramView) -> Result<ProgramBody, ApiError> {
     })
 }
 
+/// Whether `actor` is an expert holding an active reviewer seat: a recused reviewer has lost
+/// access to the file, as a recused expert has to a consultation.
 fn is_reviewer(actor: &Actor, state: &RewardNomination) -> bool {
     actor.has(Role::Expert)
         && state
-            .reviewers
-            .iter()
-            .any(|seat| seat.expert_id.as_str() == actor.sub.as_str())
+            .active_reviewers()
+            .any(|expert_id| expert_id.as_str() == actor.sub.as_str())
+}
+
+/// The access-log resource of a read that shows a nominee's ID number or phone.
+const NOMINEE_PERSONAL_DATA: &str = "nominee_personal_data";
+
+/// Whether the answer for `actor` shows personal data of this nomination's nominee (what
+/// `nomination_body` lets through), so the read must be recorded first.
+fn shows_personal_data(actor: &Actor, state: &RewardNomination) -> bool {
+    actor.has_any(PRIVATE_READERS)
+        && state
+            .nominee
+            .as_ref()
+            .is_some_and(|nominee| nominee.id_number.is_some() || nominee.phone.is_some())
 }
 
 fn nomination_body(view: NominationView, actor: &Actor) -> NominationBody {
@@ -909,6 +936,22 @@ fn slugs<T>(
         .collect()
 }
 
+/// A committee roster: user ids, each valid and named once.
+fn user_ids(fields: &mut Fields, field: &str, list: &[String]) -> BTreeSet<UserId> {
+    let mut roster = BTreeSet::new();
+    for (i, text) in list.iter().enumerate() {
+        match UserId::parse(text.as_str()) {
+            Some(user_id) => {
+                if !roster.insert(user_id) {
+                    fields.push(&format!("{field}[{i}]"), "named twice");
+                }
+            }
+            None => fields.push(&format!("{field}[{i}]"), "not a user id"),
+        }
+    }
+    roster
+}
+
 fn is_code(text: &str) -> bool {
     Discipline::parse(text).is_ok()
 }
@@ -961,6 +1004,7 @@ pub async fn create_program(
         &body.reward_office_staff,
         |t| ExpertId::parse(t),
     );
+    let committee = user_ids(&mut fields, "committee", &body.committee);
     fields.finish()?;
     let (Some(title), Some(cycle), Some(unit)) = (title, cycle, unit) else {
         return Err(missing());
@@ -1001,6 +1045,7 @@ pub async fn create_program(
         disciplines: disciplines.into_iter().collect(),
         committee_size: body.committee_size,
         committee_quorum: body.committee_quorum,
+        committee,
         reward_office_unit: unit,
         reward_office_staff: staff.into_iter().collect(),
     };
@@ -1056,6 +1101,76 @@ pub async fn approve_program(
         ProgramCommand::Approve { document_number },
     )
     .await
+}
+
+/// Replace the committee roster of a program (reward office), with a reason. Nominations of
+/// the program count votes of the members on the roster when they vote and tally.
+#[utoipa::path(
+    post, path = "/api/v1/reward-programs/{program_id}/change-committee", tag = "rewards",
+    request_body = ChangeCommitteeRequest,
+    params(("program_id" = String, Path, description = "The program")),
+    responses(
+        (status = 200, description = "Recorded", body = crate::commands::CommandAccepted),
+        (status = 403, description = "`role_not_allowed`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`program_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`, `invalid_program_terms`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn change_committee(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Path(program_id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<ChangeCommitteeRequest>,
+) -> Result<Response, ApiError> {
+    let id = parse_program_id(&program_id)?;
+    let mut fields = Fields::default();
+    let members = user_ids(&mut fields, "members", &body.members);
+    let reason = fields.take("reason", LongText::parse(&body.reason));
+    fields.finish()?;
+    let reason = reason.ok_or_else(missing)?;
+    run_program(
+        &state,
+        actor,
+        &headers,
+        &id,
+        StatusCode::OK,
+        &body,
+        ProgramCommand::ChangeCommittee { members, reason },
+    )
+    .await
+}
+
+/// The committee roster of a nomination's program now, folded from the program's log (the
+/// view may lag a roster change made a moment ago). Empty when the nomination is unknown: the
+/// nomination itself then answers `nomination_not_found`.
+async fn current_committee(
+    state: &AppState,
+    id: &NominationId,
+) -> Result<BTreeSet<UserId>, ApiError> {
+    let history = state
+        .db
+        .stream_history(caseledger_store::rewards::NOMINATION_TYPE, &id.to_string())
+        .await?;
+    let program_id = history
+        .first()
+        .and_then(|e| serde_json::from_str::<serde_json::Value>(&e.payload).ok())
+        .and_then(|v| {
+            v["NominationSubmitted"]["program_id"]
+                .as_str()
+                .map(str::to_owned)
+        });
+    let Some(program_id) = program_id else {
+        return Ok(BTreeSet::new());
+    };
+    Ok(state
+        .db
+        .reward_program_from_log(&program_id)
+        .await?
+        .and_then(|program| program.terms)
+        .map(|terms| terms.committee)
+        .unwrap_or_default())
 }
 
 /// One program (reward staff and the auditor).
@@ -1449,18 +1564,26 @@ nomination_command_without_body!(
 );
 
 nomination_command!(
-    /// Cast your committee vote (a committee member, once).
+    /// Cast your committee vote (a member of the program's committee roster, once).
+    /// `not_committee_member` (403) for anyone else holding the role.
     cast_vote, "/api/v1/nominations/{nomination_id}/cast-vote", VoteRequest,
     "`invalid_status`",
-    |state, actor, id, body| { NominationCommand::CastVote { in_favour: body.in_favour } }
+    |state, actor, id, body| {
+        let committee = current_committee(&state, &id).await?;
+        NominationCommand::CastVote { in_favour: body.in_favour, committee }
+    }
 );
 
 nomination_command_without_body!(
-    /// Tally the committee vote (reward office): needs the quorum; shortlisted with more votes
-    /// for than against. No body.
+    /// Tally the committee vote (reward office): counts the votes of members on the program's
+    /// roster, needs the quorum over that roster; shortlisted with more votes for than
+    /// against. No body.
     tally_vote, "/api/v1/nominations/{nomination_id}/tally-vote",
     "`invalid_status`, `quorum_not_reached`",
-    |state, id| { NominationCommand::TallyVote }
+    |state, id| {
+        let committee = current_committee(&state, &id).await?;
+        NominationCommand::TallyVote { committee }
+    }
 );
 
 nomination_command_without_body!(
@@ -1650,8 +1773,10 @@ async fn load(
         .ok_or_else(nomination_not_found)
 }
 
-/// One nomination (reward staff, the auditor; an expert seated on it). Never an objection
-/// filer; the nominee's ID number and phone only for the reward office and the auditor.
+/// One nomination (reward staff, the auditor; an expert seated on it and not recused: a
+/// recused reviewer gets 404). Never an objection filer; the nominee's ID number and phone
+/// only for the reward office and the auditor, each such read recorded first as a
+/// `PrivateDataRead` (resource `nominee_personal_data`).
 #[utoipa::path(
     get, path = "/api/v1/nominations/{nomination_id}", tag = "rewards",
     params(("nomination_id" = String, Path, description = "The nomination"), MinPositionQuery),
@@ -1676,10 +1801,21 @@ pub async fn get_nomination(
     if !actor.has_any(STAFF) && !is_reviewer(&actor, &view.state) {
         return Err(nomination_not_found());
     }
+    if shows_personal_data(&actor, &view.state) {
+        record_access(
+            &state,
+            &actor,
+            NOMINEE_PERSONAL_DATA,
+            &view.nomination_id,
+            None,
+        )
+        .await?;
+    }
     Ok(Json(nomination_body(view, &actor)))
 }
 
-/// Nominations in submission order (reward staff and the auditor).
+/// Nominations in submission order (reward staff and the auditor). Each nominee whose ID
+/// number or phone is shown leaves a `PrivateDataRead` (resource `nominee_personal_data`).
 #[utoipa::path(
     get, path = "/api/v1/nominations", tag = "rewards",
     params(NominationQuery),
@@ -1703,6 +1839,20 @@ pub async fn list_nominations(
         .db
         .list_nominations(query.program_id.as_deref(), &statuses)
         .await?;
+    // One access record per nominee whose ID number or phone the list shows, each written
+    // before anything is answered (a failed record refuses the whole read).
+    for view in &views {
+        if shows_personal_data(&actor, &view.state) {
+            record_access(
+                &state,
+                &actor,
+                NOMINEE_PERSONAL_DATA,
+                &view.nomination_id,
+                None,
+            )
+            .await?;
+        }
+    }
     Ok(Json(
         views
             .into_iter()

@@ -800,6 +800,7 @@ async fn reward_audit_from_the_cli(url: String) {
             "criteria": [{"code": "contribution", "name": "经济贡献", "weight": 1, "min_score": 0, "max_score": 100}],
             "trim": 1, "notice_working_days": 5, "reviewers": 3, "disciplines": ["economics"],
             "committee_size": 5, "committee_quorum": 3,
+            "committee": ["member-1", "member-2", "member-3", "member-4", "member-5"],
             "reward_office_unit": "district-reward-office", "reward_office_staff": ["ro-chen"]
         }),
     )

@@ -3,7 +3,9 @@
 //!
 //! The fixtures: the commerce bureau (`dept-commerce`) asks about an investment project with a
 //! panel of five and two alternates. The pool has eight finance experts; `expert-sub1` and
-//! `expert-sub2` work for units subordinate to the commerce bureau.
+//! `expert-sub2` work for units subordinate to the commerce bureau; `expert-conflicted` declared
+//! a conflict with the investor; `expert-own-staff` works for the commerce bureau itself and
+//! `expert-investor` for the investor (the party), so neither may ever be drawn (回避).
 
 use std::collections::BTreeSet;
 
@@ -102,9 +104,11 @@ fn pool() -> Vec<PoolEntry> {
         entry("expert-d", "inst-d", &[], &[]),
         entry("expert-e", "inst-e", &[], &[]),
         entry("expert-f", "firm-f", &[], &[]),
-        entry("expert-sub1", "dept-commerce", &[], &[]),
+        entry("expert-sub1", "commerce-center", &["dept-commerce"], &[]),
         entry("expert-sub2", "soe-invest", &["dept-commerce"], &[]),
         entry("expert-conflicted", "univ-x", &[], &["firm-investor"]),
+        entry("expert-own-staff", "dept-commerce", &[], &[]),
+        entry("expert-investor", "firm-investor", &[], &[]),
     ]
 }
 
@@ -1066,6 +1070,173 @@ async fn a_request_is_cancelled_only_before_its_conclusion() {
         },
     )
     .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hardening (issue 13): recusal of the requester's and the parties' staff, seat changes while
+// opinions are being collected
+
+#[tokio::test]
+async fn employees_of_the_requesting_unit_and_of_a_party_are_never_drawn() {
+    for seed in 0..40 {
+        let events = recorded(accepted(), by(secretary(), draw_command(seed))).await;
+        let ConsultationEvent::PanelDrawn {
+            panel,
+            alternates,
+            order,
+            filters,
+            ..
+        } = &events[0]
+        else {
+            panic!("{events:?}")
+        };
+        for barred in ["expert-own-staff", "expert-investor"] {
+            assert!(
+                panel
+                    .iter()
+                    .chain(alternates)
+                    .all(|c| c.expert_id.as_str() != barred),
+                "seed {seed}: {barred} drawn"
+            );
+            assert!(!order.iter().any(|e| e.as_str() == barred), "seed {seed}");
+        }
+        // The exclusion is part of the recorded filters, so the draw still verifies.
+        assert_eq!(
+            filters.excluded,
+            BTreeSet::from([id("expert-own-staff")]),
+            "seed {seed}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_manual_selection_never_seats_an_employee_of_the_requesting_unit() {
+    refused(
+        accepted(),
+        by(
+            secretary(),
+            propose(
+                &[
+                    "expert-a",
+                    "expert-b",
+                    "expert-c",
+                    "expert-d",
+                    "expert-own-staff",
+                ],
+                "理由",
+            ),
+        ),
+        ConsultationError::ExpertConflicted(id("expert-own-staff")),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_manual_selection_never_names_an_employee_of_the_requester_as_alternate() {
+    let given = history(vec![
+        by(head(), submit_command(3)),
+        by(secretary(), ConsultationCommand::Accept),
+    ]);
+    refused(
+        given,
+        by(
+            secretary(),
+            ConsultationCommand::ProposeSelection {
+                panel: vec![id("expert-a"), id("expert-b"), id("expert-c")],
+                alternates: vec![id("expert-own-staff")],
+                reason: text("理由"),
+                pool: pool(),
+            },
+        ),
+        ConsultationError::ExpertConflicted(id("expert-own-staff")),
+    )
+    .await;
+}
+
+/// Confirmed, three supporting opinions in, then the secretary recuses the fourth seat: the
+/// alternate is seated while opinions are being collected. Returns the events and the alternate.
+fn recused_while_collecting() -> (Vec<ConsultationEvent>, ExpertId, Vec<ExpertId>) {
+    let mut events = confirmed();
+    let experts = seated(&events);
+    let commands = experts[..3]
+        .iter()
+        .map(|expert_id| by(expert(expert_id.as_str()), opinion(Stance::Support)))
+        .collect();
+    events.extend(history_from(&events, commands));
+    assert_eq!(
+        state_of(&events).status,
+        ConsultationStatus::CollectingOpinions
+    );
+    let new = history_from(
+        &events,
+        vec![by(
+            secretary(),
+            ConsultationCommand::Recuse {
+                expert_id: experts[3].clone(),
+                reason: text("举报核实存在利害关系"),
+            },
+        )],
+    );
+    let alternate = new
+        .iter()
+        .find_map(|event| match event {
+            ConsultationEvent::AlternateSeated { expert_id, .. } => Some(expert_id.clone()),
+            _ => None,
+        })
+        .expect("an alternate is seated");
+    events.extend(new);
+    (events, alternate, experts)
+}
+
+#[tokio::test]
+async fn an_alternate_seated_while_opinions_are_collected_sends_the_request_back_to_panel_drawn() {
+    let (events, _, _) = recused_while_collecting();
+    assert_eq!(state_of(&events).status, ConsultationStatus::PanelDrawn);
+}
+
+#[tokio::test]
+async fn no_opinion_while_an_alternate_seated_during_collection_has_not_pledged() {
+    let (events, _, experts) = recused_while_collecting();
+    refused(
+        events,
+        by(expert(experts[4].as_str()), opinion(Stance::Support)),
+        ConsultationError::PanelNotConfirmed,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn no_conclusion_while_an_alternate_seated_during_collection_has_not_pledged() {
+    let (events, _, _) = recused_while_collecting();
+    refused(
+        events,
+        by(secretary(), conclude(None)),
+        ConsultationError::PanelNotConfirmed,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_alternates_pledge_resumes_the_collection_and_earlier_opinions_still_count() {
+    let (mut events, alternate, _) = recused_while_collecting();
+    let pledged = recorded(events.clone(), by(expert(alternate.as_str()), pledge())).await;
+    assert!(
+        matches!(
+            pledged.last(),
+            Some(ConsultationEvent::PanelConfirmed { .. })
+        ),
+        "{pledged:?}"
+    );
+    events.extend(pledged);
+    assert_eq!(
+        state_of(&events).status,
+        ConsultationStatus::CollectingOpinions
+    );
+    let concluded = recorded(events, by(secretary(), conclude(None))).await;
+    assert!(
+        matches!(&concluded[0], ConsultationEvent::ConclusionRecorded { tally, .. } if tally.support == 3),
+        "{concluded:?}"
+    );
 }
 
 #[test]

@@ -60,6 +60,12 @@ fn other_authority() -> Actor {
 fn auditor() -> Actor {
     actor("inspector-sun", Role::Auditor)
 }
+/// The program's committee roster: `member-1` … `member-5`.
+fn committee() -> BTreeSet<UserId> {
+    (1..=5)
+        .map(|n| UserId::parse(format!("member-{n}")).unwrap())
+        .collect()
+}
 fn member(n: u32) -> Actor {
     actor(&format!("member-{n}"), Role::CommitteeMember)
 }
@@ -137,6 +143,7 @@ fn terms() -> ProgramTerms {
         disciplines: [Discipline::parse("economics").unwrap()].into(),
         committee_size: 5,
         committee_quorum: 3,
+        committee: committee(),
         reward_office_unit: unit("district-reward-office"),
         reward_office_staff: [id("ro-chen")].into(),
     }
@@ -303,10 +310,18 @@ impl History {
         for n in 1..=3 {
             history = history.step(by(
                 member(n),
-                NominationCommand::CastVote { in_favour: true },
+                NominationCommand::CastVote {
+                    in_favour: true,
+                    committee: committee(),
+                },
             ));
         }
-        history.step(by(office(), NominationCommand::TallyVote))
+        history.step(by(
+            office(),
+            NominationCommand::TallyVote {
+                committee: committee(),
+            },
+        ))
     }
     fn in_notice() -> Self {
         Self::shortlisted().step(by(
@@ -792,15 +807,26 @@ async fn a_committee_vote_needs_its_quorum() {
     let history = History::aggregated()
         .step(by(
             member(1),
-            NominationCommand::CastVote { in_favour: true },
+            NominationCommand::CastVote {
+                in_favour: true,
+                committee: committee(),
+            },
         ))
         .step(by(
             member(2),
-            NominationCommand::CastVote { in_favour: true },
+            NominationCommand::CastVote {
+                in_favour: true,
+                committee: committee(),
+            },
         ));
     refused(
         history,
-        by(office(), NominationCommand::TallyVote),
+        by(
+            office(),
+            NominationCommand::TallyVote {
+                committee: committee(),
+            },
+        ),
         NominationError::QuorumNotReached { cast: 2, quorum: 3 },
     )
     .await;
@@ -810,11 +836,20 @@ async fn a_committee_vote_needs_its_quorum() {
 async fn a_member_votes_once() {
     let history = History::aggregated().step(by(
         member(1),
-        NominationCommand::CastVote { in_favour: true },
+        NominationCommand::CastVote {
+            in_favour: true,
+            committee: committee(),
+        },
     ));
     refused(
         history,
-        by(member(1), NominationCommand::CastVote { in_favour: false }),
+        by(
+            member(1),
+            NominationCommand::CastVote {
+                in_favour: false,
+                committee: committee(),
+            },
+        ),
         NominationError::AlreadyVoted,
     )
     .await;
@@ -825,19 +860,214 @@ async fn a_vote_without_a_majority_for_does_not_shortlist() {
     let history = History::aggregated()
         .step(by(
             member(1),
-            NominationCommand::CastVote { in_favour: true },
+            NominationCommand::CastVote {
+                in_favour: true,
+                committee: committee(),
+            },
         ))
         .step(by(
             member(2),
-            NominationCommand::CastVote { in_favour: false },
+            NominationCommand::CastVote {
+                in_favour: false,
+                committee: committee(),
+            },
         ))
         .step(by(
             member(3),
-            NominationCommand::CastVote { in_favour: false },
+            NominationCommand::CastVote {
+                in_favour: false,
+                committee: committee(),
+            },
         ))
-        .step(by(office(), NominationCommand::TallyVote));
+        .step(by(
+            office(),
+            NominationCommand::TallyVote {
+                committee: committee(),
+            },
+        ));
     assert_eq!(history.state().status, NominationStatus::NotShortlisted);
     assert_eq!(history.state().tally, Some((1, 2)));
+}
+
+/// A committee roster of `members` (`member-n`).
+fn roster(members: &[u32]) -> BTreeSet<UserId> {
+    members
+        .iter()
+        .map(|n| UserId::parse(format!("member-{n}")).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn only_members_of_the_programs_committee_roster_vote() {
+    // member-6 holds the committee_member role but is not on this program's roster.
+    refused(
+        History::aggregated(),
+        by(
+            member(6),
+            NominationCommand::CastVote {
+                in_favour: true,
+                committee: committee(),
+            },
+        ),
+        NominationError::NotCommitteeMember,
+    )
+    .await;
+    assert_eq!(
+        NominationError::NotCommitteeMember.kind(),
+        RefusalKind::Forbidden
+    );
+    assert_eq!(
+        NominationError::NotCommitteeMember.code(),
+        "not_committee_member"
+    );
+}
+
+#[tokio::test]
+async fn the_tally_counts_only_members_still_on_the_roster() {
+    // Three members voted; the roster then dropped member-3 (and member-5): two counted votes
+    // of a roster of three miss the quorum of three.
+    let mut history = History::aggregated();
+    for n in 1..=3 {
+        history = history.step(by(
+            member(n),
+            NominationCommand::CastVote {
+                in_favour: true,
+                committee: committee(),
+            },
+        ));
+    }
+    refused(
+        history,
+        by(
+            office(),
+            NominationCommand::TallyVote {
+                committee: roster(&[1, 2, 4]),
+            },
+        ),
+        NominationError::QuorumNotReached { cast: 2, quorum: 3 },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_quorum_is_over_the_roster_and_the_tally_records_it() {
+    // A roster grown to seven (by a reasoned change) needs four votes, not the program's three.
+    let big = roster(&[1, 2, 3, 4, 5, 6, 7]);
+    let mut history = History::aggregated();
+    for n in 1..=3 {
+        history = history.step(by(
+            member(n),
+            NominationCommand::CastVote {
+                in_favour: true,
+                committee: big.clone(),
+            },
+        ));
+    }
+    refused(
+        history.clone(),
+        by(
+            office(),
+            NominationCommand::TallyVote {
+                committee: big.clone(),
+            },
+        ),
+        NominationError::QuorumNotReached { cast: 3, quorum: 4 },
+    )
+    .await;
+    let events = recorded(
+        history.step(by(
+            member(7),
+            NominationCommand::CastVote {
+                in_favour: false,
+                committee: big.clone(),
+            },
+        )),
+        by(
+            office(),
+            NominationCommand::TallyVote {
+                committee: big.clone(),
+            },
+        ),
+    )
+    .await;
+    assert!(
+        matches!(&events[0], NominationEvent::VoteTallied { votes_for: 3, votes_against: 1, quorum: 4, committee_size: 7, committee, passed: true, .. } if *committee == big),
+        "{events:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_program_names_a_roster_of_its_committee_size() {
+    let mut bad = terms();
+    bad.committee = roster(&[1, 2, 3, 4]);
+    let error = RewardProgram::default()
+        .decide(by(
+            office(),
+            ProgramCommand::Create {
+                program_id: program_id(),
+                terms: bad,
+            },
+        ))
+        .unwrap_err();
+    assert_eq!(error.code(), "invalid_program_terms");
+}
+
+#[tokio::test]
+async fn the_roster_changes_only_by_the_reward_office_with_a_reason_keeping_the_quorum_a_majority()
+{
+    let created = ProgramEvent::ProgramCreated {
+        program_id: program_id(),
+        terms: terms(),
+        created_by: office().sub,
+        created_at: monday(),
+    };
+    let change = |members: &[u32]| ProgramCommand::ChangeCommittee {
+        members: roster(members),
+        reason: LongText::parse("成员调整：member-5 调离").unwrap(),
+    };
+    TestFramework::<RewardProgram>::with(())
+        .given(vec![created.clone()])
+        .when_async(by(member(1), change(&[1, 2, 3, 4])))
+        .await
+        .then_expect_error(ProgramError::RoleNotAllowed {
+            command: "change-committee",
+        });
+    // Six members with a quorum of three: the quorum would no longer be a majority.
+    let mut program = RewardProgram::default();
+    program.evolve(&created);
+    assert_eq!(
+        program
+            .decide(by(office(), change(&[1, 2, 3, 4, 5, 6])))
+            .unwrap_err()
+            .code(),
+        "invalid_program_terms"
+    );
+    TestFramework::<RewardProgram>::with(())
+        .given(vec![created])
+        .when_async(by(office(), change(&[1, 2, 3, 4])))
+        .await
+        .then_expect_events(vec![ProgramEvent::CommitteeChanged {
+            members: roster(&[1, 2, 3, 4]),
+            reason: "成员调整：member-5 调离".into(),
+            changed_by: office().sub,
+            changed_at: monday(),
+        }]);
+    let mut program = RewardProgram::default();
+    program.evolve(&ProgramEvent::ProgramCreated {
+        program_id: program_id(),
+        terms: terms(),
+        created_by: office().sub,
+        created_at: monday(),
+    });
+    program.evolve(&ProgramEvent::CommitteeChanged {
+        members: roster(&[1, 2, 3, 4]),
+        reason: "调整".into(),
+        changed_by: office().sub,
+        changed_at: monday(),
+    });
+    let terms = program.terms.unwrap();
+    assert_eq!(terms.committee, roster(&[1, 2, 3, 4]));
+    assert_eq!(terms.committee_size, 4);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -972,6 +1202,25 @@ async fn no_approval_during_the_notice_period() {
     refused(
         History::in_notice(),
         by(office(), NominationCommand::CloseNotice),
+        error,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_approval_after_the_notice_ended_but_before_it_is_closed_says_it_is_not_closed() {
+    let error = NominationError::NoticeNotClosed(notice_end().to_rfc3339());
+    assert_eq!(error.code(), "notice_not_closed");
+    refused(
+        History::in_notice(),
+        by_at(authority(), after_notice(), approve(0)),
+        error.clone(),
+    )
+    .await;
+    // Exactly at the end the notice is over too (closing is allowed from that instant).
+    refused(
+        History::in_notice(),
+        by_at(authority(), notice_end(), approve(0)),
         error,
     )
     .await;

@@ -1088,13 +1088,21 @@ impl ConsultationRequest {
             .collect()
     }
 
-    /// The filters a draw for this request uses.
-    pub fn draw_filters(&self) -> Option<DrawFilters> {
+    /// The filters a draw for this request uses over `pool`. Employees of the requesting unit
+    /// are never drawn onto the panel that advises it (回避): they are listed in `excluded`, so
+    /// the exclusion is part of the recorded, verifiable filters and `caseledger-draw-v1` stays
+    /// unchanged. (Employees of a party are already conflicted by the algorithm itself.)
+    pub fn draw_filters(&self, pool: &[PoolEntry]) -> Option<DrawFilters> {
+        let requesting_unit = self.requesting_unit.clone()?;
         Some(DrawFilters {
             disciplines: self.disciplines.clone(),
-            excluded: BTreeSet::new(),
+            excluded: pool
+                .iter()
+                .filter(|entry| entry.employer_unit == requesting_unit)
+                .map(|entry| entry.expert_id.clone())
+                .collect(),
             parties: self.parties.clone(),
-            requesting_unit: self.requesting_unit.clone()?,
+            requesting_unit,
         })
     }
 
@@ -1247,8 +1255,8 @@ impl ConsultationRequest {
                 if alternates > MAX_ALTERNATES {
                     return Err(ConsultationError::TooManyAlternates);
                 }
-                let filters = self.draw_filters().ok_or_else(|| self.invalid())?;
                 let pool = draw::canonical_pool(&pool).map_err(ConsultationError::Draw)?;
+                let filters = self.draw_filters(&pool).ok_or_else(|| self.invalid())?;
                 let outcome = draw::draw(&seed, &pool, &filters, self.panel_size, alternates)
                     .map_err(ConsultationError::Draw)?;
                 vec![ConsultationEvent::PanelDrawn {
@@ -1302,7 +1310,11 @@ impl ConsultationRequest {
                                 .ok_or_else(|| {
                                     ConsultationError::ExpertNotInPool(expert_id.clone())
                                 })?;
-                            if entry.conflicted(&requesting_unit, &self.parties) {
+                            // An employee of the requesting unit is recused (回避) like a
+                            // conflicted expert: the draw excludes them too.
+                            if entry.conflicted(&requesting_unit, &self.parties)
+                                || entry.employer_unit == requesting_unit
+                            {
                                 return Err(ConsultationError::ExpertConflicted(expert_id));
                             }
                             Ok(Candidate {
@@ -1462,6 +1474,11 @@ impl ConsultationRequest {
                 Self::check_secretary(&actor, name)?;
                 match self.status {
                     S::CollectingOpinions => {}
+                    // Opinions were being collected when a seat changed: the new expert must
+                    // pledge before anything is concluded.
+                    S::PanelDrawn if !self.opinions.is_empty() => {
+                        return Err(ConsultationError::PanelNotConfirmed)
+                    }
                     S::PanelDrawn | S::PanelConfirmed => {
                         return Err(ConsultationError::QuorumNotReached {
                             opinions: self.counted_opinions().len() as u32,
@@ -1762,7 +1779,15 @@ impl ConsultationRequest {
                     seat.pledged_at = Some(*accepted_at);
                 }
             }
-            E::PanelConfirmed { .. } => self.status = S::PanelConfirmed,
+            // Confirmed again after an alternate pledged: collection resumes where it stopped
+            // (opinions already given still count).
+            E::PanelConfirmed { .. } => {
+                self.status = if self.opinions.is_empty() {
+                    S::PanelConfirmed
+                } else {
+                    S::CollectingOpinions
+                }
+            }
             E::SeatDeclined {
                 expert_id, reason, ..
             } => {
@@ -1794,8 +1819,9 @@ impl ConsultationRequest {
                     pledged_at: None,
                     reason: None,
                 });
-                // A new seat waits for its pledge: the panel is not confirmed until it answers.
-                if self.status == S::PanelConfirmed {
+                // A new seat waits for its pledge: the panel is not confirmed until it answers,
+                // and no opinion is taken meanwhile, also when opinions were being collected.
+                if matches!(self.status, S::PanelConfirmed | S::CollectingOpinions) {
                     self.status = S::PanelDrawn;
                 }
             }

@@ -256,6 +256,19 @@ pub fn audit_program(
                 approved_at = Some(recorded.at);
                 ("ProgramApproved", format!("document {document_number}"))
             }
+            ProgramEvent::CommitteeChanged {
+                members, reason, ..
+            } => {
+                if let Some(terms) = &mut terms {
+                    terms.committee_size = members.len() as u32;
+                    terms.committee = members.clone();
+                }
+                let roster: Vec<&str> = members.iter().map(|m| m.as_str()).collect();
+                (
+                    "CommitteeChanged",
+                    format!("roster [{}]: {reason}", roster.join(", ")),
+                )
+            }
         };
         timeline.push(entry(recorded, name, detail));
     }

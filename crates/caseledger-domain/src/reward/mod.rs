@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{Discipline, ExpertId, UnitId};
+use crate::ids::{Discipline, ExpertId, UnitId, UserId};
 
 /// The version of the score aggregation implemented by [`aggregate_scores`].
 pub const AGGREGATION_VERSION: &str = "reward-aggregation.v1";
@@ -98,6 +98,11 @@ pub struct ProgramTerms {
     pub disciplines: BTreeSet<Discipline>,
     /// Members of the reward committee.
     pub committee_size: u32,
+    /// The committee roster (user ids of the members): only they vote, once each. Changed only
+    /// by a reasoned `CommitteeChanged` on the program. Empty in programs created before the
+    /// roster existed: nobody votes there until the reward office names it.
+    #[serde(default)]
+    pub committee: BTreeSet<UserId>,
     /// Votes needed for a valid committee vote.
     pub committee_quorum: u32,
     /// The reward office's unit: experts employed there are never drawn.
@@ -181,6 +186,9 @@ impl ProgramTerms {
                 "the committee quorum must be more than half the committee and at most its size"
                     .into(),
             );
+        }
+        if self.committee.len() != self.committee_size as usize {
+            return Some("the committee roster must name committee_size distinct members".into());
         }
         None
     }

@@ -162,9 +162,16 @@ pub enum NominationCommand {
     CastVote {
         /// For shortlisting or against.
         in_favour: bool,
+        /// The program's committee roster now, read from the program's log by the application:
+        /// only its members vote.
+        committee: BTreeSet<UserId>,
     },
     /// Tally the committee vote (reward office).
-    TallyVote,
+    TallyVote {
+        /// The program's committee roster now (as for `CastVote`): only its members' votes
+        /// count, and the quorum is taken over it.
+        committee: BTreeSet<UserId>,
+    },
     /// Start the public notice (reward office). The end is computed on the calendar.
     StartNotice {
         /// The working-day calendar.
@@ -237,7 +244,7 @@ impl NominationCommand {
             NominationCommand::SubmitScores { .. } => "submit-scores",
             NominationCommand::AggregateScores => "aggregate-scores",
             NominationCommand::CastVote { .. } => "cast-vote",
-            NominationCommand::TallyVote => "tally-vote",
+            NominationCommand::TallyVote { .. } => "tally-vote",
             NominationCommand::StartNotice { .. } => "start-notice",
             NominationCommand::FileObjection { .. } => "objections",
             NominationCommand::ResolveObjection { .. } => "resolve-objection",
@@ -406,6 +413,9 @@ pub enum NominationEvent {
         quorum: u32,
         /// The committee's size.
         committee_size: u32,
+        /// The roster the tally counted over (absent in tallies recorded before rosters).
+        #[serde(default)]
+        committee: BTreeSet<UserId>,
         /// Whether the nomination is shortlisted.
         passed: bool,
         /// Who.
@@ -708,6 +718,9 @@ pub enum NominationError {
     /// A reviewer of this nomination votes on it.
     #[error("a reviewer of this nomination may not vote on it")]
     VoterIsReviewer,
+    /// The voter is not on the program's committee roster.
+    #[error("only members of the program's committee vote")]
+    NotCommitteeMember,
     /// Too few votes.
     #[error("{cast} votes cast, the quorum is {quorum}")]
     QuorumNotReached {
@@ -725,6 +738,9 @@ pub enum NominationError {
     /// The notice period has not ended.
     #[error("the public notice runs until {0}")]
     NoticePeriodRunning(String),
+    /// The notice has ended but the reward office has not closed it yet.
+    #[error("the public notice ended at {0} but has not been closed")]
+    NoticeNotClosed(String),
     /// No such objection, or one that was not accepted.
     #[error("no accepted objection with this id")]
     ObjectionNotFound,
@@ -784,10 +800,12 @@ impl NominationError {
             E::TooFewScores => "too_few_scores",
             E::AlreadyVoted => "already_voted",
             E::VoterIsReviewer => "voter_is_reviewer",
+            E::NotCommitteeMember => "not_committee_member",
             E::QuorumNotReached { .. } => "quorum_not_reached",
             E::NoticeStartNotWorkingDay => "notice_start_not_working_day",
             E::NoticeNotOpen => "notice_not_open",
             E::NoticePeriodRunning(_) => "notice_period_running",
+            E::NoticeNotClosed(_) => "notice_not_closed",
             E::ObjectionNotFound => "objection_not_found",
             E::ObjectionAlreadyResolved => "objection_already_resolved",
             E::UnresolvedObjection => "unresolved_objection",
@@ -813,6 +831,7 @@ impl NominationError {
             | E::ReviewerRecused
             | E::ScorerIsRewardOffice
             | E::VoterIsReviewer
+            | E::NotCommitteeMember
             | E::NotOriginalAuthority => RefusalKind::Forbidden,
             _ => RefusalKind::Rule,
         }
@@ -1260,9 +1279,15 @@ impl RewardNomination {
                     aggregated_at: at,
                 }])
             }
-            C::CastVote { in_favour } => {
+            C::CastVote {
+                in_favour,
+                committee,
+            } => {
                 Self::role(&actor, &[Role::CommitteeMember], name)?;
                 self.require(&[S::Scored], name)?;
+                if !committee.contains(&actor.sub) {
+                    return Err(NominationError::NotCommitteeMember);
+                }
                 if self
                     .reviewers
                     .iter()
@@ -1279,24 +1304,32 @@ impl RewardNomination {
                     cast_at: at,
                 }])
             }
-            C::TallyVote => {
+            C::TallyVote { committee } => {
                 Self::role(&actor, &[Role::RewardOffice], name)?;
                 self.require(&[S::Scored], name)?;
                 let terms = self.terms()?;
-                let cast = self.votes.len() as u32;
-                if cast < terms.committee_quorum {
-                    return Err(NominationError::QuorumNotReached {
-                        cast,
-                        quorum: terms.committee_quorum,
-                    });
+                // Only votes of members on the roster now count (a member removed by a
+                // reasoned roster change no longer does), and the quorum is over the roster:
+                // the program's quorum, and never half the roster or less.
+                let counted: Vec<bool> = self
+                    .votes
+                    .iter()
+                    .filter(|(member, _)| committee.contains(*member))
+                    .map(|(_, in_favour)| *in_favour)
+                    .collect();
+                let cast = counted.len() as u32;
+                let quorum = terms.committee_quorum.max(committee.len() as u32 / 2 + 1);
+                if cast < quorum {
+                    return Err(NominationError::QuorumNotReached { cast, quorum });
                 }
-                let votes_for = self.votes.values().filter(|v| **v).count() as u32;
+                let votes_for = counted.iter().filter(|v| **v).count() as u32;
                 let votes_against = cast - votes_for;
                 Ok(vec![E::VoteTallied {
                     votes_for,
                     votes_against,
-                    quorum: terms.committee_quorum,
-                    committee_size: terms.committee_size,
+                    quorum,
+                    committee_size: committee.len() as u32,
+                    committee,
                     passed: votes_for > votes_against,
                     tallied_by: actor.sub,
                     tallied_at: at,
@@ -1388,7 +1421,13 @@ impl RewardNomination {
                 Self::role(&actor, &[Role::ApprovingAuthority], name)?;
                 if self.status == S::InNotice {
                     let ends_at = self.notice_ends_at.expect("in notice");
-                    return Err(NominationError::NoticePeriodRunning(ends_at.to_rfc3339()));
+                    // Answer the state the nomination is in: a notice that has ended but was
+                    // not closed is not "running".
+                    return Err(if at < ends_at {
+                        NominationError::NoticePeriodRunning(ends_at.to_rfc3339())
+                    } else {
+                        NominationError::NoticeNotClosed(ends_at.to_rfc3339())
+                    });
                 }
                 self.require(&[S::NoticeClosed], name)?;
                 if self.unresolved_objection() {

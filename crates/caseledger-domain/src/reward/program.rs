@@ -2,6 +2,8 @@
 //! authority approves it under a document number. Only an approved program takes nominations
 //! (the nomination records the approved terms when it is submitted).
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
@@ -11,7 +13,7 @@ use super::{ProgramTerms, MIN_NOTICE_WORKING_DAYS};
 use crate::actor::{Authored, Role};
 use crate::case::RefusalKind;
 use crate::ids::{RewardProgramId, UserId};
-use crate::text::Label;
+use crate::text::{Label, LongText};
 
 /// What can be asked of a program.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +33,14 @@ pub enum ProgramCommand {
         /// The approval document (批准文号).
         document_number: Label,
     },
+    /// Replace the committee roster (reward office), with a reason. The quorum stays; it must
+    /// still be more than half of the new roster.
+    ChangeCommittee {
+        /// The new roster (user ids).
+        members: BTreeSet<UserId>,
+        /// Why.
+        reason: LongText,
+    },
 }
 
 impl ProgramCommand {
@@ -39,6 +49,7 @@ impl ProgramCommand {
         match self {
             ProgramCommand::Create { .. } => "create",
             ProgramCommand::Approve { .. } => "approve",
+            ProgramCommand::ChangeCommittee { .. } => "change-committee",
         }
     }
 }
@@ -69,6 +80,17 @@ pub enum ProgramEvent {
         /// When.
         approved_at: DateTime<Utc>,
     },
+    /// The committee roster was replaced.
+    CommitteeChanged {
+        /// The new roster.
+        members: BTreeSet<UserId>,
+        /// Why.
+        reason: String,
+        /// Who.
+        changed_by: UserId,
+        /// When.
+        changed_at: DateTime<Utc>,
+    },
 }
 
 impl DomainEvent for ProgramEvent {
@@ -76,6 +98,7 @@ impl DomainEvent for ProgramEvent {
         match self {
             ProgramEvent::ProgramCreated { .. } => "ProgramCreated",
             ProgramEvent::ProgramApproved { .. } => "ProgramApproved",
+            ProgramEvent::CommitteeChanged { .. } => "CommitteeChanged",
         }
         .to_owned()
     }
@@ -206,6 +229,26 @@ impl RewardProgram {
                     approved_at: at,
                 }])
             }
+            ProgramCommand::ChangeCommittee { members, reason } => {
+                if !actor.has(Role::RewardOffice) {
+                    return Err(ProgramError::RoleNotAllowed { command: name });
+                }
+                let Some(terms) = &self.terms else {
+                    return Err(ProgramError::ProgramNotFound);
+                };
+                let mut changed = terms.clone();
+                changed.committee_size = members.len() as u32;
+                changed.committee = members.clone();
+                if let Some(problem) = changed.problem() {
+                    return Err(ProgramError::InvalidTerms(problem));
+                }
+                Ok(vec![ProgramEvent::CommitteeChanged {
+                    members,
+                    reason: reason.into(),
+                    changed_by: actor.sub,
+                    changed_at: at,
+                }])
+            }
         }
     }
 
@@ -231,6 +274,12 @@ impl RewardProgram {
                 self.approval_document = Some(document_number.clone());
                 self.approved_by = Some(approved_by.clone());
                 self.approved_at = Some(*approved_at);
+            }
+            ProgramEvent::CommitteeChanged { members, .. } => {
+                if let Some(terms) = &mut self.terms {
+                    terms.committee_size = members.len() as u32;
+                    terms.committee = members.clone();
+                }
             }
         }
     }
