@@ -1400,8 +1400,14 @@ pub async fn merge_case(
 ) -> Result<Response, ApiError> {
     let case_id = parse_case_id(&case_id)?;
     let into = CaseId::parse(&body.into).ok();
+    // A case registered a moment ago may not be in the view yet: the log decides (as for a
+    // visit's linked case), so a case the 201 said exists can be merged into at once.
     let target_exists = match into {
-        Some(into) => state.db.case_view(&into.to_string()).await?.is_some(),
+        Some(into) => {
+            let into = into.to_string();
+            state.db.case_view(&into).await?.is_some()
+                || state.db.current_version(AGGREGATE_TYPE, &into).await? > 0
+        }
         None => false,
     };
     command_on_case(

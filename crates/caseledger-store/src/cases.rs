@@ -481,11 +481,26 @@ impl CaseView {
         self.sync_clock();
     }
 
-    /// Status and due dates come from the aggregate state, so they follow the same rules.
+    /// Status, departments and due dates come from the aggregate state, so they follow the same
+    /// rules: a reassignment or a rerouting return moves the lead (and with it the queues and
+    /// who may read the case), a return to the dispatcher leaves the case with no department.
     fn sync_clock(&mut self) {
         if let Some(status) = self.state.status {
             self.status = status;
         }
+        self.lead_department = self
+            .state
+            .handling
+            .lead_department
+            .as_ref()
+            .map(ToString::to_string);
+        self.co_departments = self
+            .state
+            .handling
+            .co_departments
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         self.cycle = self.state.clock.cycle;
         let due = |kind| self.state.clock.deadlines.get(&kind).map(|d| d.due);
         self.accept_due = due(DeadlineKind::Accept).or(self.accept_due);
