@@ -1,6 +1,7 @@
 //! Issue 13, the case loop under real HTTP: a reassignment or a rerouting return moves the case
 //! in every view (case, queues, lists, visibility, KPIs); a merge into a case registered a
-//! moment ago works before the view has it; queue reads take `min_position`.
+//! moment ago works before the view has it; queue reads take `min_position`; staff find a case
+//! by its public number; a dispatcher re-issues a lost verifier.
 
 use serde_json::{json, Value};
 
@@ -12,6 +13,8 @@ on_both!(
     a_rerouting_return_moves_the_case_and_a_plain_return_unassigns_it,
     a_merge_into_a_case_registered_a_moment_ago_succeeds,
     queue_reads_take_min_position,
+    staff_find_a_case_by_its_number_within_what_they_may_see,
+    a_dispatcher_reissues_a_lost_verifier_and_the_old_one_stops_working,
 );
 
 const COMMERCE: &str = "dept-commerce";
@@ -352,5 +355,213 @@ async fn queue_reads_take_min_position(db: TestDb) {
         };
         problem(app.get(&path, token).await, 400, "unknown_position").await;
     }
+    app.stop().await;
+}
+
+/// The ids listed by `GET /cases?case_number=…` for `token` (which must succeed).
+async fn by_number(app: &TestApp, number: &str, token: &str, position: i64) -> Vec<String> {
+    let body = json(
+        app.get(
+            &format!("/api/v1/cases?case_number={number}&min_position={position}"),
+            token,
+        )
+        .await,
+        200,
+    )
+    .await;
+    body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The number an enterprise reads out finds its case for staff who may see it, and for nobody
+/// else (an empty list, never a hint that the number exists).
+async fn staff_find_a_case_by_its_number_within_what_they_may_see(db: TestDb) {
+    let app = TestApp::spawn(db.db.clone()).await;
+    let s = staff();
+    let (first, receipt) = register(&app, &s).await;
+    let first_number = receipt["case_number"].as_str().unwrap().to_owned();
+    let other = json(
+        app.post("/api/v1/cases", &s.liaison, registration("ent-0002"))
+            .await,
+        201,
+    )
+    .await;
+    let other_number = other["case_number"].as_str().unwrap().to_owned();
+    let position = command(
+        &app,
+        &first,
+        "dispatch",
+        &s.dispatcher,
+        json!({ "lead_department": COMMERCE }),
+    )
+    .await;
+
+    assert_eq!(
+        by_number(&app, &first_number, &s.dispatcher, position).await,
+        [first.as_str()]
+    );
+    // Read out over the phone and typed in lower case.
+    assert_eq!(
+        by_number(&app, &first_number.to_lowercase(), &s.dispatcher, position).await,
+        [first.as_str()]
+    );
+    assert_eq!(
+        by_number(&app, &other_number, &s.dispatcher, position).await,
+        [other["id"].as_str().unwrap().to_owned()]
+    );
+    // Handlers: only their department's cases.
+    assert_eq!(
+        by_number(&app, &first_number, &s.commerce, position).await,
+        [first.as_str()]
+    );
+    assert!(by_number(&app, &other_number, &s.commerce, position)
+        .await
+        .is_empty());
+    assert!(by_number(&app, &first_number, &s.market, position)
+        .await
+        .is_empty());
+    // Enterprises: only their own.
+    let own = token("ent-user-1", "enterprise", Some("ent-0001"));
+    let stranger = token("ent-user-2", "enterprise", Some("ent-0002"));
+    assert_eq!(
+        by_number(&app, &first_number, &own, position).await,
+        [first.as_str()]
+    );
+    assert!(by_number(&app, &first_number, &stranger, position)
+        .await
+        .is_empty());
+    assert!(by_number(&app, "C20000101-000000", &s.dispatcher, position)
+        .await
+        .is_empty());
+    problem(
+        app.get("/api/v1/cases?case_number=%20", &s.dispatcher)
+            .await,
+        400,
+        "invalid_query",
+    )
+    .await;
+    app.stop().await;
+}
+
+async fn lookup(app: &TestApp, number: &str, verifier: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/public/case-status"))
+        .json(&json!({ "case_number": number, "verifier": verifier }))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A lost verifier is re-issued by a dispatcher, shown once; the re-issue is an event holding
+/// only the hash, and from then on only the new code opens the public lookup.
+async fn a_dispatcher_reissues_a_lost_verifier_and_the_old_one_stops_working(db: TestDb) {
+    let app = TestApp::spawn(db.db.clone()).await;
+    let s = staff();
+    let (id, receipt) = register(&app, &s).await;
+    let number = receipt["case_number"].as_str().unwrap().to_owned();
+    let lost = receipt["verifier"].as_str().unwrap().to_owned();
+    let position = receipt["position"].as_i64().unwrap();
+    json(read(&app, &id, &s.dispatcher, position).await, 200).await;
+    json(lookup(&app, &number, &lost).await, 200).await;
+
+    let path = format!("/api/v1/cases/{id}/reissue-verifier");
+    let reason = json!({ "reason": "企业遗失验证码，电话核实身份后补发" });
+    let enterprise = token("ent-user-1", "enterprise", Some("ent-0001"));
+    for refused in [&s.commerce, &enterprise, &s.liaison] {
+        problem(
+            app.post(&path, refused, reason.clone()).await,
+            403,
+            "role_not_allowed",
+        )
+        .await;
+    }
+    let reissued = json(app.post(&path, &s.dispatcher, reason.clone()).await, 200).await;
+    let fresh = reissued["verifier"].as_str().unwrap().to_owned();
+    assert_eq!(fresh.len(), 10);
+    assert_ne!(fresh, lost);
+    assert_eq!(reissued["case_number"], number.as_str());
+    let position = reissued["position"].as_i64().unwrap();
+    json(read(&app, &id, &s.dispatcher, position).await, 200).await;
+    problem(lookup(&app, &number, &lost).await, 404, "case_not_found").await;
+    let status = json(lookup(&app, &number, &fresh).await, 200).await;
+    assert_eq!(status["status"], "registered");
+
+    // The history records the re-issue with the hash only.
+    let history = json(
+        app.get(&format!("/api/v1/cases/{id}/history"), &s.dispatcher)
+            .await,
+        200,
+    )
+    .await;
+    let last = history["events"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["event_type"], "VerifierReissued");
+    assert_eq!(last["actor"]["sub"], "disp-1");
+    let text = last.to_string();
+    assert!(!text.contains(&fresh), "the code is never stored: {text}");
+    assert_eq!(
+        last["payload"]["VerifierReissued"]["verifier_sha256"]
+            .as_str()
+            .unwrap()
+            .len(),
+        64
+    );
+
+    // A retry with the same Idempotency-Key replays the answer without a code, and issues none.
+    let keyed = |key: &'static str| {
+        app.client
+            .post(app.url(&path))
+            .bearer_auth(&s.dispatcher)
+            .header("idempotency-key", key)
+            .json(&reason)
+    };
+    let third = json(keyed("reissue-1").send().await.unwrap(), 200).await;
+    let third_code = third["verifier"].as_str().unwrap().to_owned();
+    let replay = json(keyed("reissue-1").send().await.unwrap(), 200).await;
+    assert!(replay.get("verifier").is_none(), "{replay}");
+    assert_eq!(replay["version"], third["version"]);
+    json(
+        read(
+            &app,
+            &id,
+            &s.dispatcher,
+            third["position"].as_i64().unwrap(),
+        )
+        .await,
+        200,
+    )
+    .await;
+    problem(lookup(&app, &number, &fresh).await, 404, "case_not_found").await;
+    json(lookup(&app, &number, &third_code).await, 200).await;
+
+    // Also after the case ended: the lookup stays useful.
+    command(
+        &app,
+        &id,
+        "withdraw",
+        &s.dispatcher,
+        json!({ "reason": "企业撤回" }),
+    )
+    .await;
+    let late = json(app.post(&path, &s.dispatcher, reason.clone()).await, 200).await;
+    json(
+        read(&app, &id, &s.dispatcher, late["position"].as_i64().unwrap()).await,
+        200,
+    )
+    .await;
+    let ended = json(
+        lookup(&app, &number, late["verifier"].as_str().unwrap()).await,
+        200,
+    )
+    .await;
+    assert_eq!(ended["status"], "withdrawn");
     app.stop().await;
 }
