@@ -11,6 +11,7 @@ mod concurrency;
 mod consultation;
 mod contract;
 mod feed;
+mod hardening_cases;
 mod hardening_panels;
 mod hardening_writes;
 mod http;

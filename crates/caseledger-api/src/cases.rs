@@ -1115,19 +1115,22 @@ fn new_receipt(now: chrono::DateTime<chrono::Utc>) -> Receipt {
     let cst = chrono::FixedOffset::east_opt(8 * 3600).expect("a valid offset");
     let date = now.with_timezone(&cst).format("%Y%m%d");
     let number_bits = u128::from_le_bytes(*uuid::Uuid::new_v4().as_bytes());
-    let verifier_bits = u128::from_le_bytes(*uuid::Uuid::new_v4().as_bytes());
-    let mut bits = verifier_bits;
-    let verifier: String = (0..10)
+    Receipt {
+        case_number: format!("C{date}-{:06}", number_bits % 1_000_000),
+        verifier: new_verifier(),
+    }
+}
+
+/// A ten-character verifier code from an alphabet without look-alike characters.
+fn new_verifier() -> String {
+    let mut bits = u128::from_le_bytes(*uuid::Uuid::new_v4().as_bytes());
+    (0..10)
         .map(|_| {
             let index = (bits % VERIFIER_ALPHABET.len() as u128) as usize;
             bits /= VERIFIER_ALPHABET.len() as u128;
             char::from(VERIFIER_ALPHABET[index])
         })
-        .collect();
-    Receipt {
-        case_number: format!("C{date}-{:06}", number_bits % 1_000_000),
-        verifier,
-    }
+        .collect()
 }
 
 /// The stored form of a verifier code: lowercase hex SHA-256 of its upper-case text.
@@ -1400,8 +1403,14 @@ pub async fn merge_case(
 ) -> Result<Response, ApiError> {
     let case_id = parse_case_id(&case_id)?;
     let into = CaseId::parse(&body.into).ok();
+    // A case registered a moment ago may not be in the view yet: the log decides (as for a
+    // visit's linked case), so a case the 201 said exists can be merged into at once.
     let target_exists = match into {
-        Some(into) => state.db.case_view(&into.to_string()).await?.is_some(),
+        Some(into) => {
+            let into = into.to_string();
+            state.db.case_view(&into).await?.is_some()
+                || state.db.current_version(AGGREGATE_TYPE, &into).await? > 0
+        }
         None => false,
     };
     command_on_case(
@@ -1421,6 +1430,86 @@ pub async fn merge_case(
             }
             Some(CaseCommand::Merge {
                 into: into?,
+                reason: reason?,
+            })
+        },
+    )
+    .await
+}
+
+/// The public number a case was registered with, from the log (always current). `None` for an
+/// unknown case or one registered without a number; the command then refuses.
+async fn registered_case_number(
+    state: &AppState,
+    case_id: &CaseId,
+) -> Result<Option<String>, ApiError> {
+    let id = case_id.to_string();
+    let history = state.db.stream_history(AGGREGATE_TYPE, &id).await?;
+    let Some(first) = history.first() else {
+        return Ok(None);
+    };
+    match serde_json::from_str::<caseledger_domain::case::CaseEvent>(&first.payload) {
+        Ok(caseledger_domain::case::CaseEvent::CaseRegistered { case_number, .. }) => {
+            Ok(case_number)
+        }
+        Ok(_) => Ok(None),
+        Err(error) => Err(ApiError::internal(format!("reading case {id}: {error}"))),
+    }
+}
+
+/// Issue a new verifier code for the public status lookup (dispatcher), when the enterprise has
+/// lost its own. The code is shown once, in this answer (a replay omits it); only its hash is
+/// recorded, and the earlier code stops working.
+#[utoipa::path(
+    post, path = "/api/v1/cases/{case_id}/reissue-verifier", tag = "cases",
+    request_body = ReasonRequest,
+    params(
+        ("case_id" = String, Path, description = "The case id"),
+        ("If-Match" = Option<String>, Header, description = "Run only if the case is at this version"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Retry safely (a replay omits the code)"),
+    ),
+    responses(
+        (status = 200, description = "Re-issued: the answer carries `case_number` and the new `verifier`", body = CommandAccepted),
+        (status = 400, description = "Malformed JSON or a wrong type", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`role_not_allowed`: dispatchers only", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown case", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A concurrent change won", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match does not match", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, or `no_case_number` (registered without a public number)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn reissue_verifier(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    Path(case_id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<ReasonRequest>,
+) -> Result<Response, ApiError> {
+    let case_id = parse_case_id(&case_id)?;
+    let receipt = registered_case_number(&state, &case_id)
+        .await?
+        .map(|case_number| Receipt {
+            case_number,
+            verifier: new_verifier(),
+        });
+    // Without a number the domain refuses (`no_case_number`) before the hash is looked at.
+    let verifier_sha256 = receipt
+        .as_ref()
+        .map(|receipt| verifier_hash(&receipt.verifier))
+        .unwrap_or_default();
+    command_with_receipt(
+        &state,
+        actor,
+        &headers,
+        case_id,
+        StatusCode::OK,
+        &body,
+        receipt,
+        |fields| {
+            let reason = fields.long("reason", &body.reason);
+            Some(CaseCommand::ReissueVerifier {
+                verifier_sha256,
                 reason: reason?,
             })
         },
@@ -1499,6 +1588,9 @@ pub struct ListQuery {
     pub department: Option<String>,
     /// Only cases of this enterprise.
     pub enterprise_id: Option<String>,
+    /// Only the case with this public number (e.g. `C20261124-123456`, any letter case), within
+    /// what you may see.
+    pub case_number: Option<String>,
     /// Page size, 1 to 200 (default 50).
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
@@ -1622,6 +1714,21 @@ pub async fn list_cases(
                 .map_err(|error| ApiError::bad_request("invalid_query", error.to_string()))
         })
         .transpose()?;
+    let case_number = query
+        .case_number
+        .as_deref()
+        .map(|number| {
+            let number = number.trim().to_ascii_uppercase();
+            if number.is_empty() || number.len() > 64 {
+                Err(ApiError::bad_request(
+                    "invalid_query",
+                    "case_number must be 1 to 64 characters",
+                ))
+            } else {
+                Ok(number)
+            }
+        })
+        .transpose()?;
     let before = query
         .cursor
         .as_deref()
@@ -1642,6 +1749,7 @@ pub async fn list_cases(
         status,
         department: query.department.clone(),
         enterprise_id,
+        case_number,
         before,
         limit: query.limit.unwrap_or(50),
     };

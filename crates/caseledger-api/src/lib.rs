@@ -139,6 +139,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/cases/{case_id}/merge", post(cases::merge_case))
         .route(
+            "/api/v1/cases/{case_id}/reissue-verifier",
+            post(cases::reissue_verifier),
+        )
+        .route(
             "/api/v1/queues/department/{department_id}",
             get(queues::department_queue),
         )

@@ -26,7 +26,7 @@ use crate::{
         cases::post_update, cases::request_extension, cases::decide_extension, cases::request_pause,
         cases::decide_pause, cases::resume_case, cases::record_follow_up, cases::appeal_rating,
         cases::decide_appeal, cases::reopen_case, cases::withdraw_case, cases::grant_exemption,
-        cases::merge_case,
+        cases::merge_case, cases::reissue_verifier,
         queues::department_queue, queues::unassigned_queue, queues::overdue_queue,
         queues::public_case_status,
         subjects::register_subject, subjects::update_contact, subjects::rename_subject,

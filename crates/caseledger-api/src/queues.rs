@@ -14,6 +14,7 @@ use crate::auth::Authenticated;
 use crate::cases::{time, verifier_hash, CaseBody};
 use crate::error::{ApiError, Problem};
 use crate::json::{ApiJson, ApiQuery};
+use crate::reads::wait_for_projection;
 use crate::state::AppState;
 
 /// Roles that see every queue.
@@ -35,6 +36,9 @@ pub struct QueueQuery {
     /// Only cases with a passed open deadline.
     #[serde(default)]
     pub overdue_only: bool,
+    /// Wait (up to 5 s) until the queue includes the event at this position (from a command
+    /// answer).
+    pub min_position: Option<i64>,
 }
 
 /// Overdue-list parameters.
@@ -46,6 +50,9 @@ pub struct OverdueQuery {
     pub department: Option<String>,
     /// At most this many cases (1 to 500, default 100).
     pub limit: Option<i64>,
+    /// Wait (up to 5 s) until the list includes the event at this position (from a command
+    /// answer).
+    pub min_position: Option<i64>,
 }
 
 /// A queue of cases, the most urgent first.
@@ -108,6 +115,7 @@ fn queue_body(state: &AppState, queue: String, views: Vec<CaseView>) -> QueueBod
         (status = 200, description = "The queue", body = QueueBody),
         (status = 403, description = "Another department's queue, or a role without case access", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown department", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`projection_behind`: min_position not reached in time", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -149,6 +157,7 @@ pub async fn department_queue(
         limit,
         ..QueueFilter::default()
     };
+    wait_for_projection(&state, "cases", query.min_position).await?;
     let views = state.db.case_queue(&filter).await?;
     Ok(Json(queue_body(
         &state,
@@ -165,6 +174,7 @@ pub async fn department_queue(
     responses(
         (status = 200, description = "The list", body = QueueBody),
         (status = 403, description = "Not district staff", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`projection_behind`: min_position not reached in time", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -180,6 +190,7 @@ pub async fn unassigned_queue(
         limit: limit(query.limit)?,
         ..QueueFilter::default()
     };
+    wait_for_projection(&state, "cases", query.min_position).await?;
     let views = state.db.case_queue(&filter).await?;
     Ok(Json(queue_body(&state, "unassigned".into(), views)))
 }
@@ -191,6 +202,7 @@ pub async fn unassigned_queue(
     responses(
         (status = 200, description = "The list", body = QueueBody),
         (status = 403, description = "Not district staff", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`projection_behind`: min_position not reached in time", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -207,6 +219,7 @@ pub async fn overdue_queue(
         limit: limit(query.limit)?,
         ..QueueFilter::default()
     };
+    wait_for_projection(&state, "cases", query.min_position).await?;
     let views = state.db.case_queue(&filter).await?;
     Ok(Json(queue_body(&state, "overdue".into(), views)))
 }

@@ -2405,3 +2405,113 @@ async fn working_day_deadlines_follow_the_holiday_calendar() {
     // 14 h + 8 and 9 October (48 h) + 10 h of Saturday 10 October, a make-up working day.
     assert_eq!(*respond_due, time("2026-10-10T02:00:00Z"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Verifier re-issue (issue 13)
+// ---------------------------------------------------------------------------------------------
+
+fn reissue_command() -> CaseCommand {
+    CaseCommand::ReissueVerifier {
+        verifier_sha256: "ab".repeat(32),
+        reason: long_text("企业遗失验证码"),
+    }
+}
+
+fn reissued() -> CaseEvent {
+    CaseEvent::VerifierReissued {
+        verifier_sha256: "ab".repeat(32),
+        reason: "企业遗失验证码".into(),
+        reissued_by: user("disp-wang"),
+        reissued_at: later(),
+    }
+}
+
+#[tokio::test]
+async fn a_dispatcher_reissues_the_verifier() {
+    case()
+        .given(vec![registered()])
+        .when_async(by(dispatcher(), later(), reissue_command()))
+        .await
+        .then_expect_events(vec![reissued()]);
+}
+
+#[tokio::test]
+async fn only_a_dispatcher_reissues_the_verifier() {
+    for actor in [lead_handler(), liaison_officer(), auditor()] {
+        case()
+            .given(vec![registered(), dispatched()])
+            .when_async(by(actor, later(), reissue_command()))
+            .await
+            .then_expect_error(CaseError::RoleNotAllowed {
+                command: "reissue-verifier",
+            });
+    }
+}
+
+#[tokio::test]
+async fn the_verifier_is_reissued_after_the_case_closed() {
+    case()
+        .given(vec![
+            registered(),
+            dispatched(),
+            accepted(),
+            responded(),
+            rated(),
+            closed(),
+        ])
+        .when_async(by(dispatcher(), later(), reissue_command()))
+        .await
+        .then_expect_events(vec![reissued()]);
+}
+
+#[tokio::test]
+async fn a_case_without_a_number_has_no_verifier_to_reissue() {
+    let CaseEvent::CaseRegistered {
+        case_id,
+        enterprise_id,
+        title,
+        description,
+        category,
+        urgency,
+        source,
+        registered_by,
+        registered_at,
+        ..
+    } = registered()
+    else {
+        unreachable!()
+    };
+    case()
+        .given(vec![CaseEvent::CaseRegistered {
+            case_id,
+            enterprise_id,
+            title,
+            description,
+            category,
+            urgency,
+            source,
+            registered_by,
+            registered_at,
+            case_number: None,
+            verifier_sha256: None,
+        }])
+        .when_async(by(dispatcher(), later(), reissue_command()))
+        .await
+        .then_expect_error(CaseError::NoCaseNumber);
+}
+
+/// The stored shape of the new event (a contract, like every event).
+#[test]
+fn the_reissue_event_keeps_its_stored_shape() {
+    let stored = serde_json::json!({
+        "VerifierReissued": {
+            "verifier_sha256": "ab".repeat(32),
+            "reason": "企业遗失验证码",
+            "reissued_by": "disp-1",
+            "reissued_at": "2026-11-05T02:00:00Z"
+        }
+    });
+    let event: CaseEvent = serde_json::from_value(stored.clone()).unwrap();
+    assert_eq!(event.name(), "VerifierReissued");
+    assert_eq!(serde_json::to_value(&event).unwrap(), stored);
+}

@@ -440,6 +440,10 @@ impl CaseView {
                 self.ended_reason = Some(reason.clone());
             }
             CaseEvent::CaseClosed { closed_at, .. } => self.closed_at = Some(*closed_at),
+            // Only the newest code opens the public lookup.
+            CaseEvent::VerifierReissued {
+                verifier_sha256, ..
+            } => self.verifier_sha256 = Some(verifier_sha256.clone()),
             CaseEvent::DeadlineWarning {
                 deadline,
                 threshold,
@@ -481,11 +485,26 @@ impl CaseView {
         self.sync_clock();
     }
 
-    /// Status and due dates come from the aggregate state, so they follow the same rules.
+    /// Status, departments and due dates come from the aggregate state, so they follow the same
+    /// rules: a reassignment or a rerouting return moves the lead (and with it the queues and
+    /// who may read the case), a return to the dispatcher leaves the case with no department.
     fn sync_clock(&mut self) {
         if let Some(status) = self.state.status {
             self.status = status;
         }
+        self.lead_department = self
+            .state
+            .handling
+            .lead_department
+            .as_ref()
+            .map(ToString::to_string);
+        self.co_departments = self
+            .state
+            .handling
+            .co_departments
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         self.cycle = self.state.clock.cycle;
         let due = |kind| self.state.clock.deadlines.get(&kind).map(|d| d.due);
         self.accept_due = due(DeadlineKind::Accept).or(self.accept_due);
@@ -654,7 +673,7 @@ async fn store_many(tx: &mut Tx, entries: &[&Touched]) -> Result<(), ProjectionE
                  next_due_ms, case_number, verifier_sha256) \
              VALUES {} ON CONFLICT (case_id) DO UPDATE SET status = excluded.status, \
                  lead_department = excluded.lead_department, version = excluded.version, document = excluded.document, \
-                 next_due_ms = excluded.next_due_ms",
+                 next_due_ms = excluded.next_due_ms, verifier_sha256 = excluded.verifier_sha256",
             values_placeholders(chunk.len(), 11)
         );
         tx.execute_with(&sql, &binds).await?;
@@ -727,6 +746,8 @@ pub struct CaseFilter {
     pub department: Option<String>,
     /// Only cases of this enterprise.
     pub enterprise_id: Option<SubjectId>,
+    /// Only the case with this public case number.
+    pub case_number: Option<String>,
     /// Only cases registered before this list position (the cursor of the previous page).
     pub before: Option<i64>,
     /// At most this many (1 to 200).
@@ -773,6 +794,10 @@ impl Database {
         if let Some(enterprise_id) = &filter.enterprise_id {
             binds.push(Bind::Text(enterprise_id.to_string()));
             conditions.push(format!("v.enterprise_id = ${}", binds.len()));
+        }
+        if let Some(case_number) = &filter.case_number {
+            binds.push(Bind::Text(case_number.clone()));
+            conditions.push(format!("v.case_number = ${}", binds.len()));
         }
         if let Some(before) = filter.before {
             binds.push(Bind::Int(before));

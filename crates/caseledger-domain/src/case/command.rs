@@ -202,6 +202,14 @@ pub enum CaseCommand {
         /// Why.
         reason: LongText,
     },
+    /// Issue a new verifier code for the public status lookup (the enterprise lost its own);
+    /// the earlier code stops working.
+    ReissueVerifier {
+        /// SHA-256 (hex) of the new code, drawn by the application; the code is never stored.
+        verifier_sha256: String,
+        /// Why (e.g. how the caller was recognised as the enterprise).
+        reason: LongText,
+    },
     /// Close the case (办结).
     Close,
     /// Fire a deadline timer. Issued only by the timer runner, never over HTTP.
@@ -240,6 +248,7 @@ impl CaseCommand {
             CaseCommand::Withdraw { .. } => "withdraw",
             CaseCommand::GrantExemption { .. } => "grant-exemption",
             CaseCommand::Merge { .. } => "merge",
+            CaseCommand::ReissueVerifier { .. } => "reissue-verifier",
             CaseCommand::Close => "close",
             CaseCommand::FireTimer { .. } => "fire-timer",
         }

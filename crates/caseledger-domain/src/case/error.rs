@@ -130,6 +130,9 @@ pub enum CaseError {
     /// A case cannot be merged into itself.
     #[error("a case cannot be merged into itself")]
     MergeIntoSelf,
+    /// The case was registered without a public case number: a verifier would open nothing.
+    #[error("the case has no public case number, so it has no verifier to re-issue")]
+    NoCaseNumber,
 }
 
 impl CaseError {
@@ -170,6 +173,7 @@ impl CaseError {
             CaseError::ExemptionByDecider => "exemption_by_decider",
             CaseError::AlreadyExempted => "already_exempted",
             CaseError::MergeIntoSelf => "merge_into_self",
+            CaseError::NoCaseNumber => "no_case_number",
         }
     }
 

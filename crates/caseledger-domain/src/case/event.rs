@@ -383,6 +383,18 @@ pub enum CaseEvent {
         /// When.
         escalated_at: DateTime<Utc>,
     },
+    /// A new verifier code was issued for the public status lookup; the earlier one no longer
+    /// works.
+    VerifierReissued {
+        /// SHA-256 (hex) of the new code.
+        verifier_sha256: String,
+        /// Why.
+        reason: String,
+        /// Who re-issued it.
+        reissued_by: UserId,
+        /// When.
+        reissued_at: DateTime<Utc>,
+    },
 }
 
 /// A deadline moved by a resume.
@@ -425,6 +437,7 @@ impl CaseEvent {
             CaseEvent::DeadlineWarning { .. } => "DeadlineWarning",
             CaseEvent::DeadlineBreached { .. } => "DeadlineBreached",
             CaseEvent::CaseEscalated { .. } => "CaseEscalated",
+            CaseEvent::VerifierReissued { .. } => "VerifierReissued",
         }
     }
 }
@@ -489,6 +502,9 @@ impl CaseEvent {
             | CaseEvent::DeadlineBreached { fired_at: at, .. }
             | CaseEvent::CaseEscalated {
                 escalated_at: at, ..
+            }
+            | CaseEvent::VerifierReissued {
+                reissued_at: at, ..
             } => *at,
         }
     }

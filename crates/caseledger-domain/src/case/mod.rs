@@ -123,6 +123,9 @@ pub struct EnterpriseCase {
     pub closed_by: Option<UserId>,
     /// Whether the case is exempted from scoring.
     pub exempted: bool,
+    /// The public case number, if the case was registered with one.
+    #[serde(default)]
+    pub case_number: Option<String>,
 }
 
 const REGISTRARS: &[Role] = &[Role::LiaisonOfficer, Role::DistrictLeader, Role::Dispatcher];
@@ -155,20 +158,25 @@ impl EnterpriseCase {
         {
             return Err(CaseError::RoleNotAllowed { command: name });
         }
+        // The public lookup stays useful after the end: a lost verifier may be re-issued then.
+        let reissue = matches!(command, CaseCommand::ReissueVerifier { .. });
         match self.status {
-            Some(status @ (CaseStatus::Declined | CaseStatus::Withdrawn | CaseStatus::Merged)) => {
+            Some(status @ (CaseStatus::Declined | CaseStatus::Withdrawn | CaseStatus::Merged))
+                if !reissue =>
+            {
                 return Err(CaseError::CaseEnded {
                     status: status.as_str(),
                 })
             }
             Some(CaseStatus::Closed)
-                if !matches!(
-                    command,
-                    CaseCommand::Reopen { .. }
-                        | CaseCommand::AppealRating { .. }
-                        | CaseCommand::DecideAppeal { .. }
-                        | CaseCommand::GrantExemption { .. }
-                ) =>
+                if !reissue
+                    && !matches!(
+                        command,
+                        CaseCommand::Reopen { .. }
+                            | CaseCommand::AppealRating { .. }
+                            | CaseCommand::DecideAppeal { .. }
+                            | CaseCommand::GrantExemption { .. }
+                    ) =>
             {
                 return Err(CaseError::CaseClosed)
             }
@@ -690,6 +698,21 @@ impl EnterpriseCase {
                     merged_at: at,
                 }])
             }
+            CaseCommand::ReissueVerifier {
+                verifier_sha256,
+                reason,
+            } => {
+                require_role(&actor, &[Role::Dispatcher], name)?;
+                if self.case_number.is_none() {
+                    return Err(CaseError::NoCaseNumber);
+                }
+                Ok(vec![CaseEvent::VerifierReissued {
+                    verifier_sha256,
+                    reason: reason.into(),
+                    reissued_by: actor.sub,
+                    reissued_at: at,
+                }])
+            }
             CaseCommand::Close => {
                 require_role(&actor, &[Role::Dispatcher], name)?;
                 if !matches!(self.status, Some(CaseStatus::Responded)) {
@@ -715,8 +738,10 @@ impl EnterpriseCase {
                 enterprise_id,
                 category,
                 urgency,
+                case_number,
                 ..
             } => {
+                self.case_number = case_number.clone();
                 self.status = Some(CaseStatus::Registered);
                 self.case_id = Some(*case_id);
                 self.enterprise_id = Some(enterprise_id.clone());
@@ -916,7 +941,7 @@ impl EnterpriseCase {
             CaseEvent::DeadlineBreached { deadline, .. } => {
                 self.clock.fired.insert((*deadline, Threshold::Breach));
             }
-            CaseEvent::CaseEscalated { .. } => {}
+            CaseEvent::CaseEscalated { .. } | CaseEvent::VerifierReissued { .. } => {}
         }
     }
 
