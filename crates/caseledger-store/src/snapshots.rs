@@ -8,8 +8,8 @@
 //! A snapshot is only a cache; the log stays the truth:
 //! - it is used only if the event it claims to follow still has the recorded hash (so a snapshot
 //!   can never outlive a changed or deleted event without being ignored), and only if it was
-//!   written by this build's snapshot format ([`SNAPSHOT_FORMAT`]: the release version, because
-//!   a release may change what `evolve` derives);
+//!   written by this build's snapshot format ([`SNAPSHOT_FORMAT`]: the release version and a state
+//!   revision, because a change may alter what `evolve` derives);
 //! - anything unreadable is ignored and the stream is replayed from its first event;
 //! - it is written after the command's commit, outside its transaction; losing that write costs
 //!   only speed.
@@ -26,7 +26,15 @@ use crate::db::{Database, StoreError};
 pub const SNAPSHOT_EVERY: u64 = 100;
 
 /// Snapshots written by another format are ignored (and replaced by the next command).
-pub const SNAPSHOT_FORMAT: &str = concat!("caseledger-", env!("CARGO_PKG_VERSION"));
+///
+/// The release version alone is not enough: the workspace version does not change between
+/// deployments of main, while an aggregate's state may gain a field (`case_number` in a case, the
+/// committee roster in a nomination's terms). A snapshot written before such a change would read
+/// with the field defaulted and decide commands on a wrong state. So the format ends with a state
+/// revision, bumped in the same change as any field of an aggregate's state.
+/// `state.2`: the case's `case_number`, the reward committee roster, a consultation's return to
+/// `panel_drawn` during collection (issue 13).
+pub const SNAPSHOT_FORMAT: &str = concat!("caseledger-", env!("CARGO_PKG_VERSION"), "-state.2");
 
 /// An aggregate as loaded for a command.
 pub(crate) struct Loaded<A> {
