@@ -465,6 +465,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(ops::fallback)
         .method_not_allowed_fallback(ops::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(json::reject_nul_in_uri))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             record_metrics,
