@@ -107,3 +107,123 @@ on_both!(
     nul_character_in_body_query_path_or_public_lookup_is_400,
     data_error_is_not_unavailability
 );
+
+// PostgreSQL ending the server's connections (57P01 admin shutdown, then connection loss on the
+// pooled connections) answers 503 with `Retry-After`, never 500, and the server recovers by
+// itself. PostgreSQL only: SQLite has no server to go away (its faults are the disk's, below).
+
+/// Ends every connection of the test database but the admin's own, as `pg_terminate_backend`
+/// does during a shutdown (57P01 to each backend).
+async fn terminate_backends(admin: &sqlx::PgPool, database: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+          WHERE datname = $1 AND pid <> pg_backend_pid()) AS ended",
+    )
+    .bind(database)
+    .fetch_one(admin)
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_ending_connections_mid_request_answers_503_and_recovers() {
+    let test = TestDb::postgres().await;
+    let caseledger_store::Database::Postgres(pool) = &test.db else {
+        unreachable!()
+    };
+    let database: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let admin_url = std::env::var("CASELEDGER_TEST_POSTGRES_URL").unwrap();
+    let admin = sqlx::PgPool::connect(&admin_url).await.unwrap();
+    let app = TestApp::spawn(test.db.clone()).await;
+    let dispatcher = token("dora", "dispatcher", None);
+    let registered = app
+        .post("/api/v1/cases", &dispatcher, registration("ent-pg"))
+        .await;
+    assert_eq!(registered.status().as_u16(), 201);
+
+    // Terminate the server's backends again and again while commands and reads run.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let killer = {
+        let stop = stop.clone();
+        let admin = admin.clone();
+        let database = database.clone();
+        tokio::spawn(async move {
+            let mut ended = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                ended += terminate_backends(&admin, &database).await;
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            ended
+        })
+    };
+    let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+    for round in 0..60 {
+        let response = if round % 3 == 2 {
+            app.get("/api/v1/cases?limit=5", &dispatcher).await
+        } else {
+            app.post("/api/v1/cases", &dispatcher, registration("ent-pg"))
+                .await
+        };
+        let status = response.status().as_u16();
+        *statuses.entry(status).or_default() += 1;
+        if status == 503 {
+            assert!(
+                response.headers().get("retry-after").is_some(),
+                "a 503 says when to retry"
+            );
+            problem(response, 503, "storage_unavailable").await;
+        } else {
+            assert!(
+                status == 200 || status == 201,
+                "while connections end: {status} {}",
+                response.text().await.unwrap()
+            );
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let ended = killer.await.unwrap();
+    eprintln!("answers while connections ended: {statuses:?}; backends ended: {ended}");
+    assert!(ended > 0, "connections were ended");
+    assert!(
+        statuses.get(&503).copied().unwrap_or(0) > 0,
+        "ending connections mid-request was noticed: {statuses:?}"
+    );
+
+    // Recovered without a restart: a command and a read-your-writes read succeed.
+    let mut recovered = None;
+    for _ in 0..50 {
+        let response = app
+            .post("/api/v1/cases", &dispatcher, registration("ent-pg"))
+            .await;
+        if response.status().as_u16() == 201 {
+            recovered = Some(response.json::<serde_json::Value>().await.unwrap());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let recovered = recovered.expect("commands succeed again");
+    let mut read = 0;
+    for _ in 0..50 {
+        let response = app
+            .get(
+                &format!(
+                    "/api/v1/cases/{}?min_position={}",
+                    recovered["id"].as_str().unwrap(),
+                    recovered["position"]
+                ),
+                &dispatcher,
+            )
+            .await;
+        read = response.status().as_u16();
+        if read == 200 {
+            break;
+        }
+        assert_eq!(read, 503, "a read during recovery is 200 or 503");
+    }
+    assert_eq!(read, 200, "the projector caught up after the outage");
+    app.stop().await;
+    admin.close().await;
+}
