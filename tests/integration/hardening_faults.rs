@@ -227,3 +227,122 @@ async fn postgres_ending_connections_mid_request_answers_503_and_recovers() {
     app.stop().await;
     admin.close().await;
 }
+
+// SQLite on a full disk: writes answer 503 (not 500), liveness says the database cannot be
+// written, and once space is back writes succeed again without a restart (the writer connection
+// a failed ROLLBACK left "inside a transaction" is replaced instead of refusing every `BEGIN`).
+
+/// A small tmpfs mounted for one test, unmounted when dropped.
+struct SmallFilesystem {
+    dir: tempfile::TempDir,
+}
+
+impl SmallFilesystem {
+    /// Mounts a tmpfs of `size` (e.g. `4m`). Fails loudly with the reason where mounting is not
+    /// permitted: this test never skips silently.
+    fn mount(size: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let output = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .output()
+            .unwrap_or_else(|error| panic!("cannot run mount (needed to fill a disk): {error}"));
+        assert!(
+            output.status.success(),
+            "this test mounts a small tmpfs to fill it and needs root (or CAP_SYS_ADMIN); \
+             mount said: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        Self { dir }
+    }
+
+    fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for SmallFilesystem {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// Writes a file until the file system is full; returns its path.
+fn fill(dir: &std::path::Path) -> std::path::PathBuf {
+    use std::io::Write;
+    let path = dir.join("filler");
+    let mut file = std::fs::File::create(&path).unwrap();
+    let chunk = vec![0x5au8; 16 * 1024];
+    loop {
+        if file.write_all(&chunk).is_err() {
+            break;
+        }
+    }
+    // Fill the last partial page too.
+    while file.write_all(&[0x5a]).is_ok() && file.flush().is_ok() {}
+    let _ = file.sync_all();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_on_a_full_disk_answers_503_tells_liveness_and_recovers_by_itself() {
+    let filesystem = SmallFilesystem::mount("8m");
+    let url = format!(
+        "sqlite://{}",
+        filesystem.path().join("caseledger.db").display()
+    );
+    let db = caseledger_store::Database::connect(&url).await.unwrap();
+    db.migrate().await.unwrap();
+    let app = TestApp::spawn(db.clone()).await;
+    let dispatcher = token("dora", "dispatcher", None);
+    let first = app
+        .post("/api/v1/cases", &dispatcher, registration("ent-disk"))
+        .await;
+    assert_eq!(first.status().as_u16(), 201);
+    let healthz = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(healthz.status().as_u16(), 200);
+
+    let filler = fill(filesystem.path());
+    for attempt in 0..5 {
+        let response = app
+            .post("/api/v1/cases", &dispatcher, registration("ent-disk"))
+            .await;
+        assert!(
+            response.headers().get("retry-after").is_some(),
+            "attempt {attempt} on a full disk says when to retry"
+        );
+        problem(response, 503, "storage_unavailable").await;
+    }
+    let healthz = app.client.get(app.url("/healthz")).send().await.unwrap();
+    problem(healthz, 503, "storage_unavailable").await;
+
+    // Space comes back: no restart, the next writes succeed.
+    std::fs::remove_file(filler).unwrap();
+    let registered = app
+        .post("/api/v1/cases", &dispatcher, registration("ent-disk"))
+        .await;
+    let registered = crate::support::json(registered, 201).await;
+    let healthz = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(healthz.status().as_u16(), 200);
+    let read = app
+        .get(
+            &format!(
+                "/api/v1/cases/{}?min_position={}",
+                registered["id"].as_str().unwrap(),
+                registered["position"]
+            ),
+            &dispatcher,
+        )
+        .await;
+    assert_eq!(read.status().as_u16(), 200, "the projector carries on");
+    assert_eq!(
+        integers(&db, "SELECT count(*) FROM events").await,
+        vec![2],
+        "the refused writes left nothing behind"
+    );
+    app.stop().await;
+    db.close().await;
+}

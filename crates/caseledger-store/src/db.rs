@@ -282,6 +282,16 @@ fn pool_options<DB: sqlx::Database>(
         .test_before_acquire(false)
         .before_acquire(|conn, meta| {
             Box::pin(async move {
+                // A connection whose ROLLBACK failed still counts itself inside a transaction
+                // (sqlx-sqlite keeps its depth when the statement fails; SQLite had already
+                // rolled back after a full disk or an I/O error), and every `BEGIN` on it would
+                // fail until a restart. Close it: the pool opens a fresh one. The check is
+                // exact here: a returning connection is pinged first, which runs the rollback
+                // its transaction queued when it was dropped.
+                if sqlx::Connection::is_in_transaction(conn) {
+                    tracing::warn!("replacing a connection left inside a failed transaction");
+                    return Ok(false);
+                }
                 if meta.idle_for >= PING_AFTER_IDLE {
                     sqlx::Connection::ping(conn).await?;
                 }
@@ -371,6 +381,32 @@ impl Database {
             .await
             .map(|done| done.rows_affected()))?;
         Ok(())
+    }
+
+    /// Whether the database can take a write now, for the liveness probe. SQLite: commits a
+    /// write that changes nothing (the header's `user_version`, set to the value it has, which
+    /// still appends a page to the WAL), so a full disk or a failing device shows; when the
+    /// writer is busy for a second (commands are being written) it is taken as working.
+    /// PostgreSQL: always `Ok` (a remote database's outage is readiness's business; the pool
+    /// reconnects by itself).
+    pub async fn probe_write(&self) -> Result<(), StoreError> {
+        let Database::Sqlite(store) = self else {
+            return Ok(());
+        };
+        let probe = async {
+            let mut tx = store.begin_write().await?;
+            let version: i64 = sqlx::query_scalar("PRAGMA user_version")
+                .fetch_one(&mut *tx)
+                .await?;
+            sqlx::query(&format!("PRAGMA user_version = {version}"))
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await
+        };
+        match tokio::time::timeout(Duration::from_secs(1), probe).await {
+            Ok(result) => Ok(result?),
+            Err(_) => Ok(()),
+        }
     }
 
     /// Closes every connection of the pool.
