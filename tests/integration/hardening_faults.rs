@@ -51,8 +51,11 @@ async fn nul_character_in_body_query_path_or_public_lookup_is_400(test: TestDb) 
     )
     .await;
     problem(
-        app.get("/api/v1/cases/0190a0b0-0000-7000-8000-00000000%0000", &dispatcher)
-            .await,
+        app.get(
+            "/api/v1/cases/0190a0b0-0000-7000-8000-00000000%0000",
+            &dispatcher,
+        )
+        .await,
         400,
         "invalid_text",
     )

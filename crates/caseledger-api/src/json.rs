@@ -138,7 +138,10 @@ fn nul_in_value(value: &serde_json::Value, path: &str) -> Option<String> {
 /// Whether a raw (percent-encoded) URI component decodes to text with a NUL character: only
 /// `%00` decodes to it, and a raw NUL byte cannot appear in a parsed URI.
 fn has_encoded_nul(component: &str) -> bool {
-    component.as_bytes().windows(3).any(|window| window == b"%00")
+    component
+        .as_bytes()
+        .windows(3)
+        .any(|window| window == b"%00")
 }
 
 /// Middleware: refuses a request whose path or query string carries a NUL character (`%00`)

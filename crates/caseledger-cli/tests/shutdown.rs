@@ -96,7 +96,11 @@ async fn sigterm_drains_projections_and_the_audit_chain(url: String) {
     let data_dir = tempfile::tempdir().unwrap();
     let dir = data_dir.path();
     caseledger(&url, dir, &["migrate"]);
-    let dispatcher = caseledger(&url, dir, &["token", "--sub", "d-1", "--role", "dispatcher"]);
+    let dispatcher = caseledger(
+        &url,
+        dir,
+        &["token", "--sub", "d-1", "--role", "dispatcher"],
+    );
     let (server, address) = serve(&url, dir);
     let client = reqwest::Client::new();
     let body = serde_json::json!({
@@ -145,7 +149,10 @@ async fn sigterm_drains_projections_and_the_audit_chain(url: String) {
         "SELECT count(DISTINCT aggregate_id) FROM events WHERE aggregate_type = 'EnterpriseCase'",
     )
     .await[0];
-    assert_eq!(cases, answered, "every answered command committed, and only those");
+    assert_eq!(
+        cases, answered,
+        "every answered command committed, and only those"
+    );
     let events = integers(&url, "SELECT count(*) FROM events").await[0];
     // The last event in feed order: PostgreSQL orders the feed by (transaction id, position).
     let last_in_feed = if url.starts_with("postgres") {
@@ -161,7 +168,11 @@ async fn sigterm_drains_projections_and_the_audit_chain(url: String) {
         "the audit chain covers every event ({answered} commands answered)"
     );
     let chain_position = integers(&url, "SELECT position FROM audit_chain_head").await;
-    assert_eq!(chain_position, vec![head], "the chain head is the feed head");
+    assert_eq!(
+        chain_position,
+        vec![head],
+        "the chain head is the feed head"
+    );
     let checkpoints = integers(&url, "SELECT position FROM projection_checkpoints").await;
     assert!(!checkpoints.is_empty());
     assert!(
