@@ -349,3 +349,155 @@ async fn sqlite_on_a_full_disk_answers_503_tells_liveness_and_recovers_by_itself
     app.stop().await;
     db.close().await;
 }
+
+/// A throwaway PostgreSQL cluster of this test alone (scripts/lib/postgres.sh), so that it can be
+/// stopped and started: the shared test cluster is never stopped. Removed when dropped.
+struct OwnCluster {
+    admin_url: String,
+    tmp: String,
+    bin: String,
+    port: String,
+}
+
+impl OwnCluster {
+    fn start() -> Self {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/lib/postgres.sh");
+        let output = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "set -e; source '{script}'; start_postgres >&2; echo \"$PG_ADMIN_URL\"; echo \"$PG_TMP\"; echo \"$PG_BIN\""
+            ))
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "starting a throwaway PostgreSQL cluster failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        let mut lines = stdout.lines();
+        let admin_url = lines.next().unwrap().to_owned();
+        let tmp = lines.next().unwrap().to_owned();
+        let bin = lines.next().unwrap().to_owned();
+        let port = admin_url
+            .rsplit_once(':')
+            .unwrap()
+            .1
+            .split('/')
+            .next()
+            .unwrap()
+            .to_owned();
+        Self {
+            admin_url,
+            tmp,
+            bin,
+            port,
+        }
+    }
+
+    fn pg_ctl(&self, args: &[&str]) {
+        let mut command = std::process::Command::new("runuser");
+        command
+            .args(["-u", "postgres", "--"])
+            .arg(format!("{}/pg_ctl", self.bin))
+            .args(["-D", &format!("{}/data", self.tmp), "-w", "-t", "60"])
+            .args(args);
+        let output = command.output().unwrap();
+        assert!(
+            output.status.success(),
+            "pg_ctl {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// A fast shutdown: PostgreSQL ends every backend with 57P01 and stops listening.
+    fn stop(&self) {
+        self.pg_ctl(&["-m", "fast", "stop"]);
+    }
+
+    fn start_again(&self) {
+        let options = format!(
+            "-c listen_addresses=127.0.0.1 -p {} -k {} -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+            self.port, self.tmp
+        );
+        let log = format!("{}/server.log", self.tmp);
+        self.pg_ctl(&["-l", &log, "-o", &options, "start"]);
+    }
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(format!("{}/pg_ctl", self.bin))
+            .args([
+                "-D",
+                &format!("{}/data", self.tmp),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ])
+            .output();
+        let _ = std::fs::remove_dir_all(&self.tmp);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_cluster_stopped_and_started_answers_503_then_recovers() {
+    let cluster = OwnCluster::start();
+    let url = format!(
+        "{}/caseledger",
+        cluster.admin_url.rsplit_once('/').unwrap().0
+    );
+    let admin = sqlx::PgPool::connect(&cluster.admin_url).await.unwrap();
+    sqlx::query("CREATE DATABASE caseledger")
+        .execute(&admin)
+        .await
+        .unwrap();
+    admin.close().await;
+    let db = caseledger_store::Database::connect(&url).await.unwrap();
+    db.migrate().await.unwrap();
+    let app = TestApp::spawn(db).await;
+    let dispatcher = token("dora", "dispatcher", None);
+    let registered = app
+        .post("/api/v1/cases", &dispatcher, registration("ent-pg"))
+        .await;
+    assert_eq!(registered.status().as_u16(), 201);
+
+    cluster.stop();
+    for path in ["/api/v1/cases", "/api/v1/public/case-status"] {
+        let response = if path.starts_with("/api/v1/public") {
+            app.client
+                .post(app.url(path))
+                .json(&json!({"case_number": "CL-1", "verifier": "abc"}))
+                .send()
+                .await
+                .unwrap()
+        } else {
+            app.post(path, &dispatcher, registration("ent-pg")).await
+        };
+        assert!(
+            response.headers().get("retry-after").is_some(),
+            "{path} while the database is down says when to retry"
+        );
+        problem(response, 503, "storage_unavailable").await;
+    }
+
+    cluster.start_again();
+    let mut status = 0;
+    for _ in 0..50 {
+        status = app
+            .post("/api/v1/cases", &dispatcher, registration("ent-pg"))
+            .await
+            .status()
+            .as_u16();
+        if status == 201 {
+            break;
+        }
+        assert_eq!(status, 503, "during recovery a command is 201 or 503");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(status, 201, "commands succeed again without a restart");
+    app.stop().await;
+}
