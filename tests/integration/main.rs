@@ -12,6 +12,7 @@ mod consultation;
 mod contract;
 mod feed;
 mod hardening_cases;
+mod hardening_faults;
 mod hardening_panels;
 mod hardening_writes;
 mod http;

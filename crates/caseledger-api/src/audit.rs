@@ -40,7 +40,12 @@ pub async fn record_access(
         .db
         .execute_cached::<AccessLog>(&state.aggregates, &access_id, command, None, metadata, &())
         .await
-        .map_err(|error| ApiError::internal(format!("recording a private read: {error}")))?;
+        .map_err(|error| match error {
+            // A database outage refuses the read as unavailable (503, retry), like any other
+            // storage failure; only a fault of the server's own is a 500.
+            caseledger_store::ExecuteError::Store(error) => ApiError::from(error),
+            error => ApiError::internal(format!("recording a private read: {error}")),
+        })?;
     state.projector.wake();
     Ok(())
 }

@@ -473,6 +473,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(ops::fallback)
         .method_not_allowed_fallback(ops::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(json::reject_nul_in_uri))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             record_metrics,
@@ -514,7 +515,8 @@ async fn record_metrics(State(state): State<AppState>, request: Request, next: N
 }
 
 /// Serves the API on `listener` and runs the projector beside it until `shutdown` completes;
-/// then stops accepting, finishes open requests and stops the projector.
+/// then stops accepting, finishes open requests, stops the timer runner and brings every
+/// projection (the audit chain included) up to the last commit, for at most [`SHUTDOWN_DRAIN`].
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -536,7 +538,7 @@ pub async fn serve(
     let timers = tokio::spawn(timers::run(state.clone(), async {
         let _ = timers_stopped.await;
     }));
-    let app = router(state);
+    let app = router(state.clone());
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
@@ -544,8 +546,31 @@ pub async fn serve(
     let _ = timers.await;
     let _ = stop_projector.send(());
     let _ = projector.await;
+    // Every request has finished and nothing writes any more: bring every projection, the
+    // audit chain included, up to the last commit before exiting, so that a command answered
+    // just before a SIGTERM is not left unchained until the next start (where deleting it would
+    // go unnoticed). Bounded, so a stuck database cannot hold the shutdown forever.
+    drain_projections(&state.projector, SHUTDOWN_DRAIN).await;
     sealer.abort();
     result
+}
+
+/// How long a shutdown waits for the projections to reach the last commit.
+pub const SHUTDOWN_DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Runs the projector until every projection has applied every committed event, for at most
+/// `limit`; logs what it did.
+async fn drain_projections(projector: &caseledger_store::Projector, limit: std::time::Duration) {
+    match tokio::time::timeout(limit, projector.catch_up()).await {
+        Ok(Ok(applied)) => tracing::info!(applied, "projections drained before exit"),
+        Ok(Err(error)) => {
+            tracing::error!(%error, "draining the projections before exit failed")
+        }
+        Err(_) => tracing::error!(
+            seconds = limit.as_secs(),
+            "the projections did not reach the last commit before the shutdown deadline"
+        ),
+    }
 }
 
 async fn seal_periodically(db: caseledger_store::Database) {

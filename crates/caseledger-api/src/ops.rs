@@ -34,10 +34,29 @@ pub struct Readiness {
     pub projections: Vec<ProjectionReadiness>,
 }
 
-/// Liveness: the process answers.
-#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "Alive")))]
-pub async fn healthz() -> &'static str {
-    "ok\n"
+/// Liveness: the process answers and can write. On SQLite a write that changes nothing is
+/// committed, so a full disk or an I/O error shows here (503 `storage_unavailable`) until it is
+/// gone; the server recovers by itself once it is (the writer connection is replaced).
+#[utoipa::path(
+    get, path = "/healthz", tag = "operations",
+    responses(
+        (status = 200, description = "Alive"),
+        (status = 503, description = "The database cannot be written (disk full, I/O error)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn healthz(State(state): State<AppState>) -> Response {
+    match state.db.probe_write().await {
+        Ok(()) => "ok\n".into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "liveness: the database cannot be written");
+            ApiError::unavailable(
+                "storage_unavailable",
+                "the database cannot be written (disk full or I/O error); retry shortly",
+                1,
+            )
+            .into_response()
+        }
+    }
 }
 
 /// How long a projection may have a backlog without advancing before it counts as stalled.

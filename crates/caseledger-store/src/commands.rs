@@ -72,6 +72,13 @@ impl<E: std::error::Error> ExecuteError<E> {
         match error {
             AggregateError::UserError(error) => ExecuteError::Rejected(error),
             AggregateError::AggregateConflict => ExecuteError::Conflict,
+            // Our repository's failures keep their `StoreError` (a lost connection is a 503,
+            // not an opaque event-store failure).
+            AggregateError::DatabaseConnectionError(error)
+            | AggregateError::UnexpectedError(error) => match StoreError::from_boxed(error) {
+                Ok(error) => ExecuteError::Store(error),
+                Err(error) => ExecuteError::EventStore(error.to_string()),
+            },
             other => ExecuteError::EventStore(other.to_string()),
         }
     }

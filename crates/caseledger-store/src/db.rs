@@ -40,20 +40,88 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// Whether the database was busy or unreachable, so that a retry may succeed (HTTP 503).
+    /// Whether the database was busy, unreachable, shutting down or out of resources, so that a
+    /// retry may succeed (HTTP 503). Codes are read by the backend that raised them: a
+    /// PostgreSQL SQLSTATE is never read as a SQLite result code (22021, a data error, is 5 =
+    /// `SQLITE_BUSY` in its low byte).
     pub fn is_unavailable(&self) -> bool {
         match self {
-            StoreError::Sql(
-                sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed,
-            ) => true,
-            // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes.
-            StoreError::Sql(sqlx::Error::Database(error)) => error
-                .code()
-                .and_then(|code| code.parse::<i32>().ok())
-                .is_some_and(|code| matches!(code & 0xff, 5 | 6)),
+            StoreError::Sql(error) => sql_is_unavailable(error),
             _ => false,
         }
     }
+
+    /// Whether the failure is the SQLite file system's: the disk is full or an I/O error
+    /// occurred (`SQLITE_FULL`, `SQLITE_IOERR` with its extended codes).
+    pub fn is_storage_fault(&self) -> bool {
+        match self {
+            StoreError::Sql(sqlx::Error::Database(error)) => error
+                .try_downcast_ref::<sqlx::sqlite::SqliteError>()
+                .and_then(sqlx::error::DatabaseError::code)
+                .and_then(|code| code.parse::<i32>().ok())
+                .is_some_and(|code| matches!(code & 0xff, SQLITE_IOERR | SQLITE_FULL)),
+            _ => false,
+        }
+    }
+
+    /// The store's error inside a boxed error that went through cqrs-es (a `PersistenceError`
+    /// of our repository becomes an `AggregateError` holding it), so that its classification
+    /// survives the trip; `Err` gives the box back when it holds something else.
+    pub fn from_boxed(
+        error: Box<dyn std::error::Error + Send + Sync + 'static>,
+    ) -> Result<StoreError, Box<dyn std::error::Error + Send + Sync + 'static>> {
+        match error.downcast::<StoreError>() {
+            Ok(error) => Ok(*error),
+            Err(error) => error
+                .downcast::<sqlx::Error>()
+                .map(|error| StoreError::Sql(*error)),
+        }
+    }
+}
+
+const SQLITE_BUSY: i32 = 5;
+const SQLITE_LOCKED: i32 = 6;
+const SQLITE_IOERR: i32 = 10;
+const SQLITE_FULL: i32 = 13;
+
+fn sql_is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::Io(_)
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(error) => {
+            if let Some(error) = error.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                postgres_code_is_unavailable(error.code())
+            } else if let Some(error) = error.try_downcast_ref::<sqlx::sqlite::SqliteError>() {
+                // Busy or locked, and the file system's faults: the disk is full or an I/O
+                // error occurred (the writer connection is replaced, see `pool_options`).
+                sqlx::error::DatabaseError::code(error)
+                    .and_then(|code| code.parse::<i32>().ok())
+                    .is_some_and(|code| {
+                        matches!(
+                            code & 0xff,
+                            SQLITE_BUSY | SQLITE_LOCKED | SQLITE_IOERR | SQLITE_FULL
+                        )
+                    })
+            } else {
+                false
+            }
+        }
+        _ => false,
+    }
+}
+
+/// PostgreSQL SQLSTATEs after which a retry may succeed: class 08 (connection exception),
+/// 57P01/57P02/57P03 (the server is shutting down or starting: admin shutdown, crash shutdown,
+/// cannot connect now), class 53 (insufficient resources: disk full, out of memory, too many
+/// connections), 40001 and 40P01 (serialization failure, deadlock: the transaction was rolled
+/// back and can be run again). Everything else, notably class 22 (data exceptions such as a
+/// NUL character), is not the database being unavailable.
+fn postgres_code_is_unavailable(code: &str) -> bool {
+    code.starts_with("08")
+        || code.starts_with("53")
+        || matches!(code, "57P01" | "57P02" | "57P03" | "40001" | "40P01")
 }
 
 /// Which backend a [`Database`] runs on.
@@ -214,6 +282,16 @@ fn pool_options<DB: sqlx::Database>(
         .test_before_acquire(false)
         .before_acquire(|conn, meta| {
             Box::pin(async move {
+                // A connection whose ROLLBACK failed still counts itself inside a transaction
+                // (sqlx-sqlite keeps its depth when the statement fails; SQLite had already
+                // rolled back after a full disk or an I/O error), and every `BEGIN` on it would
+                // fail until a restart. Close it: the pool opens a fresh one. The check is
+                // exact here: a returning connection is pinged first, which runs the rollback
+                // its transaction queued when it was dropped.
+                if sqlx::Connection::is_in_transaction(conn) {
+                    tracing::warn!("replacing a connection left inside a failed transaction");
+                    return Ok(false);
+                }
                 if meta.idle_for >= PING_AFTER_IDLE {
                     sqlx::Connection::ping(conn).await?;
                 }
@@ -303,6 +381,32 @@ impl Database {
             .await
             .map(|done| done.rows_affected()))?;
         Ok(())
+    }
+
+    /// Whether the database can take a write now, for the liveness probe. SQLite: commits a
+    /// write that changes nothing (the header's `user_version`, set to the value it has, which
+    /// still appends a page to the WAL), so a full disk or a failing device shows; when the
+    /// writer is busy for a second (commands are being written) it is taken as working.
+    /// PostgreSQL: always `Ok` (a remote database's outage is readiness's business; the pool
+    /// reconnects by itself).
+    pub async fn probe_write(&self) -> Result<(), StoreError> {
+        let Database::Sqlite(store) = self else {
+            return Ok(());
+        };
+        let probe = async {
+            let mut tx = store.begin_write().await?;
+            let version: i64 = sqlx::query_scalar("PRAGMA user_version")
+                .fetch_one(&mut *tx)
+                .await?;
+            sqlx::query(&format!("PRAGMA user_version = {version}"))
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await
+        };
+        match tokio::time::timeout(Duration::from_secs(1), probe).await {
+            Ok(result) => Ok(result?),
+            Err(_) => Ok(()),
+        }
     }
 
     /// Closes every connection of the pool.

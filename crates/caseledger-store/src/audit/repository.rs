@@ -79,9 +79,9 @@ fn to_persistence(error: StoreError) -> PersistenceError {
         {
             PersistenceError::OptimisticLockError
         }
-        StoreError::Sql(
-            error @ (sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed),
-        ) => PersistenceError::ConnectionError(Box::new(error)),
+        // The `StoreError` itself travels in the box, so that `ExecuteError` can classify it
+        // again (`StoreError::from_boxed`).
+        error if error.is_unavailable() => PersistenceError::ConnectionError(Box::new(error)),
         other => PersistenceError::UnknownError(Box::new(other)),
     }
 }
