@@ -10,6 +10,7 @@ mod case_loop;
 mod concurrency;
 mod consultation;
 mod feed;
+mod hardening_privacy;
 mod http;
 mod liaison;
 mod projector;

@@ -1739,9 +1739,9 @@ pub async fn public_notices(
                     nomination_id: view.nomination_id,
                     program: terms.title.clone(),
                     cycle: terms.cycle.clone(),
-                    name: nominee.name.clone(),
-                    unit: nominee.unit.clone(),
-                    summary: s.summary.clone(),
+                    name: caseledger_domain::privacy::mask_contact_data(&nominee.name),
+                    unit: caseledger_domain::privacy::mask_contact_data(&nominee.unit),
+                    summary: caseledger_domain::privacy::mask_contact_data(&s.summary),
                     notice_starts_at: time(s.notice_starts_at?),
                     notice_ends_at: time(s.notice_ends_at?),
                 })
@@ -1785,9 +1785,9 @@ pub async fn public_awards(
             nomination_id: view.nomination_id,
             program: terms.title.clone(),
             cycle: terms.cycle.clone(),
-            name: nominee.name.clone(),
-            unit: nominee.unit.clone(),
-            summary: s.summary.clone(),
+            name: caseledger_domain::privacy::mask_contact_data(&nominee.name),
+            unit: caseledger_domain::privacy::mask_contact_data(&nominee.unit),
+            summary: caseledger_domain::privacy::mask_contact_data(&s.summary),
             tier: terms
                 .tier(&award.tier)
                 .map_or(award.tier.clone(), |t| t.name.clone()),
@@ -1796,7 +1796,10 @@ pub async fn public_awards(
             announced_at: award.announced_at.map(time),
             revoked: award.revoked_at.is_some(),
             revocation_number: award.revocation_number.clone(),
-            revocation_grounds: award.revocation_grounds.clone(),
+            revocation_grounds: award
+                .revocation_grounds
+                .as_deref()
+                .map(caseledger_domain::privacy::mask_personal_data),
             revoked_at: award.revoked_at.map(time),
         };
         if public.revoked {
