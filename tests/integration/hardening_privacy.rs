@@ -13,6 +13,7 @@ on_both!(
     nomination_summaries_are_masked_in_public_notices_and_awards,
     public_updates_are_masked_in_the_status_lookup,
     rater_keys_are_keyed_with_the_server_secret,
+    a_path_with_invalid_utf8_answers_a_problem,
 );
 
 /// Pieces of personal data in the spellings the masking used to miss; none may appear in a
@@ -482,5 +483,59 @@ async fn rater_keys_are_keyed_with_the_server_secret(db: TestDb) {
     assert_ne!(&server.rater_key_secret()[..], crate::support::SECRET);
     let log: String = history.iter().map(|event| event.payload.clone()).collect();
     assert!(!log.contains(&hex(server.rater_key_secret())));
+    app.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Item 20: every error is problem+json, a path that is not valid UTF-8 included.
+
+async fn a_path_with_invalid_utf8_answers_a_problem(db: TestDb) {
+    let app = TestApp::spawn(db.db.clone()).await;
+    let auditor = token("inspector-sun", "auditor", None);
+    let dispatcher = token("disp-1", "dispatcher", Some("dept-business-environment"));
+    let gets = [
+        ("/api/v1/cases/%ff%fe/history", Some(&auditor)),
+        ("/api/v1/cases/%C3%28", Some(&auditor)),
+        ("/api/v1/public/appraisals/%ff%fe", None),
+        ("/api/v1/public/appraisals/%ff/export.csv", None),
+        ("/public/appraisals/%ff%fe", None),
+    ];
+    for (path, bearer) in gets {
+        let mut request = app.client.get(app.url(path));
+        if let Some(bearer) = bearer {
+            request = request.bearer_auth(bearer);
+        }
+        let answer =
+            crate::support::problem(request.send().await.unwrap(), 400, "invalid_path").await;
+        assert_eq!(
+            answer["type"], "urn:caseledger:problem:invalid_path",
+            "{path}"
+        );
+    }
+    crate::support::problem(
+        app.post(
+            "/api/v1/appraisals/0193a0a2-7c4e-7d1a-9b8e-000000000000/rectifications/%ff/report",
+            &token("h", "department_handler", Some("dept-commerce")),
+            json!({ "note": "x" }),
+        )
+        .await,
+        400,
+        "invalid_path",
+    )
+    .await;
+    crate::support::problem(
+        app.post("/api/v1/cases/%ff%fe/dispatch", &dispatcher, json!({}))
+            .await,
+        400,
+        "invalid_path",
+    )
+    .await;
+    // Valid UTF-8 that names nothing is still a 404 problem.
+    crate::support::problem(
+        app.get("/api/v1/cases/%E4%B8%AD/history", &auditor).await,
+        404,
+        "case_not_found",
+    )
+    .await;
     app.stop().await;
 }
