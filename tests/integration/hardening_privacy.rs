@@ -14,6 +14,7 @@ on_both!(
     public_updates_are_masked_in_the_status_lookup,
     rater_keys_are_keyed_with_the_server_secret,
     a_path_with_invalid_utf8_answers_a_problem,
+    withdraw_before_approval_program_terms_and_the_audit_schema,
 );
 
 /// Pieces of personal data in the spellings the masking used to miss; none may appear in a
@@ -137,6 +138,12 @@ struct Roles {
     authority: String,
     members: Vec<String>,
     secretary: String,
+}
+
+impl Roles {
+    fn auditor(&self) -> String {
+        token("inspector-sun", "auditor", None)
+    }
 }
 
 fn roles() -> Roles {
@@ -537,5 +544,192 @@ async fn a_path_with_invalid_utf8_answers_a_problem(db: TestDb) {
         "case_not_found",
     )
     .await;
+    app.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Item 11: withdraw before approval means every status before approval; the program read shows
+// every term the office entered; the audit answer has a schema.
+
+async fn withdraw_before_approval_program_terms_and_the_audit_schema(db: TestDb) {
+    let clock = ManualClock::at("2026-03-02T02:00:00Z");
+    let app = TestApp::spawn_at(db.db.clone(), &clock).await;
+    let r = roles();
+    let program = program_with_pool(&app, &r).await;
+
+    // The program read shows every term the office entered.
+    let last = integers(&app.state.db, "SELECT max(position) FROM events").await;
+    let read = ok(app
+        .get(
+            &format!("/api/v1/reward-programs/{program}?min_position={}", last[0]),
+            &r.office,
+        )
+        .await)
+    .await;
+    assert_eq!(read["alternates"], 2, "{read}");
+    assert_eq!(read["disciplines"], json!(["economics"]));
+    assert_eq!(read["reward_office_unit"], "district-reward-office");
+    assert_eq!(read["reward_office_staff"], json!(["ro-chen"]));
+
+    // An ineligible nomination and one the committee voted down are withdrawn on record.
+    let nominate = |name: &'static str| {
+        let app = &app;
+        let r = &r;
+        let program = program.clone();
+        async move {
+            post(
+                app,
+                "/api/v1/nominations",
+                &r.office,
+                json!({
+                    "program_id": program,
+                    "nominee": {"kind": "person", "name": name, "unit": "区机械厂"},
+                    "summary": "事迹",
+                    "contributions": [{"description": "新增产值", "quantity": 1, "unit": "万元"}],
+                    "evidence": ["区科〔2025〕31号"],
+                    "reason": "贡献突出"
+                }),
+            )
+            .await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let ineligible = nominate("赵甲").await;
+    command(
+        &app,
+        &r.office,
+        &ineligible,
+        "decide-eligibility",
+        json!({"eligible": false, "checklist": [{"item": "在本区工作满两年", "passed": false}],
+               "reason": "在本区工作不满两年"}),
+    )
+    .await;
+    let voted_down = nominate("孙丙").await;
+    command(
+        &app,
+        &r.office,
+        &voted_down,
+        "decide-eligibility",
+        json!({"eligible": true, "checklist": [{"item": "在本区工作满两年", "passed": true}],
+               "reason": "材料齐全"}),
+    )
+    .await;
+    let position = command(&app, &r.office, &voted_down, "draw-reviewers", json!({})).await;
+    let drawn = ok(app
+        .get(
+            &format!("/api/v1/nominations/{voted_down}?min_position={position}"),
+            &r.office,
+        )
+        .await)
+    .await;
+    for reviewer in drawn["reviewers"].as_array().unwrap() {
+        let expert = token(reviewer["expert_id"].as_str().unwrap(), "expert", None);
+        command(
+            &app,
+            &expert,
+            &voted_down,
+            "submit-scores",
+            json!({"scores": {"contribution": {"score": 40}}}),
+        )
+        .await;
+    }
+    command(&app, &r.office, &voted_down, "aggregate-scores", json!({})).await;
+    for member in &r.members {
+        command(
+            &app,
+            member,
+            &voted_down,
+            "cast-vote",
+            json!({"in_favour": false}),
+        )
+        .await;
+    }
+    let position = command(&app, &r.office, &voted_down, "tally-vote", json!({})).await;
+    let read = ok(app
+        .get(
+            &format!("/api/v1/nominations/{voted_down}?min_position={position}"),
+            &r.office,
+        )
+        .await)
+    .await;
+    assert_eq!(read["status"], "not_shortlisted");
+    for id in [&ineligible, &voted_down] {
+        let position = command(
+            &app,
+            &r.office,
+            id,
+            "withdraw",
+            json!({"reason": "推荐单位撤回推荐"}),
+        )
+        .await;
+        let read = ok(app
+            .get(
+                &format!("/api/v1/nominations/{id}?min_position={position}"),
+                &r.office,
+            )
+            .await)
+        .await;
+        assert_eq!(read["status"], "withdrawn");
+    }
+
+    // The audit answer is described by a schema, and every key it answers is in it.
+    let document = ok(app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap())
+    .await;
+    let audit_path = &document["paths"]["/api/v1/reward-programs/{program_id}/audit"]["get"];
+    assert_eq!(
+        audit_path["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/RewardAuditBody"
+    );
+    let schemas = &document["components"]["schemas"];
+    let audit = ok(app
+        .get(
+            &format!("/api/v1/reward-programs/{program}/audit"),
+            &r.auditor(),
+        )
+        .await)
+    .await;
+    let keys =
+        |value: &Value| -> Vec<String> { value.as_object().unwrap().keys().cloned().collect() };
+    for key in keys(&audit) {
+        assert!(
+            schemas["RewardAuditBody"]["properties"].get(&key).is_some(),
+            "audit key {key} not in the schema"
+        );
+    }
+    for key in keys(&audit["nominations"][0]) {
+        assert!(
+            schemas["NominationAuditBody"]["properties"]
+                .get(&key)
+                .is_some(),
+            "nomination audit key {key} not in the schema"
+        );
+    }
+    for key in keys(&audit["nominations"][0]["timeline"][0]) {
+        assert!(
+            schemas["AuditTimelineEntryBody"]["properties"]
+                .get(&key)
+                .is_some(),
+            "timeline key {key} not in the schema"
+        );
+    }
+    // The program's terms in the schema too.
+    for key in [
+        "alternates",
+        "disciplines",
+        "reward_office_unit",
+        "reward_office_staff",
+    ] {
+        assert!(
+            schemas["ProgramBody"]["properties"].get(key).is_some(),
+            "{key}"
+        );
+    }
     app.stop().await;
 }
