@@ -12,8 +12,9 @@
 //! [`APPRAISAL_METHOD_VERSION`]), so anyone holding the events can recompute the published
 //! figures. Comments are published only through [`desensitise`].
 //!
-//! Rater identity is private: a ballot records a `rater_key` (a hash the application derives
-//! from the campaign and the rater's user id) only to allow one ballot per rater per department.
+//! Rater identity is private: a ballot records a `rater_key` (an HMAC the application derives
+//! under a server secret from the campaign and the rater's user id) only to allow one ballot
+//! per rater per department.
 
 use std::collections::{BTreeMap, BTreeSet};
 
