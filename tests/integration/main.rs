@@ -14,6 +14,7 @@ mod feed;
 mod hardening_cases;
 mod hardening_faults;
 mod hardening_panels;
+mod hardening_privacy;
 mod hardening_writes;
 mod http;
 mod liaison;

@@ -22,7 +22,6 @@ use caseledger_domain::portfolio::china_date;
 use caseledger_domain::{Actor, AppraisalId, DepartmentId, RectificationId, Role};
 use caseledger_store::appraisals::CampaignView;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Authenticated;
@@ -298,7 +297,7 @@ pub struct PublicAppraisalBody {
     pub published_at: Option<String>,
     /// `appraisal.v1`.
     pub method_version: String,
-    /// `desensitise.v1`.
+    /// The rule the comments shown were masked with (`desensitise.v2`, applied when shown).
     pub desensitise_version: String,
     /// `kpi.v1`.
     pub kpi_formula_version: String,
@@ -457,7 +456,12 @@ fn result_body(
                 score: g.score,
             })
             .collect(),
-        comments: result.comments.clone(),
+        // Masked again at read time, so results recorded under an older rule are covered too.
+        comments: result
+            .comments
+            .iter()
+            .map(|comment| caseledger_domain::privacy::mask_personal_data(comment))
+            .collect(),
         kpi: view
             .kpi
             .get(result.department.as_str())
@@ -483,7 +487,7 @@ pub fn report_body(state: &AppState, view: &CampaignView) -> Option<PublicApprai
         period: definition.period.label(),
         published_at: view.published_at.map(time),
         method_version: results.method_version.clone(),
-        desensitise_version: results.desensitise_version.clone(),
+        desensitise_version: caseledger_domain::privacy::MASK_RULE_VERSION.to_owned(),
         kpi_formula_version: view.kpi.values().next().map_or_else(
             || KPI_FORMULA_VERSION.to_owned(),
             |kpi| kpi.formula_version.clone(),
@@ -524,15 +528,15 @@ fn missing() -> ApiError {
     ApiError::internal("validated fields missing")
 }
 
-/// The key a ballot records instead of the rater: SHA-256 over the campaign id and the user id,
-/// so keys of one rater differ between campaigns.
-pub fn rater_key(campaign_id: &AppraisalId, actor: &Actor) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(b"caseledger-appraisal-rater\n");
-    hasher.update(campaign_id.to_string().as_bytes());
-    hasher.update(b"\n");
-    hasher.update(actor.sub.as_str().as_bytes());
-    hex::encode(hasher.finalize())
+/// The key a ballot records instead of the rater: HMAC-SHA-256 under the server's rater-key
+/// secret (never in the log) over the campaign id and the user id, so keys of one rater differ
+/// between campaigns and nobody holding only the log can recompute them from a user id.
+pub fn rater_key(secret: &[u8; 32], campaign_id: &AppraisalId, actor: &Actor) -> String {
+    let message = format!(
+        "caseledger-appraisal-rater\n{campaign_id}\n{}",
+        actor.sub.as_str()
+    );
+    hex::encode(crate::auth::hmac_sha256(secret, message.as_bytes()))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -797,7 +801,7 @@ pub async fn cast_ballot(
     fields.finish()?;
     let department = department.ok_or_else(missing)?;
     let command = AppraisalCommand::CastBallot {
-        rater_key: rater_key(&campaign_id, &actor),
+        rater_key: rater_key(state.keys.rater_key_secret(), &campaign_id, &actor),
         rater_group: body.rater_group.clone(),
         department,
         scores: body.scores.clone(),

@@ -34,6 +34,34 @@ pub struct Claims {
 pub struct JwtKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
+    /// The key of ballot rater keys: HMAC-SHA-256 of a fixed label under the server secret, so
+    /// it is never in the log and differs from the token key itself.
+    rater_key_secret: [u8; 32],
+}
+
+/// The label of the rater-key secret derived from the server secret.
+const RATER_KEY_LABEL: &[u8] = b"caseledger appraisal rater-key secret v1";
+
+/// HMAC-SHA-256 (RFC 2104) of `message` under `key`.
+pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    const BLOCK: usize = 64;
+    let mut block = [0u8; BLOCK];
+    if key.len() > BLOCK {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let pad = |byte: u8| block.map(|b| b ^ byte);
+    let inner = Sha256::new()
+        .chain_update(pad(0x36))
+        .chain_update(message)
+        .finalize();
+    Sha256::new()
+        .chain_update(pad(0x5c))
+        .chain_update(inner)
+        .finalize()
+        .into()
 }
 
 impl std::fmt::Debug for JwtKeys {
@@ -65,7 +93,14 @@ impl JwtKeys {
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
+            rater_key_secret: hmac_sha256(secret, RATER_KEY_LABEL),
         }
+    }
+
+    /// The secret that keys ballot rater keys (see `appraisals::rater_key`), derived from the
+    /// server secret with its own label.
+    pub fn rater_key_secret(&self) -> &[u8; 32] {
+        &self.rater_key_secret
     }
 
     /// Mints a token for `sub` with `roles` and `org`, valid for `ttl_seconds` from `now`.

@@ -474,6 +474,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(ops::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(json::reject_nul_in_uri))
+        .layer(middleware::from_fn(plain_errors_as_problems))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             record_metrics,
@@ -495,6 +496,53 @@ pub fn router(state: AppState) -> Router {
                 .latency_unit(tower_http::LatencyUnit::Millis),
         ))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// Every error is problem+json: an error answered in plain text (or without a body type) by
+/// axum itself — a path parameter that is not valid UTF-8 or not of its type, a route's missing
+/// parameters — is answered again as a problem with a stable code. Errors the handlers
+/// produce are problems already, and the public HTML page keeps its HTML 404.
+async fn plain_errors_as_problems(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let plain = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_none_or(|value| value.starts_with("text/plain"));
+    if !plain {
+        return response;
+    }
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    let error = match status {
+        StatusCode::BAD_REQUEST => error::ApiError::bad_request(
+            "invalid_path",
+            "a path segment is not valid: not UTF-8, or not of the expected type",
+        ),
+        StatusCode::NOT_FOUND => ops::fallback().await,
+        StatusCode::METHOD_NOT_ALLOWED => ops::method_not_allowed().await,
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            error::ApiError::new(status, "payload_too_large", "the request body is too large")
+        }
+        status if status.is_server_error() => {
+            let body = axum::body::to_bytes(response.into_body(), 4096)
+                .await
+                .unwrap_or_default();
+            error::ApiError::internal(String::from_utf8_lossy(&body))
+        }
+        status => error::ApiError::new(
+            status,
+            "request_rejected",
+            status
+                .canonical_reason()
+                .unwrap_or("the request was rejected"),
+        ),
+    };
+    error.into_response()
 }
 
 async fn record_metrics(State(state): State<AppState>, request: Request, next: Next) -> Response {

@@ -330,7 +330,7 @@ pub async fn public_case_status(
                     .ok()
                     .and_then(|id| state.reference.department(&id))
                     .map_or_else(|| update.department.clone(), |d| d.name.clone()),
-                text: update.text.clone(),
+                text: caseledger_domain::privacy::mask_personal_data(&update.text),
                 posted_at: time(update.posted_at),
             })
             .collect(),

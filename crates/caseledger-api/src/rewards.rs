@@ -363,12 +363,170 @@ pub struct ProgramBody {
     pub notice_working_days: u32,
     /// Reviewers per nomination.
     pub reviewers: u32,
+    /// Alternates drawn per nomination.
+    pub alternates: u32,
+    /// Disciplines reviewers are drawn from.
+    pub disciplines: Vec<String>,
     /// Committee size.
     pub committee_size: u32,
     /// Committee quorum.
     pub committee_quorum: u32,
+    /// The reward office's unit (its employees are never drawn).
+    pub reward_office_unit: String,
+    /// Reward office staff user ids (never drawn, never scoring).
+    pub reward_office_staff: Vec<String>,
     /// Version.
     pub version: i64,
+}
+
+/// One line of an audit timeline.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditTimelineEntryBody {
+    /// Sequence in the stream.
+    pub sequence: i64,
+    /// Feed position.
+    pub position: i64,
+    /// When (RFC 3339).
+    pub at: String,
+    /// Who (user id).
+    pub actor: String,
+    /// The event type.
+    pub event: String,
+    /// What it says, in one line (no private data).
+    pub detail: String,
+}
+
+/// An anomaly flag of the audit.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditFlagBody {
+    /// `approval_inside_notice_window`, `unresolved_objection_at_approval`,
+    /// `upheld_objection_at_approval`, `conflicted_scorer`, `missing_reason`,
+    /// `amount_outside_tier`, `recomputation_mismatch`, `draw_not_reproducible`,
+    /// `quota_exceeded`, `program_not_approved`, `revoked_by_other_authority`.
+    pub code: String,
+    /// What was found.
+    pub detail: String,
+}
+
+/// A reviewer on a nomination's roster, in the audit.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditRosterEntryBody {
+    /// The expert.
+    pub expert_id: String,
+    /// `drawn` or `alternate`.
+    pub seated_as: String,
+    /// Recusal reason.
+    pub recused: Option<String>,
+    /// Whether they scored.
+    pub scored: bool,
+    /// Whether their scores were voided.
+    pub voided: bool,
+}
+
+/// The notice window, in the audit.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditNoticeBody {
+    /// Start (RFC 3339).
+    pub starts_at: String,
+    /// End (RFC 3339).
+    pub ends_at: String,
+    /// Working days.
+    pub working_days: u32,
+}
+
+/// An objection without its filer, in the audit.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditObjectionBody {
+    /// The objection.
+    pub objection_id: String,
+    /// Filed at (RFC 3339).
+    pub filed_at: String,
+    /// Accepted for resolution.
+    pub accepted: bool,
+    /// Why not.
+    pub not_accepted_reason: Option<String>,
+    /// Upheld (`true`), dismissed (`false`), or open (`null`).
+    pub upheld: Option<bool>,
+    /// The finding.
+    pub finding: Option<String>,
+}
+
+/// The audit of one nomination.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NominationAuditBody {
+    /// The nomination.
+    pub nomination_id: String,
+    /// The nominee's public name.
+    pub nominee: String,
+    /// The nominee's unit.
+    pub unit: String,
+    /// Final status.
+    pub status: String,
+    /// `[eligible, reason]`, or `null` before the decision.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub eligibility: Option<Vec<serde_json::Value>>,
+    /// Whether the draw re-runs to the recorded result (`null` without a draw).
+    pub draw_reproducible: Option<bool>,
+    /// The roster.
+    pub roster: Vec<AuditRosterEntryBody>,
+    /// Every score sheet as `{expert_id, scores: {criterion: {score, comment}}, voided}`.
+    #[schema(value_type = Vec<Object>)]
+    pub sheets: Vec<serde_json::Value>,
+    /// Aggregations in order as `{rule_version, sheets, recorded, recomputed, recorded_total,
+    /// matches}` (a voided one is followed by another).
+    #[schema(value_type = Vec<Object>)]
+    pub aggregations: Vec<serde_json::Value>,
+    /// `[for, against, quorum, passed]`, or `null` before the tally.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub tally: Option<Vec<serde_json::Value>>,
+    /// The notice.
+    pub notice: Option<AuditNoticeBody>,
+    /// Objections.
+    pub objections: Vec<AuditObjectionBody>,
+    /// `[decision number, tier, amount, approved by, approved at]`, or `null`.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub approval: Option<Vec<serde_json::Value>>,
+    /// When announced (RFC 3339).
+    pub announced_at: Option<String>,
+    /// `[decision number, grounds, revoked by, revoked at]`, or `null`.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub revocation: Option<Vec<serde_json::Value>>,
+    /// Everything in order.
+    pub timeline: Vec<AuditTimelineEntryBody>,
+    /// Anomalies.
+    pub flags: Vec<AuditFlagBody>,
+}
+
+/// The reward decision audit of a program (the JSON the audit endpoint answers; the same
+/// shape `caseledger rewards audit` prints).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RewardAuditBody {
+    /// The program.
+    pub program_id: String,
+    /// Title.
+    pub title: String,
+    /// Cycle.
+    pub cycle: String,
+    /// Quota.
+    pub quota: u32,
+    /// Approval document.
+    pub approval_document: Option<String>,
+    /// The aggregation version of its terms.
+    pub aggregation_version: String,
+    /// Notice period in working days.
+    pub notice_working_days: u32,
+    /// Approvals made (revoked ones included).
+    pub approvals: u32,
+    /// Approvals revoked.
+    pub revocations: u32,
+    /// The program's own events.
+    pub timeline: Vec<AuditTimelineEntryBody>,
+    /// Each nomination, in submission order.
+    pub nominations: Vec<NominationAuditBody>,
+    /// Program-level anomalies.
+    pub flags: Vec<AuditFlagBody>,
+    /// Every flag of the program and its nominations.
+    pub flag_count: usize,
 }
 
 /// A reviewer seat.
@@ -651,8 +809,16 @@ fn program_body(view: ProgramView) -> Result<ProgramBody, ApiError> {
         aggregation_version: terms.aggregation.version,
         notice_working_days: terms.notice_working_days,
         reviewers: terms.reviewers,
+        alternates: terms.alternates,
+        disciplines: terms.disciplines.iter().map(|d| d.to_string()).collect(),
         committee_size: terms.committee_size,
         committee_quorum: terms.committee_quorum,
+        reward_office_unit: terms.reward_office_unit.to_string(),
+        reward_office_staff: terms
+            .reward_office_staff
+            .iter()
+            .map(|staff| staff.to_string())
+            .collect(),
         version: view.version,
     })
 }
@@ -1239,7 +1405,7 @@ pub async fn list_programs(
     get, path = "/api/v1/reward-programs/{program_id}/audit", tag = "rewards",
     params(("program_id" = String, Path, description = "The program"), AuditQuery),
     responses(
-        (status = 200, description = "The audit (JSON object: program, nominations with timeline, roster, sheets, aggregations recorded and recomputed, tally, notice, objections without filers, approval, revocation, flags)", body = Object),
+        (status = 200, description = "The audit (JSON object: program, nominations with timeline, roster, sheets, aggregations recorded and recomputed, tally, notice, objections without filers, approval, revocation, flags)", body = RewardAuditBody),
         (status = 400, description = "`invalid_query`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`role_not_allowed`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`program_not_found`", body = Problem, content_type = "application/problem+json"),
@@ -1926,9 +2092,9 @@ pub async fn public_notices(
                     nomination_id: view.nomination_id,
                     program: terms.title.clone(),
                     cycle: terms.cycle.clone(),
-                    name: nominee.name.clone(),
-                    unit: nominee.unit.clone(),
-                    summary: s.summary.clone(),
+                    name: caseledger_domain::privacy::mask_contact_data(&nominee.name),
+                    unit: caseledger_domain::privacy::mask_contact_data(&nominee.unit),
+                    summary: caseledger_domain::privacy::mask_contact_data(&s.summary),
                     notice_starts_at: time(s.notice_starts_at?),
                     notice_ends_at: time(s.notice_ends_at?),
                 })
@@ -1972,9 +2138,9 @@ pub async fn public_awards(
             nomination_id: view.nomination_id,
             program: terms.title.clone(),
             cycle: terms.cycle.clone(),
-            name: nominee.name.clone(),
-            unit: nominee.unit.clone(),
-            summary: s.summary.clone(),
+            name: caseledger_domain::privacy::mask_contact_data(&nominee.name),
+            unit: caseledger_domain::privacy::mask_contact_data(&nominee.unit),
+            summary: caseledger_domain::privacy::mask_contact_data(&s.summary),
             tier: terms
                 .tier(&award.tier)
                 .map_or(award.tier.clone(), |t| t.name.clone()),
@@ -1983,7 +2149,10 @@ pub async fn public_awards(
             announced_at: award.announced_at.map(time),
             revoked: award.revoked_at.is_some(),
             revocation_number: award.revocation_number.clone(),
-            revocation_grounds: award.revocation_grounds.clone(),
+            revocation_grounds: award
+                .revocation_grounds
+                .as_deref()
+                .map(caseledger_domain::privacy::mask_personal_data),
             revoked_at: award.revoked_at.map(time),
         };
         if public.revoked {

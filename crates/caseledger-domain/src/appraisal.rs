@@ -12,8 +12,9 @@
 //! [`APPRAISAL_METHOD_VERSION`]), so anyone holding the events can recompute the published
 //! figures. Comments are published only through [`desensitise`].
 //!
-//! Rater identity is private: a ballot records a `rater_key` (a hash the application derives
-//! from the campaign and the rater's user id) only to allow one ballot per rater per department.
+//! Rater identity is private: a ballot records a `rater_key` (an HMAC the application derives
+//! under a server secret from the campaign and the rater's user id) only to allow one ballot
+//! per rater per department.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -31,8 +32,9 @@ use crate::portfolio::china_date;
 /// The version of the aggregation in [`compute_results`].
 pub const APPRAISAL_METHOD_VERSION: &str = "appraisal.v1";
 
-/// The version of the comment rule in [`desensitise`].
-pub const DESENSITISE_VERSION: &str = "desensitise.v1";
+/// The version of the comment rule in [`desensitise`] (the rule of [`crate::privacy`]).
+/// Results recorded under `desensitise.v1` were masked by [`desensitise_v1`].
+pub const DESENSITISE_VERSION: &str = crate::privacy::MASK_RULE_VERSION;
 
 /// A group of raters (enterprises, people served, NPC deputies, …) and its weight.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -520,9 +522,17 @@ pub fn compute_results(
 }
 
 /// The mask that replaces private data in published comments.
-pub const MASK: &str = "***";
+pub const MASK: &str = crate::privacy::MASK;
 
-/// Removes personal data from a comment before publication (desensitise.v1):
+/// Removes personal data from a comment before publication: the one public masking rule,
+/// [`crate::privacy::mask_personal_data_and_names`] (desensitise.v2).
+pub fn desensitise(text: &str, names: &[String]) -> String {
+    crate::privacy::mask_personal_data_and_names(text, names)
+}
+
+/// The comment rule of results recorded as `desensitise.v1`, kept so that such an event can
+/// still be recomputed exactly. Public surfaces mask those comments again with the current
+/// rule when they show them:
 /// - every name in `names` (e.g. officers, enterprises, contact persons) is masked;
 /// - every e-mail address (a run of non-space, non-CJK characters around an `@`) is masked;
 /// - every run of 6 or more digits, counting digits separated by single spaces, hyphens or
@@ -531,7 +541,7 @@ pub const MASK: &str = "***";
 ///
 /// The result never contains a masked name, address or number; shorter numbers (dates, counts,
 /// amounts under a million) stay readable.
-pub fn desensitise(text: &str, names: &[String]) -> String {
+pub fn desensitise_v1(text: &str, names: &[String]) -> String {
     let mut text = text.to_owned();
     let mut names: Vec<&String> = names
         .iter()

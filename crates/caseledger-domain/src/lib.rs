@@ -20,6 +20,7 @@ pub mod expert;
 pub mod ids;
 pub mod kpi;
 pub mod portfolio;
+pub mod privacy;
 pub mod reference;
 pub mod reward;
 pub mod sla;

@@ -1472,7 +1472,11 @@ impl RewardNomination {
                 if !submitter {
                     Self::role(&actor, &[Role::RewardOffice], name)?;
                 }
-                if !self.status.before_approval_open() {
+                // "Before approval" includes the two refusals before it (ineligible, not
+                // shortlisted): the nominator may still withdraw such a nomination on record.
+                let refused_before_approval =
+                    matches!(self.status, S::Ineligible | S::NotShortlisted);
+                if !(self.status.before_approval_open() || refused_before_approval) {
                     return Err(self.invalid(name));
                 }
                 Ok(vec![E::NominationWithdrawn {
