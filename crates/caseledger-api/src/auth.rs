@@ -97,6 +97,14 @@ impl JwtKeys {
         }
     }
 
+    /// These keys with the rater-key secret derived from `secret` instead of the token secret
+    /// (what `serve` uses: a secret of its own, so rotating the token secret leaves the rater
+    /// keys of an open campaign unchanged).
+    pub fn with_rater_key_secret(mut self, secret: &[u8]) -> Self {
+        self.rater_key_secret = hmac_sha256(secret, RATER_KEY_LABEL);
+        self
+    }
+
     /// The secret that keys ballot rater keys (see `appraisals::rater_key`), derived from the
     /// server secret with its own label.
     pub fn rater_key_secret(&self) -> &[u8; 32] {

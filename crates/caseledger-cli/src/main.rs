@@ -322,7 +322,7 @@ fn redact(url: &str) -> String {
 async fn serve(database_url: &str, data_dir: &Path, listen: SocketAddr) -> Result<()> {
     let db = open(database_url).await?;
     db.migrate().await.context("applying migrations")?;
-    let keys = load_keys(data_dir)?;
+    let keys = serving_keys(data_dir)?;
     let reference = load_reference(data_dir)?;
     let state = AppState::new(db, keys, reference);
     let listener = tokio::net::TcpListener::bind(listen)
@@ -373,21 +373,38 @@ fn load_keys(data_dir: &Path) -> Result<JwtKeys> {
         }
         return Ok(JwtKeys::from_secret(secret.as_bytes()));
     }
-    let path = data_dir.join("jwt-secret");
+    let secret = load_or_create_secret(&data_dir.join("jwt-secret"), "token secret")?;
+    Ok(JwtKeys::from_secret(secret.as_bytes()))
+}
+
+/// The keys `serve` uses: the token keys, and the appraisal rater-key secret from
+/// `<data_dir>/rater-key-secret` (generated once like the token secret). The rater keys of an
+/// open campaign must not change when the token secret is rotated (after a leak, say): a
+/// rater would get a new key and could cast a second ballot. So they have a secret of their own.
+fn serving_keys(data_dir: &Path) -> Result<JwtKeys> {
+    let rater_secret =
+        load_or_create_secret(&data_dir.join("rater-key-secret"), "rater-key secret")?;
+    Ok(load_keys(data_dir)?.with_rater_key_secret(rater_secret.as_bytes()))
+}
+
+/// The secret in `path`, created first when missing (32 random bytes, hex, mode 0600; when
+/// another process creates it at the same moment, theirs is used).
+fn load_or_create_secret(path: &Path, what: &str) -> Result<String> {
     if !path.exists() {
-        std::fs::create_dir_all(data_dir)
-            .with_context(|| format!("creating {}", data_dir.display()))?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
         let mut bytes = [0u8; 32];
         getrandom(&mut bytes)?;
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        match options.open(&path) {
+        match options.open(path) {
             Ok(mut file) => {
                 file.write_all(hex_encode(&bytes).as_bytes())
                     .with_context(|| format!("writing {}", path.display()))?;
-                eprintln!("generated a new token secret in {}", path.display());
+                eprintln!("generated a new {what} in {}", path.display());
             }
             // Another process created it first; use theirs.
             Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
@@ -397,7 +414,7 @@ fn load_keys(data_dir: &Path) -> Result<JwtKeys> {
         }
     }
     let secret =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let secret = secret.trim();
     if secret.len() < 16 {
         bail!(
@@ -405,7 +422,7 @@ fn load_keys(data_dir: &Path) -> Result<JwtKeys> {
             path.display()
         );
     }
-    Ok(JwtKeys::from_secret(secret.as_bytes()))
+    Ok(secret.to_owned())
 }
 
 /// The JWT keys `serve` uses, for `token`: never generates a secret, since one that `serve` does

@@ -1008,3 +1008,130 @@ fn token_refuses_to_invent_a_secret_serve_does_not_use() {
     assert!(!stdout(&output).is_empty());
     assert!(!data_dir.path().join("jwt-secret").exists());
 }
+
+/// `caseledger` with the token secret `secret` in the environment (a rotated secret).
+fn with_secret(url: &str, data_dir: &Path, secret: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .args(args)
+        .env("CASELEDGER_DATABASE_URL", url)
+        .env("CASELEDGER_DATA_DIR", data_dir)
+        .env("CASELEDGER_JWT_SECRET", secret);
+    command
+}
+
+fn token_with_secret(url: &str, data_dir: &Path, secret: &str, args: &[&str]) -> String {
+    let mut all = vec!["token"];
+    all.extend_from_slice(args);
+    stdout(&with_secret(url, data_dir, secret, &all).output().unwrap())
+}
+
+/// Rotating the token secret (after a leak, say) leaves the rater keys of an open appraisal
+/// campaign unchanged: they are keyed with `<data_dir>/rater-key-secret`, a secret of their own,
+/// so a rater who comes back with a token signed by the new secret cannot cast a second ballot.
+async fn rotating_the_token_secret_keeps_rater_keys(url: String) {
+    let data_dir = tempfile::tempdir().unwrap();
+    let dir = data_dir.path();
+    let old_secret = "old-token-secret-0123456789abcdef";
+    let new_secret = "new-token-secret-fedcba9876543210";
+    let client = reqwest::Client::new();
+
+    let (server, address) = listening(with_secret(
+        &url,
+        dir,
+        old_secret,
+        &["serve", "--listen", "127.0.0.1:0"],
+    ));
+    let rater_secret = dir.join("rater-key-secret");
+    assert!(rater_secret.exists(), "serve creates the rater-key secret");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&rater_secret)
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "the rater-key secret is private");
+    }
+    let dispatcher = token_with_secret(
+        &url,
+        dir,
+        old_secret,
+        &[
+            "--sub",
+            "d-1",
+            "--role",
+            "dispatcher",
+            "--org",
+            "dept-business-environment",
+        ],
+    );
+    let (status, created) = post(
+        &client,
+        format!("http://{address}/api/v1/appraisals"),
+        &dispatcher,
+        serde_json::json!({
+            "title": "2026年第四季度公开评议", "title_en": "Appraisal 2026 Q4", "period": "2026-Q4",
+            "departments": ["dept-commerce"],
+            "rater_groups": [{ "id": "enterprises", "name": "企业代表", "name_en": "Enterprises",
+                               "weight": 100, "roles": ["enterprise"] }],
+            "dimensions": [{ "id": "lawful", "name": "依法行政", "name_en": "Lawful administration" }],
+            "kpi_weight": 0
+        }),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let campaign = created["id"].as_str().unwrap().to_owned();
+    let (status, opened) = post(
+        &client,
+        format!("http://{address}/api/v1/appraisals/{campaign}/open"),
+        &dispatcher,
+        serde_json::json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{opened}");
+    let ballot = serde_json::json!({
+        "department": "dept-commerce", "rater_group": "enterprises", "scores": { "lawful": 80 }
+    });
+    let rater_args = [
+        "--sub",
+        "ent-user-1",
+        "--role",
+        "enterprise",
+        "--org",
+        "ent-0001",
+    ];
+    let rater = token_with_secret(&url, dir, old_secret, &rater_args);
+    let ballots = format!("http://{address}/api/v1/appraisals/{campaign}/ballots");
+    let (status, first) = post(&client, ballots.clone(), &rater, ballot.clone()).await;
+    assert_eq!(status, 200, "{first}");
+    terminate(server);
+
+    let (server, address) = listening(with_secret(
+        &url,
+        dir,
+        new_secret,
+        &["serve", "--listen", "127.0.0.1:0"],
+    ));
+    let rotated_rater = token_with_secret(&url, dir, new_secret, &rater_args);
+    let ballots = format!("http://{address}/api/v1/appraisals/{campaign}/ballots");
+    let (status, second) = post(&client, ballots, &rotated_rater, ballot).await;
+    assert_eq!(status, 409, "a second ballot after the rotation: {second}");
+    assert_eq!(second["code"], "ballot_already_cast", "{second}");
+    terminate(server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotating_the_token_secret_keeps_rater_keys_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    rotating_the_token_secret_keeps_rater_keys(format!(
+        "sqlite://{}",
+        dir.path().join("caseledger.db").display()
+    ))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotating_the_token_secret_keeps_rater_keys_on_postgres() {
+    rotating_the_token_secret_keeps_rater_keys(fresh_postgres_database().await).await;
+}
