@@ -192,6 +192,7 @@ async fn program_with_pool(app: &TestApp, r: &Roles) -> String {
             "criteria": [{"code": "contribution", "name": "经济贡献", "weight": 1, "min_score": 0, "max_score": 100}],
             "trim": 0, "notice_working_days": 5, "reviewers": 3, "alternates": 2,
             "disciplines": ["economics"], "committee_size": 5, "committee_quorum": 3,
+            "committee": ["member-1", "member-2", "member-3", "member-4", "member-5"],
             "reward_office_unit": "district-reward-office", "reward_office_staff": ["ro-chen"]
         }),
     )
