@@ -571,6 +571,10 @@ async fn withdraw_before_approval_program_terms_and_the_audit_schema(db: TestDb)
     assert_eq!(read["disciplines"], json!(["economics"]));
     assert_eq!(read["reward_office_unit"], "district-reward-office");
     assert_eq!(read["reward_office_staff"], json!(["ro-chen"]));
+    assert_eq!(
+        read["committee"],
+        json!(["member-1", "member-2", "member-3", "member-4", "member-5"])
+    );
 
     // An ineligible nomination and one the committee voted down are withdrawn on record.
     let nominate = |name: &'static str| {
@@ -726,6 +730,7 @@ async fn withdraw_before_approval_program_terms_and_the_audit_schema(db: TestDb)
         "disciplines",
         "reward_office_unit",
         "reward_office_staff",
+        "committee",
     ] {
         assert!(
             schemas["ProgramBody"]["properties"].get(key).is_some(),

@@ -371,6 +371,9 @@ pub struct ProgramBody {
     pub committee_size: u32,
     /// Committee quorum.
     pub committee_quorum: u32,
+    /// The committee roster: the user ids of the members who vote (changed only by
+    /// `change-committee`).
+    pub committee: Vec<String>,
     /// The reward office's unit (its employees are never drawn).
     pub reward_office_unit: String,
     /// Reward office staff user ids (never drawn, never scoring).
@@ -813,6 +816,11 @@ fn program_body(view: ProgramView) -> Result<ProgramBody, ApiError> {
         disciplines: terms.disciplines.iter().map(|d| d.to_string()).collect(),
         committee_size: terms.committee_size,
         committee_quorum: terms.committee_quorum,
+        committee: terms
+            .committee
+            .iter()
+            .map(|member| member.to_string())
+            .collect(),
         reward_office_unit: terms.reward_office_unit.to_string(),
         reward_office_staff: terms
             .reward_office_staff
