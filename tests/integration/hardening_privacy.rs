@@ -97,21 +97,31 @@ async fn ballot_comments_are_masked_on_the_public_report_and_page(db: TestDb) {
         json!({ "redact_names": [] }),
     )
     .await;
-    post(&app, &path("publish"), &dispatcher, json!({})).await;
-    // Wait for the view.
-    let last = integers(&app.state.db, "SELECT max(position) FROM events").await;
-    ok(app
-        .get(
-            &format!("/api/v1/appraisals/{id}?min_position={}", last[0]),
-            &dispatcher,
-        )
-        .await)
+    let published = post(&app, &path("publish"), &dispatcher, json!({})).await;
+    // The public report reads its own writes too (issue 13 item 3): a position no event has is
+    // refused, the publication's position is waited for.
+    let public = |query: String| {
+        app.client
+            .get(app.url(&format!("/api/v1/public/appraisals/{id}{query}")))
+            .send()
+    };
+    crate::support::problem(
+        public("?min_position=999999999".to_owned()).await.unwrap(),
+        400,
+        "unknown_position",
+    )
     .await;
-
-    let report = ok(app
+    let csv = app
         .client
-        .get(app.url(&format!("/api/v1/public/appraisals/{id}")))
+        .get(app.url(&format!(
+            "/api/v1/public/appraisals/{id}/export.csv?min_position={}",
+            published["position"]
+        )))
         .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status().as_u16(), 200);
+    let report = ok(public(format!("?min_position={}", published["position"]))
         .await
         .unwrap())
     .await;

@@ -1190,23 +1190,27 @@ pub async fn published_report(
 /// snapshot, desensitised comments and rectification status. No login.
 #[utoipa::path(
     get, path = "/api/v1/public/appraisals/{appraisal_id}", tag = "public",
-    params(("appraisal_id" = String, Path, description = "The campaign id")),
+    params(("appraisal_id" = String, Path, description = "The campaign id"), AppraisalReadQuery),
     responses(
         (status = 200, description = "The report", body = PublicAppraisalBody),
+        (status = 400, description = "`unknown_position` or a malformed query", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`appraisal_not_found` (also while not published)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`projection_behind`: `min_position` not reached in time", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn public_appraisal(
     State(state): State<AppState>,
     Path(campaign_id): Path<String>,
+    ApiQuery(query): ApiQuery<AppraisalReadQuery>,
 ) -> Result<Json<PublicAppraisalBody>, ApiError> {
+    wait_for_projection(&state, "appraisals", query.min_position).await?;
     Ok(Json(published_report(&state, &campaign_id).await?))
 }
 
 /// The report as CSV (UTF-8 with BOM, one row per department by rank). No login.
 #[utoipa::path(
     get, path = "/api/v1/public/appraisals/{appraisal_id}/export.csv", tag = "public",
-    params(("appraisal_id" = String, Path, description = "The campaign id")),
+    params(("appraisal_id" = String, Path, description = "The campaign id"), AppraisalReadQuery),
     responses(
         (status = 200, description = "rank, department, names, grade, total, kpi_score, ballot_score, ballots, then one column per dimension (`dimension:<id>`) and per rater group (`group:<id>`)", body = String, content_type = "text/csv"),
         (status = 404, description = "`appraisal_not_found` (also while not published)", body = Problem, content_type = "application/problem+json"),
@@ -1215,7 +1219,9 @@ pub async fn public_appraisal(
 pub async fn public_appraisal_csv(
     State(state): State<AppState>,
     Path(campaign_id): Path<String>,
+    ApiQuery(query): ApiQuery<AppraisalReadQuery>,
 ) -> Result<Response, ApiError> {
+    wait_for_projection(&state, "appraisals", query.min_position).await?;
     let report = published_report(&state, &campaign_id).await?;
     let mut header_row: Vec<String> = [
         "rank",
