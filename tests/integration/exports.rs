@@ -4,6 +4,7 @@
 //! - `/metrics`: concurrent requests counted exactly, process metrics present.
 
 use std::process::Command;
+use std::sync::Arc;
 
 use caseledger_store::audit::export::{ExportFilter, ExportFormat};
 use serde_json::json;
@@ -14,6 +15,7 @@ use crate::support::{json, token, TestApp, TestDb};
 on_both!(
     reward_audit_csv_guards_what_users_typed,
     audit_export_csv_guards_ids_and_still_verifies,
+    concurrent_requests_are_counted_exactly_and_process_metrics_are_exposed,
 );
 
 /// The characters a spreadsheet reads as the start of a formula (OWASP CSV injection).
@@ -203,4 +205,104 @@ async fn audit_export_csv_guards_ids_and_still_verifies(db: TestDb) {
     let said = String::from_utf8_lossy(&checked.stdout);
     assert!(checked.status.success(), "{said}");
     assert!(said.starts_with("ok: "), "{said}");
+}
+
+/// The value of the sample `name` (with its labels, as written) in a Prometheus text, if any.
+fn sample(metrics: &str, name: &str) -> Option<f64> {
+    metrics.lines().find_map(|line| {
+        line.strip_prefix(name)
+            .and_then(|rest| rest.strip_prefix(' '))
+            .map(|value| value.parse().unwrap())
+    })
+}
+
+/// 200 requests from 16 tasks at once raise the request counter and the latency histogram's
+/// count by exactly 200; the process metrics are there with plausible values; every metric
+/// keeps its classic declaration.
+async fn concurrent_requests_are_counted_exactly_and_process_metrics_are_exposed(db: TestDb) {
+    let app = Arc::new(TestApp::spawn(db.db.clone()).await);
+    let requests =
+        "caseledger_http_requests_total{route=\"/healthz\",method=\"GET\",status=\"200\"}";
+    let latencies =
+        "caseledger_http_request_duration_seconds_count{route=\"/healthz\",method=\"GET\"}";
+    let before = app.metrics().await;
+    let counted_before = sample(&before, requests).unwrap_or(0.0);
+    let timed_before = sample(&before, latencies).unwrap_or(0.0);
+
+    let tasks: Vec<_> = (0..16)
+        .map(|task| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                // 200 = 8 tasks of 13 + 8 tasks of 12.
+                let n = if task < 8 { 13 } else { 12 };
+                for _ in 0..n {
+                    let response = app.client.get(app.url("/healthz")).send().await.unwrap();
+                    assert_eq!(response.status().as_u16(), 200);
+                }
+                n
+            })
+        })
+        .collect();
+    let mut sent = 0;
+    for task in tasks {
+        sent += task.await.unwrap();
+    }
+    assert_eq!(sent, 200);
+
+    let after = app.metrics().await;
+    assert_eq!(
+        sample(&after, requests),
+        Some(counted_before + 200.0),
+        "{after}"
+    );
+    assert_eq!(
+        sample(&after, latencies),
+        Some(timed_before + 200.0),
+        "{after}"
+    );
+    let infinite_bucket = after.lines().find(|line| {
+        line.starts_with("caseledger_http_request_duration_seconds_bucket{")
+            && line.contains("route=\"/healthz\"")
+            && line.contains("le=\"+Inf\"")
+    });
+    assert_eq!(
+        infinite_bucket.and_then(|line| line.rsplit(' ').next()?.parse::<f64>().ok()),
+        Some(timed_before + 200.0),
+        "{after}"
+    );
+
+    for declaration in [
+        "# TYPE caseledger_http_requests_total counter",
+        "# TYPE caseledger_http_request_duration_seconds histogram",
+        "# TYPE caseledger_commands_total counter",
+        "# TYPE caseledger_command_retries_total counter",
+        "# TYPE caseledger_projection_lag_events gauge",
+        "# TYPE caseledger_projection_lag_seconds gauge",
+        "# TYPE caseledger_projection_failing gauge",
+        "# TYPE caseledger_aggregate_cache_total counter",
+        "# TYPE process_cpu_seconds_total counter",
+        "# TYPE process_resident_memory_bytes gauge",
+        "# TYPE process_open_fds gauge",
+        "# TYPE process_start_time_seconds gauge",
+    ] {
+        assert!(after.contains(declaration), "{declaration} in {after}");
+    }
+    assert!(sample(&after, "caseledger_aggregate_cache_total{outcome=\"hit\"}").is_some());
+    assert!(sample(&after, "process_cpu_seconds_total").unwrap() > 0.0);
+    assert!(sample(&after, "process_resident_memory_bytes").unwrap() > 1_000_000.0);
+    assert!(sample(&after, "process_virtual_memory_bytes").unwrap() > 1_000_000.0);
+    assert!(sample(&after, "process_open_fds").unwrap() >= 3.0);
+    assert!(sample(&after, "process_max_fds").unwrap() >= 3.0);
+    assert!(sample(&after, "process_threads").unwrap() >= 1.0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let started = sample(&after, "process_start_time_seconds").unwrap();
+    assert!(
+        started > now - 86_400.0 && started <= now + 1.0,
+        "{started} vs {now}"
+    );
+
+    Arc::into_inner(app).unwrap().stop().await;
 }
