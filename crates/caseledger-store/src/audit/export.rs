@@ -109,7 +109,7 @@ const CSV_COLUMNS: [&str; 14] = [
 /// Where the export's lines go.
 enum Sink<'o> {
     Ndjson(&'o mut (dyn Write + Send)),
-    Csv(CsvWriter<&'o mut (dyn Write + Send)>),
+    Csv(Box<CsvWriter<&'o mut (dyn Write + Send)>>),
 }
 
 impl Database {
@@ -243,7 +243,7 @@ impl Database {
             ExportFormat::Csv => {
                 let mut csv = CsvWriter::new(out, LineEnd::Lf);
                 csv.row(&CSV_COLUMNS.map(Cell::Text))?;
-                Sink::Csv(csv)
+                Sink::Csv(Box::new(csv))
             }
         };
         let mut after = FeedPosition::BEFORE_ALL;
