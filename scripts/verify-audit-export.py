@@ -72,10 +72,19 @@ def read_ndjson(path):
     return header.get("complete", False), events, digests
 
 
+def unguard(text):
+    """Undo the CSV formula-injection guard: a text cell that started with =, +, -, @, a tab or a
+    carriage return was written with a ' in front (no exported value starts with ' itself)."""
+    if text[:1] == "'" and text[1:2] in ("=", "+", "-", "@", "\t", "\r"):
+        return text[1:]
+    return text
+
+
 def read_csv(path):
     events = []
     with open(path, encoding="utf-8", newline="") as f:
-        for row in csv.DictReader(f):
+        for raw in csv.DictReader(f):
+            row = {key: unguard(value) for key, value in raw.items()}
             optional = lambda key: row[key] if row[key] != "" else None
             events.append({
                 "position": int(row["position"]),

@@ -17,6 +17,7 @@ use caseledger_domain::appraisal::{
     AppraisalCampaign, AppraisalCommand, CampaignDefinition, CampaignStatus, DepartmentResult,
     Dimension, GradeRule, RaterGroup, RectificationStatus,
 };
+use caseledger_domain::csv_export::{self, Cell, LineEnd};
 use caseledger_domain::kpi::{KpiPeriod, KPI_FORMULA_VERSION};
 use caseledger_domain::portfolio::china_date;
 use caseledger_domain::{Actor, AppraisalId, DepartmentId, RectificationId, Role};
@@ -1249,26 +1250,52 @@ pub async fn public_appraisal_csv(
             .map(|g| format!("group:{}", g.id)),
     );
     let number = |value: Option<f64>| value.map_or_else(String::new, |v| format!("{v:.2}"));
-    let mut csv = String::from("\u{feff}");
-    csv.push_str(&csv_row(&header_row));
-    for department in &report.departments {
-        let mut row = vec![
-            department
-                .rank
-                .map_or_else(String::new, |rank| rank.to_string()),
-            department.department.clone(),
-            department.name.clone(),
-            department.name_en.clone().unwrap_or_default(),
-            department.grade.clone(),
-            number(department.total),
-            number(department.kpi_score),
-            number(department.ballot_score),
-            department.ballots.to_string(),
-        ];
-        row.extend(department.dimensions.iter().map(|d| number(d.score)));
-        row.extend(department.groups.iter().map(|g| number(g.score)));
-        csv.push_str(&csv_row(&row));
-    }
+    // Text cells are guarded against formula injection; numbers are written as they are.
+    let text = |value: String| (true, value);
+    let numeric = |value: String| (false, value);
+    let rows: Vec<Vec<(bool, String)>> = report
+        .departments
+        .iter()
+        .map(|department| {
+            let mut row = vec![
+                numeric(
+                    department
+                        .rank
+                        .map_or_else(String::new, |rank| rank.to_string()),
+                ),
+                text(department.department.clone()),
+                text(department.name.clone()),
+                text(department.name_en.clone().unwrap_or_default()),
+                text(department.grade.clone()),
+                numeric(number(department.total)),
+                numeric(number(department.kpi_score)),
+                numeric(number(department.ballot_score)),
+                numeric(department.ballots.to_string()),
+            ];
+            row.extend(
+                department
+                    .dimensions
+                    .iter()
+                    .map(|d| numeric(number(d.score))),
+            );
+            row.extend(department.groups.iter().map(|g| numeric(number(g.score))));
+            row
+        })
+        .collect();
+    let lines = std::iter::once(header_row.iter().map(|h| Cell::Text(h)).collect()).chain(
+        rows.iter().map(|row| {
+            row.iter()
+                .map(|(is_text, value)| {
+                    if *is_text {
+                        Cell::Text(value)
+                    } else {
+                        Cell::Number(value)
+                    }
+                })
+                .collect()
+        }),
+    );
+    let csv = format!("\u{feff}{}", csv_export::to_string(lines, LineEnd::CrLf));
     let disposition = format!("attachment; filename=\"appraisal-{}.csv\"", report.id);
     Ok((
         [
@@ -1278,25 +1305,4 @@ pub async fn public_appraisal_csv(
         csv,
     )
         .into_response())
-}
-
-/// One CSV line (RFC 4180 quoting). A cell starting with `=`, `+`, `-` or `@` is prefixed with
-/// an apostrophe so spreadsheets never run it as a formula.
-fn csv_row(cells: &[String]) -> String {
-    let quoted: Vec<String> = cells
-        .iter()
-        .map(|cell| {
-            let cell = if cell.starts_with(['=', '+', '-', '@']) {
-                format!("'{cell}")
-            } else {
-                cell.clone()
-            };
-            if cell.contains([',', '"', '\n', '\r']) {
-                format!("\"{}\"", cell.replace('"', "\"\""))
-            } else {
-                cell
-            }
-        })
-        .collect();
-    format!("{}\r\n", quoted.join(","))
 }

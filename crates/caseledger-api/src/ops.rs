@@ -121,21 +121,9 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let statuses = state.projector.status().await.unwrap_or_default();
-    let mut body = state.metrics.render(&statuses, chrono::Utc::now());
-    let cache = state.aggregates.stats();
-    body.push_str(
-        "# HELP caseledger_aggregate_cache_total Commands by how they used the in-memory aggregate cache (hit, miss, stale: decided again from the log).\n\
-         # TYPE caseledger_aggregate_cache_total counter\n",
-    );
-    for (outcome, n) in [
-        ("hit", cache.hits),
-        ("miss", cache.misses),
-        ("stale", cache.stale),
-    ] {
-        body.push_str(&format!(
-            "caseledger_aggregate_cache_total{{outcome=\"{outcome}\"}} {n}\n"
-        ));
-    }
+    let body = state
+        .metrics
+        .render(&statuses, state.aggregates.stats(), chrono::Utc::now());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 

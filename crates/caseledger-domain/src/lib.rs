@@ -16,6 +16,7 @@ pub mod appraisal;
 pub mod calendar;
 pub mod case;
 pub mod consultation;
+pub mod csv_export;
 pub mod expert;
 pub mod ids;
 pub mod kpi;

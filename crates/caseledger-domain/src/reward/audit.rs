@@ -846,69 +846,173 @@ fn recompute(
 
 /// The audit as CSV: one row per timeline entry (program first, then each nomination), then
 /// one row per flag. Columns: `section, nomination_id, nominee, sequence, at, actor, event,
-/// detail`. Cells starting with `=`, `+`, `-` or `@` are prefixed with an apostrophe.
+/// detail`. Text cells starting with `=`, `+`, `-`, `@`, a tab or a carriage return are prefixed
+/// with an apostrophe ([`crate::csv_export`]).
 pub fn to_csv(audit: &ProgramAudit) -> String {
-    let mut out = String::from("section,nomination_id,nominee,sequence,at,actor,event,detail\n");
-    let mut row = |cells: [&str; 8]| {
-        let line: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
-        out.push_str(&line.join(","));
-        out.push('\n');
-    };
+    use crate::csv_export::{to_string, Cell, LineEnd};
+    const HEADER: [&str; 8] = [
+        "section",
+        "nomination_id",
+        "nominee",
+        "sequence",
+        "at",
+        "actor",
+        "event",
+        "detail",
+    ];
+    struct Row<'a> {
+        section: &'a str,
+        nomination_id: &'a str,
+        nominee: &'a str,
+        sequence: String,
+        at: String,
+        actor: &'a str,
+        event: &'a str,
+        detail: &'a str,
+    }
+    let mut rows: Vec<Row<'_>> = Vec::new();
     for e in &audit.timeline {
-        row([
-            "program",
-            "",
-            "",
-            &e.sequence.to_string(),
-            &e.at.to_rfc3339(),
-            &e.actor,
-            &e.event,
-            &e.detail,
-        ]);
+        rows.push(Row {
+            section: "program",
+            nomination_id: "",
+            nominee: "",
+            sequence: e.sequence.to_string(),
+            at: e.at.to_rfc3339(),
+            actor: &e.actor,
+            event: &e.event,
+            detail: &e.detail,
+        });
     }
     for n in &audit.nominations {
         for e in &n.timeline {
-            row([
-                "nomination",
-                &n.nomination_id,
-                &n.nominee,
-                &e.sequence.to_string(),
-                &e.at.to_rfc3339(),
-                &e.actor,
-                &e.event,
-                &e.detail,
-            ]);
+            rows.push(Row {
+                section: "nomination",
+                nomination_id: &n.nomination_id,
+                nominee: &n.nominee,
+                sequence: e.sequence.to_string(),
+                at: e.at.to_rfc3339(),
+                actor: &e.actor,
+                event: &e.event,
+                detail: &e.detail,
+            });
+        }
+    }
+    fn flag_row<'a>(nomination_id: &'a str, nominee: &'a str, f: &'a Flag) -> Row<'a> {
+        Row {
+            section: "flag",
+            nomination_id,
+            nominee,
+            sequence: String::new(),
+            at: String::new(),
+            actor: "",
+            event: &f.code,
+            detail: &f.detail,
         }
     }
     for f in &audit.flags {
-        row(["flag", "", "", "", "", "", &f.code, &f.detail]);
+        rows.push(flag_row("", "", f));
     }
     for n in &audit.nominations {
         for f in &n.flags {
-            row([
-                "flag",
-                &n.nomination_id,
-                &n.nominee,
-                "",
-                "",
-                "",
-                &f.code,
-                &f.detail,
-            ]);
+            rows.push(flag_row(&n.nomination_id, &n.nominee, f));
         }
     }
-    out
+    let header = HEADER.iter().map(|h| Cell::Text(h)).collect();
+    let body = rows.iter().map(|r| {
+        vec![
+            Cell::Text(r.section),
+            Cell::Text(r.nomination_id),
+            Cell::Text(r.nominee),
+            Cell::Number(&r.sequence),
+            Cell::Text(&r.at),
+            Cell::Text(r.actor),
+            Cell::Text(r.event),
+            Cell::Text(r.detail),
+        ]
+    });
+    to_string(std::iter::once(header).chain(body), LineEnd::Lf)
 }
 
-fn csv_cell(text: &str) -> String {
-    let text = if text.starts_with(['=', '+', '-', '@']) {
-        format!("'{text}")
-    } else {
-        text.to_owned()
-    };
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text
+#[cfg(test)]
+mod csv_tests {
+    use super::*;
+
+    fn nomination(
+        nominee: &str,
+        timeline: Vec<TimelineEntry>,
+        flags: Vec<Flag>,
+    ) -> NominationAudit {
+        NominationAudit {
+            nomination_id: "0190c0de-0000-7000-8000-000000000001".to_owned(),
+            nominee: nominee.to_owned(),
+            unit: String::new(),
+            status: "submitted".to_owned(),
+            eligibility: None,
+            draw_reproducible: None,
+            roster: Vec::new(),
+            sheets: Vec::new(),
+            aggregations: Vec::new(),
+            tally: None,
+            notice: None,
+            objections: Vec::new(),
+            approval: None,
+            announced_at: None,
+            revocation: None,
+            timeline,
+            flags,
+        }
+    }
+
+    /// Nominee names, actors and details are text a user typed: each nasty one comes out
+    /// guarded and quoted; the sequence number and the timestamp are unchanged.
+    #[test]
+    fn csv_guards_every_text_cell_against_formula_injection() {
+        let at = DateTime::parse_from_rfc3339("2026-12-01T08:00:00Z")
+            .unwrap()
+            .to_utc();
+        let nasty = [
+            (
+                "=HYPERLINK(\"http://x.test\",\"x\")",
+                "\"'=HYPERLINK(\"\"http://x.test\"\",\"\"x\"\")\"",
+            ),
+            ("+1", "'+1"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(A1:A9)", "'@SUM(A1:A9)"),
+            ("\tx", "'\tx"),
+            ("\rx", "\"'\rx\""),
+            ("he said \"no\"", "\"he said \"\"no\"\"\""),
+            ("a, b", "\"a, b\""),
+            ("two\nlines", "\"two\nlines\""),
+            ("张三（区科技局）", "张三（区科技局）"),
+        ];
+        for (text, cell) in nasty {
+            let mut audit = audit_program("p-1", &[], &[]);
+            let entry = TimelineEntry {
+                sequence: 1,
+                position: 7,
+                at,
+                actor: text.to_owned(),
+                event: "NominationSubmitted".to_owned(),
+                detail: text.to_owned(),
+            };
+            let flag = Flag {
+                code: "missing_reason".to_owned(),
+                detail: text.to_owned(),
+            };
+            audit
+                .nominations
+                .push(nomination(text, vec![entry], vec![flag]));
+            let csv = to_csv(&audit);
+            let id = "0190c0de-0000-7000-8000-000000000001";
+            assert_eq!(
+                csv,
+                format!(
+                    "section,nomination_id,nominee,sequence,at,actor,event,detail\n\
+                     nomination,{id},{cell},1,2026-12-01T08:00:00+00:00,{cell},NominationSubmitted,{cell}\n\
+                     flag,{id},{cell},,,,missing_reason,{cell}\n"
+                ),
+                "{text:?}"
+            );
+        }
     }
 }

@@ -14,6 +14,8 @@ use serde::Serialize;
 use serde_json::Value;
 use sqlx::Row;
 
+use caseledger_domain::csv_export::{Cell, CsvWriter, LineEnd};
+
 use crate::audit::hash::canonical_json;
 use crate::db::{Bind, Database, StoreError};
 use crate::feed::FeedPosition;
@@ -104,12 +106,10 @@ const CSV_COLUMNS: [&str; 14] = [
     "chain_count",
 ];
 
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_owned()
-    }
+/// Where the export's lines go.
+enum Sink<'o> {
+    Ndjson(&'o mut (dyn Write + Send)),
+    Csv(Box<CsvWriter<&'o mut (dyn Write + Send)>>),
 }
 
 impl Database {
@@ -223,7 +223,10 @@ impl Database {
         exported_at: &str,
         out: &mut (dyn Write + Send),
     ) -> Result<u64, ExportError> {
-        match format {
+        // CSV text cells are guarded against formula injection (a leading `'` before `=`, `+`,
+        // `-`, `@`, tab or carriage return; only a slug id starting with `-` can meet it here),
+        // which `scripts/verify-audit-export.py` removes again before hashing.
+        let mut sink = match format {
             ExportFormat::Ndjson => {
                 let header = serde_json::json!({
                     "kind": "header",
@@ -235,9 +238,14 @@ impl Database {
                     "hashing": "see docs/AUDIT.md: canonical JSON, SHA-256, caseledger-event-v1 / chain-v1 / digest-v1",
                 });
                 writeln!(out, "{header}")?;
+                Sink::Ndjson(out)
             }
-            ExportFormat::Csv => writeln!(out, "{}", CSV_COLUMNS.join(","))?,
-        }
+            ExportFormat::Csv => {
+                let mut csv = CsvWriter::new(out, LineEnd::Lf);
+                csv.row(&CSV_COLUMNS.map(Cell::Text))?;
+                Sink::Csv(Box::new(csv))
+            }
+        };
         let mut after = FeedPosition::BEFORE_ALL;
         let mut written = 0;
         loop {
@@ -248,46 +256,56 @@ impl Database {
                 position: last.position,
             };
             for event in &events {
-                match format {
-                    ExportFormat::Ndjson => writeln!(
+                match &mut sink {
+                    Sink::Ndjson(out) => writeln!(
                         out,
                         "{}",
                         serde_json::to_string(event).map_err(StoreError::from)?
                     )?,
-                    ExportFormat::Csv => {
+                    Sink::Csv(csv) => {
                         let optional = |value: &Option<String>| value.clone().unwrap_or_default();
-                        let fields = [
-                            event.position.to_string(),
-                            event.transaction_id.to_string(),
-                            event.aggregate_type.clone(),
-                            event.aggregate_id.clone(),
-                            event.sequence.to_string(),
-                            event.event_type.clone(),
-                            event.event_version.clone(),
-                            canonical_json(&event.payload),
-                            canonical_json(&event.metadata),
-                            event.recorded_at.clone(),
-                            optional(&event.previous_hash),
-                            optional(&event.event_hash),
-                            optional(&event.chain_hash),
-                            event.chain_count.map(|n| n.to_string()).unwrap_or_default(),
-                        ];
-                        let line: Vec<String> =
-                            fields.iter().map(|field| csv_field(field)).collect();
-                        writeln!(out, "{}", line.join(","))?;
+                        let position = event.position.to_string();
+                        let transaction_id = event.transaction_id.to_string();
+                        let sequence = event.sequence.to_string();
+                        let payload = canonical_json(&event.payload);
+                        let metadata = canonical_json(&event.metadata);
+                        let previous_hash = optional(&event.previous_hash);
+                        let event_hash = optional(&event.event_hash);
+                        let chain_hash = optional(&event.chain_hash);
+                        let chain_count =
+                            event.chain_count.map(|n| n.to_string()).unwrap_or_default();
+                        csv.row(&[
+                            Cell::Number(&position),
+                            Cell::Number(&transaction_id),
+                            Cell::Text(&event.aggregate_type),
+                            Cell::Text(&event.aggregate_id),
+                            Cell::Number(&sequence),
+                            Cell::Text(&event.event_type),
+                            Cell::Text(&event.event_version),
+                            Cell::Text(&payload),
+                            Cell::Text(&metadata),
+                            Cell::Text(&event.recorded_at),
+                            Cell::Text(&previous_hash),
+                            Cell::Text(&event_hash),
+                            Cell::Text(&chain_hash),
+                            Cell::Number(&chain_count),
+                        ])?;
                     }
                 }
                 written += 1;
             }
         }
-        if format == ExportFormat::Ndjson {
-            for digest in self.audit_digests(0, i64::MAX).await? {
-                let mut line = serde_json::to_value(&digest).map_err(StoreError::from)?;
-                line["kind"] = Value::from("digest");
-                writeln!(out, "{line}")?;
+        match sink {
+            Sink::Ndjson(out) => {
+                for digest in self.audit_digests(0, i64::MAX).await? {
+                    let mut line = serde_json::to_value(&digest).map_err(StoreError::from)?;
+                    line["kind"] = Value::from("digest");
+                    writeln!(out, "{line}")?;
+                }
+                out.flush()?;
             }
+            Sink::Csv(csv) => csv.finish()?.flush()?,
         }
-        out.flush()?;
         Ok(written)
     }
 }
