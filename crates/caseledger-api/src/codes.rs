@@ -550,6 +550,35 @@ mod tests {
         assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     }
 
+    /// `ApiError::new` only takes a registered code; the two ways around it are confined: the
+    /// domain's refusal codes (checked above) and the documented status exceptions.
+    #[test]
+    fn codes_bypass_the_registry_only_where_documented() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        rust_files(&root, &mut files);
+        let mut found = Vec::new();
+        for file in files {
+            let name = file.file_name().unwrap().to_string_lossy().into_owned();
+            if name == "codes.rs" {
+                continue;
+            }
+            let source = std::fs::read_to_string(&file).unwrap();
+            for needle in ["ApiError::refusal(", ".with_status("] {
+                found.extend(source.matches(needle).map(|_| format!("{name}: {needle}")));
+            }
+        }
+        found.sort();
+        assert_eq!(
+            found,
+            [
+                "commands.rs: ApiError::refusal(",
+                "consultations.rs: .with_status(",
+                "lib.rs: .with_status(",
+            ]
+        );
+    }
+
     #[test]
     fn readme_error_table_is_generated_from_the_registry() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md");
