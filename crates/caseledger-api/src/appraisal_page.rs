@@ -15,6 +15,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::appraisals::{published_report, DepartmentResultBody, PublicAppraisalBody};
+use crate::codes::ErrorCode;
 use crate::error::ApiError;
 use crate::json::ApiQuery;
 use crate::state::AppState;
@@ -456,8 +457,8 @@ pub async fn public_appraisal_page(
         None | Some("zh") | Some("zh-CN") => Lang::Zh,
         Some("en") => Lang::En,
         Some(other) => {
-            return Err(ApiError::bad_request(
-                "invalid_query",
+            return Err(ApiError::new(
+                ErrorCode::InvalidQuery,
                 format!("lang must be zh or en, not {other:?}"),
             ))
         }

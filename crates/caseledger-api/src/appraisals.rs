@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Authenticated;
+use crate::codes::ErrorCode;
 use crate::commands::{self};
 use crate::error::{ApiError, Problem};
 use crate::fields::{parse_date, Fields};
@@ -518,7 +519,7 @@ pub fn report_body(state: &AppState, view: &CampaignView) -> Option<PublicApprai
 // Commands
 
 fn not_found() -> ApiError {
-    ApiError::not_found("appraisal_not_found", "appraisal campaign not found")
+    ApiError::new(ErrorCode::AppraisalNotFound, "appraisal campaign not found")
 }
 
 fn parse_campaign_id(text: &str) -> Result<AppraisalId, ApiError> {
@@ -960,8 +961,12 @@ fn note(fields: &mut Fields, text: &str) -> Option<String> {
 }
 
 fn parse_item_id(text: &str) -> Result<RectificationId, ApiError> {
-    RectificationId::parse(text)
-        .map_err(|_| ApiError::not_found("rectification_not_found", "rectification item not found"))
+    RectificationId::parse(text).map_err(|_| {
+        ApiError::new(
+            ErrorCode::RectificationNotFound,
+            "rectification item not found",
+        )
+    })
 }
 
 /// The department reports a rectification item done (its handlers and head).
@@ -1062,8 +1067,8 @@ fn check_staff(actor: &Actor) -> Result<(), ApiError> {
     if actor.has_any(STAFF_READERS) {
         Ok(())
     } else {
-        Err(ApiError::forbidden(
-            "role_not_allowed",
+        Err(ApiError::new(
+            ErrorCode::RoleNotAllowed,
             "this role has no access to appraisal campaigns; the public report is at /api/v1/public/appraisals/{id}",
         ))
     }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Authenticated;
+use crate::codes::ErrorCode;
 use crate::commands::{event_metadata, CommandHeaders};
 use crate::error::{ApiError, Problem};
 use crate::json::ApiQuery;
@@ -93,8 +94,8 @@ pub async fn public_digests(
 ) -> Result<Json<Vec<DigestBody>>, ApiError> {
     let limit = query.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
             "limit must be 1 to 1000",
         ));
     }
@@ -186,7 +187,10 @@ fn timestamp(field: &str, text: &str) -> Result<String, ApiError> {
     chrono::DateTime::parse_from_rfc3339(text)
         .map(|at| at.to_utc().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
         .map_err(|_| {
-            ApiError::bad_request("invalid_query", format!("{field} must be an RFC 3339 time"))
+            ApiError::new(
+                ErrorCode::InvalidQuery,
+                format!("{field} must be an RFC 3339 time"),
+            )
         })
 }
 
@@ -207,15 +211,15 @@ pub async fn audit_events(
     ApiQuery(query): ApiQuery<AuditEventsQuery>,
 ) -> Result<Json<AuditEventsBody>, ApiError> {
     if !actor.has_any(&[Role::Auditor, Role::Admin]) {
-        return Err(ApiError::forbidden(
-            "role_not_allowed",
+        return Err(ApiError::new(
+            ErrorCode::RoleNotAllowed,
             "the audit log is for auditors and admins",
         ));
     }
     let limit = query.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
             "limit must be 1 to 500",
         ));
     }
@@ -224,7 +228,10 @@ pub async fn audit_events(
         .as_deref()
         .map(|cursor| {
             cursor.parse::<i64>().map_err(|_| {
-                ApiError::bad_request("invalid_cursor", "the cursor is not one this server gave")
+                ApiError::new(
+                    ErrorCode::InvalidCursor,
+                    "the cursor is not one this server gave",
+                )
             })
         })
         .transpose()?;

@@ -9,6 +9,7 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
+use crate::codes::ErrorCode;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -149,17 +150,20 @@ impl JwtKeys {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).map_err(
             |error| match error.kind() {
                 ErrorKind::ExpiredSignature => {
-                    ApiError::unauthorized("token_expired", "the token has expired")
+                    ApiError::new(ErrorCode::TokenExpired, "the token has expired")
                 }
-                _ => ApiError::unauthorized(
-                    "invalid_token",
+                _ => ApiError::new(
+                    ErrorCode::InvalidToken,
                     "the token is malformed or its signature is wrong",
                 ),
             },
         )?;
         let claims = data.claims;
         let sub = UserId::parse(claims.sub).ok_or_else(|| {
-            ApiError::unauthorized("invalid_token", "the token's sub is not a valid user id")
+            ApiError::new(
+                ErrorCode::InvalidToken,
+                "the token's sub is not a valid user id",
+            )
         })?;
         let roles = claims
             .roles
@@ -167,11 +171,14 @@ impl JwtKeys {
             .map(|role| role.parse::<Role>())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|error| {
-                ApiError::unauthorized("invalid_token", format!("the token names an {error}"))
+                ApiError::new(
+                    ErrorCode::InvalidToken,
+                    format!("the token names an {error}"),
+                )
             })?;
         if roles.is_empty() {
-            return Err(ApiError::unauthorized(
-                "invalid_token",
+            return Err(ApiError::new(
+                ErrorCode::InvalidToken,
                 "the token grants no role",
             ));
         }
@@ -192,7 +199,10 @@ impl FromRequestParts<AppState> for Authenticated {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
-            ApiError::unauthorized("missing_token", "send Authorization: Bearer <token>")
+            ApiError::new(
+                ErrorCode::MissingToken,
+                "send Authorization: Bearer <token>",
+            )
         })?;
         let token = header
             .to_str()
@@ -205,8 +215,8 @@ impl FromRequestParts<AppState> for Authenticated {
             .map(str::trim)
             .filter(|token| !token.is_empty())
             .ok_or_else(|| {
-                ApiError::unauthorized(
-                    "invalid_token",
+                ApiError::new(
+                    ErrorCode::InvalidToken,
                     "the Authorization header is not a Bearer token",
                 )
             })?;

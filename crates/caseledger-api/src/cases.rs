@@ -20,6 +20,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::audit::record_access;
 use crate::auth::Authenticated;
+use crate::codes::ErrorCode;
 use crate::commands::{self, CommandAccepted, Receipt};
 use crate::error::{ApiError, FieldError, Problem};
 use crate::json::{ApiJson, ApiQuery};
@@ -705,14 +706,14 @@ fn visibility(actor: &Actor, view: &CaseView) -> Result<Visibility, ApiError> {
         }
         return Err(not_found());
     }
-    Err(ApiError::forbidden(
-        "role_not_allowed",
+    Err(ApiError::new(
+        ErrorCode::RoleNotAllowed,
         "this role has no access to enterprise cases",
     ))
 }
 
 fn not_found() -> ApiError {
-    ApiError::not_found("case_not_found", "case not found")
+    ApiError::new(ErrorCode::CaseNotFound, "case not found")
 }
 
 fn parse_case_id(text: &str) -> Result<CaseId, ApiError> {
@@ -730,12 +731,12 @@ async fn wait_for_position(state: &AppState, min_position: Option<i64>) -> Resul
         .await?
     {
         CatchUp::Reached => Ok(()),
-        CatchUp::UnknownPosition => Err(ApiError::bad_request(
-            "unknown_position",
+        CatchUp::UnknownPosition => Err(ApiError::new(
+            ErrorCode::UnknownPosition,
             format!("no event has position {position}"),
         )),
         CatchUp::TimedOut => Err(ApiError::unavailable(
-            "projection_behind",
+            ErrorCode::ProjectionBehind,
             "the view has not caught up with that position yet; retry shortly",
             1,
         )),
@@ -1642,15 +1643,15 @@ fn narrow_to_visible(actor: &Actor, filter: &mut CaseFilter) -> Result<(), ApiEr
     }
     if actor.has_any(DEPARTMENT_ROLES) {
         let org = actor.org.clone().ok_or_else(|| {
-            ApiError::forbidden("no_department", "your token names no department")
+            ApiError::new(ErrorCode::NoDepartment, "your token names no department")
         })?;
         if filter
             .department
             .as_ref()
             .is_some_and(|department| *department != org)
         {
-            return Err(ApiError::forbidden(
-                "department_not_allowed",
+            return Err(ApiError::new(
+                ErrorCode::DepartmentNotAllowed,
                 "you may list only your department's cases",
             ));
         }
@@ -1663,19 +1664,19 @@ fn narrow_to_visible(actor: &Actor, filter: &mut CaseFilter) -> Result<(), ApiEr
             .as_deref()
             .and_then(|org| SubjectId::parse(org).ok())
             .ok_or_else(|| {
-                ApiError::forbidden("no_enterprise", "your token names no enterprise")
+                ApiError::new(ErrorCode::NoEnterprise, "your token names no enterprise")
             })?;
         if filter.enterprise_id.as_ref().is_some_and(|id| *id != own) {
-            return Err(ApiError::forbidden(
-                "enterprise_not_allowed",
+            return Err(ApiError::new(
+                ErrorCode::EnterpriseNotAllowed,
                 "you may list only your own cases",
             ));
         }
         filter.enterprise_id = Some(own);
         return Ok(());
     }
-    Err(ApiError::forbidden(
-        "role_not_allowed",
+    Err(ApiError::new(
+        ErrorCode::RoleNotAllowed,
         "this role has no access to enterprise cases",
     ))
 }
@@ -1702,7 +1703,10 @@ pub async fn list_cases(
         .map(|status| {
             serde_json::from_value::<CaseStatus>(serde_json::Value::String(status.to_owned()))
                 .map_err(|_| {
-                    ApiError::bad_request("invalid_query", format!("unknown status {status:?}"))
+                    ApiError::new(
+                        ErrorCode::InvalidQuery,
+                        format!("unknown status {status:?}"),
+                    )
                 })
         })
         .transpose()?;
@@ -1711,7 +1715,7 @@ pub async fn list_cases(
         .as_deref()
         .map(|id| {
             SubjectId::parse(id)
-                .map_err(|error| ApiError::bad_request("invalid_query", error.to_string()))
+                .map_err(|error| ApiError::new(ErrorCode::InvalidQuery, error.to_string()))
         })
         .transpose()?;
     let case_number = query
@@ -1720,8 +1724,8 @@ pub async fn list_cases(
         .map(|number| {
             let number = number.trim().to_ascii_uppercase();
             if number.is_empty() || number.len() > 64 {
-                Err(ApiError::bad_request(
-                    "invalid_query",
+                Err(ApiError::new(
+                    ErrorCode::InvalidQuery,
                     "case_number must be 1 to 64 characters",
                 ))
             } else {
@@ -1738,8 +1742,8 @@ pub async fn list_cases(
                 .ok()
                 .filter(|n| *n > 0)
                 .ok_or_else(|| {
-                    ApiError::bad_request(
-                        "invalid_cursor",
+                    ApiError::new(
+                        ErrorCode::InvalidCursor,
                         "the cursor is not one this server gave",
                     )
                 })
@@ -1754,8 +1758,8 @@ pub async fn list_cases(
         limit: query.limit.unwrap_or(50),
     };
     if !(1..=200).contains(&filter.limit) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
             "limit must be 1 to 200",
         ));
     }
@@ -1805,8 +1809,8 @@ pub async fn case_history(
     match state.db.case_view(&case_id).await? {
         Some(view) => {
             if let Visibility::Enterprise = visibility(&actor, &view)? {
-                return Err(ApiError::forbidden(
-                    "history_not_available",
+                return Err(ApiError::new(
+                    ErrorCode::HistoryNotAvailable,
                     "the full history is for staff; your case's status and answer are at /api/v1/cases/{id}",
                 ));
             }

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
+use crate::codes::ErrorCode;
 use crate::error::{problem_response, ApiError};
 use crate::state::AppState;
 
@@ -78,8 +79,8 @@ impl CommandHeaders {
                 let text = text.strip_prefix("W/").unwrap_or(text);
                 let number = text.trim_matches('"');
                 Some(number.parse::<u64>().map_err(|_| {
-                    ApiError::bad_request(
-                        "invalid_if_match",
+                    ApiError::new(
+                        ErrorCode::InvalidIfMatch,
                         "If-Match must be a version in quotes, e.g. \"3\"",
                     )
                 })?)
@@ -90,8 +91,8 @@ impl CommandHeaders {
             Some(value) => {
                 let key = value.to_str().unwrap_or_default().trim();
                 if key.is_empty() || key.len() > 255 {
-                    return Err(ApiError::bad_request(
-                        "invalid_idempotency_key",
+                    return Err(ApiError::new(
+                        ErrorCode::InvalidIdempotencyKey,
                         "Idempotency-Key must be 1 to 255 visible ASCII characters",
                     ));
                 }
@@ -190,11 +191,16 @@ refusal!(
 /// Maps a refusal to its answer: not found 404, forbidden 403, conflict 409, rule 422.
 pub fn refusal_error<E: Refusal>(error: &E) -> ApiError {
     let detail = error.to_string();
-    match error.kind() {
-        RefusalKind::NotFound => ApiError::not_found(error.code(), detail),
-        RefusalKind::Forbidden => ApiError::forbidden(error.code(), detail),
-        RefusalKind::Conflict => ApiError::new(StatusCode::CONFLICT, error.code(), detail),
-        RefusalKind::Rule => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, error.code(), detail),
+    ApiError::refusal(refusal_status(error.kind()), error.code(), detail)
+}
+
+/// The status of a refusal's kind; the registry gives every domain code this status.
+pub fn refusal_status(kind: RefusalKind) -> StatusCode {
+    match kind {
+        RefusalKind::NotFound => StatusCode::NOT_FOUND,
+        RefusalKind::Forbidden => StatusCode::FORBIDDEN,
+        RefusalKind::Conflict => StatusCode::CONFLICT,
+        RefusalKind::Rule => StatusCode::UNPROCESSABLE_ENTITY,
     }
 }
 
@@ -207,13 +213,11 @@ fn execute_error<E: Refusal>(error: ExecuteError<E>) -> ApiError {
     match error {
         ExecuteError::Rejected(error) => refusal_error(&error),
         ExecuteError::VersionMismatch { expected, current } => ApiError::new(
-            StatusCode::PRECONDITION_FAILED,
-            "version_mismatch",
+            ErrorCode::VersionMismatch,
             format!("If-Match expected version {expected}, the current version is {current}"),
         ),
         ExecuteError::Conflict => ApiError::new(
-            StatusCode::CONFLICT,
-            "concurrent_modification",
+            ErrorCode::ConcurrentModification,
             "another change was committed first; read it again and retry",
         ),
         ExecuteError::Store(error) => ApiError::from(error),
@@ -305,8 +309,7 @@ pub struct CommandRequest<'a> {
 
 fn in_progress() -> ApiError {
     ApiError::new(
-        StatusCode::CONFLICT,
-        "idempotency_key_in_progress",
+        ErrorCode::IdempotencyKeyInProgress,
         "a request with this Idempotency-Key is still being processed",
     )
 }
@@ -442,8 +445,7 @@ where
             Claim::Replay { status, body } => return Ok(replay(status, body, collection)),
             Claim::Mismatch => {
                 return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "idempotency_key_reused",
+                    ErrorCode::IdempotencyKeyReused,
                     "this Idempotency-Key was used for a different request",
                 ))
             }

@@ -35,6 +35,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::audit::record_access;
 use crate::auth::Authenticated;
+use crate::codes::ErrorCode;
 use crate::commands::{self};
 use crate::error::{ApiError, Problem};
 use crate::experts::{EmptyRequest, MinPositionQuery, ReasonRequest};
@@ -483,7 +484,7 @@ pub struct OpinionsQuery {
 // Visibility
 
 fn not_found() -> ApiError {
-    ApiError::not_found("consultation_not_found", "consultation not found")
+    ApiError::new(ErrorCode::ConsultationNotFound, "consultation not found")
 }
 
 fn parse_id(text: &str) -> Result<ConsultationId, ApiError> {
@@ -504,8 +505,8 @@ enum Sight {
 }
 
 fn role_not_allowed() -> ApiError {
-    ApiError::forbidden(
-        "role_not_allowed",
+    ApiError::new(
+        ErrorCode::RoleNotAllowed,
         "this role has no access to consultation requests",
     )
 }
@@ -1166,15 +1167,15 @@ pub async fn list_consultations(
 ) -> Result<Json<ConsultationListBody>, ApiError> {
     let limit = query.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
             "limit must be 1 to 500",
         ));
     }
     if let Some(status) = query.status.as_deref() {
         if caseledger_domain::consultation::ConsultationStatus::parse(status).is_none() {
-            return Err(ApiError::bad_request(
-                "invalid_query",
+            return Err(ApiError::new(
+                ErrorCode::InvalidQuery,
                 format!("unknown status {status:?}"),
             ));
         }
@@ -1188,7 +1189,7 @@ pub async fn list_consultations(
     if actor.has_any(OVERSIGHT) {
     } else if actor.has_any(DEPARTMENT_STAFF) {
         let org = actor.org.clone().ok_or_else(|| {
-            ApiError::forbidden("no_department", "your token names no department")
+            ApiError::new(ErrorCode::NoDepartment, "your token names no department")
         })?;
         filter.requesting_unit = Some(org);
     } else if actor.has(Role::Expert) {
@@ -1237,17 +1238,18 @@ pub async fn list_opinions(
         Sight::Oversight if actor.has_any(&[Role::PanelSecretary, Role::Auditor]) => true,
         Sight::Oversight | Sight::Requester if concluded => false,
         Sight::Oversight | Sight::Requester => {
-            return Err(ApiError::forbidden(
-                "opinions_private_until_conclusion",
+            return Err(ApiError::new(
+                ErrorCode::OpinionsPrivateUntilConclusion,
                 "individual opinions are private until the conclusion",
             ))
         }
         Sight::PledgedExpert => true,
         Sight::InvitedExpert => {
-            return Err(ApiError::forbidden(
-                "pledge_required",
+            return Err(ApiError::new(
+                ErrorCode::PledgeRequired,
                 "accept the seat and the confidentiality pledge first",
-            ))
+            )
+            .with_status(StatusCode::FORBIDDEN))
         }
     };
     let own_only = sight == Sight::PledgedExpert;

@@ -7,6 +7,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+pub use crate::codes::ErrorCode;
+
 /// One invalid field of a request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct FieldError {
@@ -28,7 +30,8 @@ pub struct Problem {
     pub status: u16,
     /// What went wrong in this request.
     pub detail: String,
-    /// The stable machine-readable code, e.g. `no_response_yet`.
+    /// The stable machine-readable code, e.g. `no_response_yet`: one of the registry's codes.
+    #[schema(value_type = ErrorCode)]
     pub code: String,
     /// The invalid fields, for `validation_failed`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -46,35 +49,34 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    /// An answer with `status`, a stable `code` and a human-readable `detail`.
-    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+    /// An answer with a registered `code` (and the status the registry gives it) and a
+    /// human-readable `detail`.
+    pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
         Self {
-            status,
-            code,
+            status: code.status(),
+            code: code.code(),
             detail: detail.into(),
             errors: Vec::new(),
             retry_after_seconds: None,
         }
     }
 
-    /// 400 with `code`.
-    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, detail)
+    /// The same answer with another status: only for the registry's documented exceptions
+    /// (`request_rejected` carries the status axum chose; `pledge_required` is 403 on a read).
+    pub(crate) fn with_status(self, status: StatusCode) -> Self {
+        Self { status, ..self }
     }
 
-    /// 401: the token is missing, malformed or expired.
-    pub fn unauthorized(code: &'static str, detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, code, detail)
-    }
-
-    /// 403 with `code`.
-    pub fn forbidden(code: &'static str, detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, code, detail)
-    }
-
-    /// 404 with `code`.
-    pub fn not_found(code: &'static str, detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, code, detail)
+    /// An aggregate's refusal: its `code()` string with the status its kind maps to. Every such
+    /// code is in the registry with that status (`codes` tests read the domain's sources).
+    pub(crate) fn refusal(status: StatusCode, code: &'static str, detail: String) -> Self {
+        Self {
+            status,
+            code,
+            detail,
+            errors: Vec::new(),
+            retry_after_seconds: None,
+        }
     }
 
     /// 422 `validation_failed` listing the invalid fields.
@@ -86,19 +88,15 @@ impl ApiError {
             .join("; ");
         Self {
             errors,
-            ..Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_failed",
-                detail,
-            )
+            ..Self::new(ErrorCode::ValidationFailed, detail)
         }
     }
 
-    /// 503 with `code`, to be retried after `seconds`.
-    pub fn unavailable(code: &'static str, detail: impl Into<String>, seconds: u32) -> Self {
+    /// A 503 answer with `code`, to be retried after `seconds`.
+    pub fn unavailable(code: ErrorCode, detail: impl Into<String>, seconds: u32) -> Self {
         Self {
             retry_after_seconds: Some(seconds),
-            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, code, detail)
+            ..Self::new(code, detail)
         }
     }
 
@@ -106,8 +104,7 @@ impl ApiError {
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(%cause, "internal error");
         Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
+            ErrorCode::InternalError,
             "an internal error occurred; it has been logged",
         )
     }
@@ -170,7 +167,7 @@ impl From<caseledger_store::StoreError> for ApiError {
         if error.is_unavailable() {
             tracing::warn!(%error, "database busy or unreachable");
             ApiError::unavailable(
-                "storage_unavailable",
+                ErrorCode::StorageUnavailable,
                 "the database is busy or unreachable; retry shortly",
                 1,
             )

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Authenticated;
+use crate::codes::ErrorCode;
 use crate::commands::{self};
 use crate::error::{ApiError, Problem};
 use crate::fields::Fields;
@@ -162,7 +163,7 @@ pub struct MinPositionQuery {
 }
 
 fn not_found() -> ApiError {
-    ApiError::not_found("expert_not_found", "expert not found")
+    ApiError::new(ErrorCode::ExpertNotFound, "expert not found")
 }
 
 fn parse_expert_id(text: &str) -> Result<ExpertId, ApiError> {
@@ -177,8 +178,8 @@ fn check_readable(actor: &Actor, expert_id: &ExpertId) -> Result<(), ApiError> {
     if actor.has(Role::Expert) {
         return Err(not_found());
     }
-    Err(ApiError::forbidden(
-        "role_not_allowed",
+    Err(ApiError::new(
+        ErrorCode::RoleNotAllowed,
         "the expert pool is kept by the panel secretary",
     ))
 }
@@ -489,15 +490,15 @@ pub async fn list_experts(
     ApiQuery(query): ApiQuery<ExpertListQuery>,
 ) -> Result<Json<ExpertListBody>, ApiError> {
     if !actor.has_any(POOL_READERS) {
-        return Err(ApiError::forbidden(
-            "role_not_allowed",
+        return Err(ApiError::new(
+            ErrorCode::RoleNotAllowed,
             "the expert pool is read by the panel secretary, auditors and district leaders",
         ));
     }
     if let Some(status) = query.status.as_deref() {
         if !matches!(status, "active" | "suspended" | "removed") {
-            return Err(ApiError::bad_request(
-                "invalid_query",
+            return Err(ApiError::new(
+                ErrorCode::InvalidQuery,
                 "status must be active, suspended or removed",
             ));
         }

@@ -11,6 +11,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
+use crate::codes::ErrorCode;
 use crate::error::ApiError;
 
 /// `Json<T>` with caseledger's error answers: 400 for malformed JSON or a wrong type, 413 for a
@@ -36,7 +37,7 @@ where
                 if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                     payload_too_large()
                 } else {
-                    ApiError::bad_request("unreadable_body", rejection.body_text())
+                    ApiError::new(ErrorCode::UnreadableBody, rejection.body_text())
                 }
             })?;
         reject_nul_in_json(&bytes)?;
@@ -70,24 +71,19 @@ fn has_json_content_type(headers: &HeaderMap) -> bool {
 
 fn unsupported_media_type() -> ApiError {
     ApiError::new(
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "unsupported_media_type",
+        ErrorCode::UnsupportedMediaType,
         "send the body as application/json",
     )
 }
 
 fn payload_too_large() -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
-        "the body exceeds 1 MiB",
-    )
+    ApiError::new(ErrorCode::PayloadTooLarge, "the body exceeds 1 MiB")
 }
 
 /// The 400 answer to a NUL character in the text of a request.
 fn nul_refused(place: &str) -> ApiError {
-    ApiError::bad_request(
-        "invalid_text",
+    ApiError::new(
+        ErrorCode::InvalidText,
         format!("{place} contains the NUL character (U+0000), which no text may contain"),
     )
 }
@@ -161,14 +157,14 @@ pub async fn reject_nul_in_uri(request: Request, next: Next) -> Response {
 fn rejection_to_problem(rejection: JsonRejection) -> ApiError {
     match rejection {
         JsonRejection::JsonSyntaxError(error) => {
-            ApiError::bad_request("malformed_json", error.body_text())
+            ApiError::new(ErrorCode::MalformedJson, error.body_text())
         }
         JsonRejection::JsonDataError(error) => {
-            ApiError::bad_request("invalid_body", error.body_text())
+            ApiError::new(ErrorCode::InvalidBody, error.body_text())
         }
         JsonRejection::MissingJsonContentType(_) => unsupported_media_type(),
         other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => payload_too_large(),
-        other => ApiError::bad_request("unreadable_body", other.body_text()),
+        other => ApiError::new(ErrorCode::UnreadableBody, other.body_text()),
     }
 }
 
@@ -186,8 +182,8 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         match Query::<T>::from_request_parts(parts, state).await {
             Ok(Query(value)) => Ok(ApiQuery(value)),
-            Err(rejection) => Err(ApiError::bad_request(
-                "invalid_query",
+            Err(rejection) => Err(ApiError::new(
+                ErrorCode::InvalidQuery,
                 rejection.body_text(),
             )),
         }

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Authenticated;
+use crate::codes::ErrorCode;
 use crate::error::{ApiError, Problem};
 use crate::json::ApiQuery;
 use crate::reads::wait_for_projection;
@@ -213,12 +214,12 @@ pub fn kpi_body(state: &AppState, kpi: &DepartmentKpi) -> KpiBody {
 
 fn parse_period(text: &str, name: &str) -> Result<KpiPeriod, ApiError> {
     KpiPeriod::parse(text)
-        .map_err(|error| ApiError::bad_request("invalid_query", format!("{name}: {error}")))
+        .map_err(|error| ApiError::new(ErrorCode::InvalidQuery, format!("{name}: {error}")))
 }
 
 /// 404 for a department the reference data does not know.
 pub fn known_department(state: &AppState, id: &str) -> Result<DepartmentId, ApiError> {
-    let not_found = || ApiError::not_found("department_not_found", "department not found");
+    let not_found = || ApiError::new(ErrorCode::DepartmentNotFound, "department not found");
     let id = DepartmentId::parse(id).map_err(|_| not_found())?;
     state.reference.department(&id).ok_or_else(not_found)?;
     Ok(id)
@@ -233,13 +234,13 @@ fn check_department_reader(actor: &Actor, department: &DepartmentId) -> Result<(
         if actor.acts_for(department.as_str()) {
             return Ok(());
         }
-        return Err(ApiError::forbidden(
-            "not_own_department",
+        return Err(ApiError::new(
+            ErrorCode::NotOwnDepartment,
             "department staff read their own department's KPIs only",
         ));
     }
-    Err(ApiError::forbidden(
-        "role_not_allowed",
+    Err(ApiError::new(
+        ErrorCode::RoleNotAllowed,
         "this role has no access to department KPIs",
     ))
 }
@@ -304,8 +305,8 @@ pub async fn kpi_list(
     ApiQuery(query): ApiQuery<KpiQuery>,
 ) -> Result<Json<KpiListAnswer>, ApiError> {
     if !actor.has_any(DISTRICT_READERS) {
-        return Err(ApiError::forbidden(
-            "role_not_allowed",
+        return Err(ApiError::new(
+            ErrorCode::RoleNotAllowed,
             "the KPI list across departments is for district staff and auditors",
         ));
     }
@@ -384,22 +385,22 @@ pub async fn kpi_trend(
     let from = parse_period(&query.from, "from")?;
     let to = parse_period(&query.to, "to")?;
     if from.granularity() != to.granularity() {
-        return Err(ApiError::bad_request(
-            "invalid_query",
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
             "from and to must be periods of the same kind",
         ));
     }
     if from > to {
-        return Err(ApiError::bad_request(
-            "invalid_query",
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
             "from must not be after to",
         ));
     }
     let mut periods = vec![from];
     while *periods.last().expect("not empty") < to {
         if periods.len() >= MAX_TREND_PERIODS {
-            return Err(ApiError::bad_request(
-                "invalid_query",
+            return Err(ApiError::new(
+                ErrorCode::InvalidQuery,
                 format!("a trend spans at most {MAX_TREND_PERIODS} periods"),
             ));
         }

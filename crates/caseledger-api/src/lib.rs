@@ -13,6 +13,7 @@ pub mod appraisals;
 pub mod audit;
 pub mod auth;
 pub mod cases;
+pub mod codes;
 pub mod commands;
 pub mod consultations;
 pub mod error;
@@ -32,6 +33,7 @@ pub mod state;
 pub mod subjects;
 pub mod timers;
 
+use crate::codes::ErrorCode;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
@@ -519,14 +521,14 @@ async fn plain_errors_as_problems(request: Request, next: Next) -> Response {
     use axum::http::StatusCode;
     use axum::response::IntoResponse;
     let error = match status {
-        StatusCode::BAD_REQUEST => error::ApiError::bad_request(
-            "invalid_path",
+        StatusCode::BAD_REQUEST => error::ApiError::new(
+            ErrorCode::InvalidPath,
             "a path segment is not valid: not UTF-8, or not of the expected type",
         ),
         StatusCode::NOT_FOUND => ops::fallback().await,
         StatusCode::METHOD_NOT_ALLOWED => ops::method_not_allowed().await,
         StatusCode::PAYLOAD_TOO_LARGE => {
-            error::ApiError::new(status, "payload_too_large", "the request body is too large")
+            error::ApiError::new(ErrorCode::PayloadTooLarge, "the request body is too large")
         }
         status if status.is_server_error() => {
             let body = axum::body::to_bytes(response.into_body(), 4096)
@@ -535,12 +537,12 @@ async fn plain_errors_as_problems(request: Request, next: Next) -> Response {
             error::ApiError::internal(String::from_utf8_lossy(&body))
         }
         status => error::ApiError::new(
-            status,
-            "request_rejected",
+            ErrorCode::RequestRejected,
             status
                 .canonical_reason()
                 .unwrap_or("the request was rejected"),
-        ),
+        )
+        .with_status(status),
     };
     error.into_response()
 }

@@ -67,7 +67,7 @@ use crate::{
         rewards::file_objection, rewards::get_nomination, rewards::list_nominations,
         rewards::objection_filers, rewards::public_notices, rewards::public_awards,
     ),
-    components(schemas(error::Problem, error::FieldError, commands::CommandAccepted)),
+    components(schemas(error::Problem, error::FieldError, error::ErrorCode, commands::CommandAccepted)),
     modifiers(&BearerAuth),
     tags(
         (name = "cases", description = "Enterprise and talent cases (企业/人才诉求)"),

@@ -9,6 +9,7 @@ use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
 use crate::auth::Authenticated;
+use crate::codes::ErrorCode;
 use crate::error::{ApiError, Problem};
 use crate::state::AppState;
 
@@ -50,7 +51,7 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
         Err(error) => {
             tracing::warn!(%error, "liveness: the database cannot be written");
             ApiError::unavailable(
-                "storage_unavailable",
+                ErrorCode::StorageUnavailable,
                 "the database cannot be written (disk full or I/O error); retry shortly",
                 1,
             )
@@ -184,15 +185,14 @@ pub async fn docs() -> Html<String> {
 /// A known path with a method it does not serve.
 pub async fn method_not_allowed() -> ApiError {
     ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        ErrorCode::MethodNotAllowed,
         "this endpoint does not serve that method; see /docs",
     )
 }
 
 /// Any unknown path.
 pub async fn fallback() -> ApiError {
-    ApiError::not_found("route_not_found", "no such endpoint; see /docs")
+    ApiError::new(ErrorCode::RouteNotFound, "no such endpoint; see /docs")
 }
 
 #[cfg(test)]

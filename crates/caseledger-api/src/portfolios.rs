@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Authenticated;
+use crate::codes::ErrorCode;
 use crate::commands::{self, CommandAccepted};
 use crate::error::{ApiError, Problem};
 use crate::fields::{parse_date, Fields};
@@ -297,7 +298,7 @@ pub struct VisitListBody {
 // Visibility and look-ups
 
 fn not_found() -> ApiError {
-    ApiError::not_found("portfolio_not_found", "portfolio not found")
+    ApiError::new(ErrorCode::PortfolioNotFound, "portfolio not found")
 }
 
 fn parse_portfolio_id(text: &str) -> Result<PortfolioId, ApiError> {
@@ -311,12 +312,12 @@ fn readable_scope(actor: &Actor) -> Result<Option<String>, ApiError> {
     }
     if actor.has_any(DEPARTMENT_ROLES) {
         let org = actor.org.as_deref().ok_or_else(|| {
-            ApiError::forbidden("no_department", "your token names no department")
+            ApiError::new(ErrorCode::NoDepartment, "your token names no department")
         })?;
         return Ok(Some(format!("department.{org}")));
     }
-    Err(ApiError::forbidden(
-        "role_not_allowed",
+    Err(ApiError::new(
+        ErrorCode::RoleNotAllowed,
         "this role has no access to liaison portfolios",
     ))
 }
@@ -334,8 +335,8 @@ fn parse_owner_kind(text: Option<&str>) -> Result<Option<String>, ApiError> {
     match text {
         None => Ok(None),
         Some(kind @ ("leader" | "department")) => Ok(Some(kind.to_owned())),
-        Some(other) => Err(ApiError::bad_request(
-            "invalid_query",
+        Some(other) => Err(ApiError::new(
+            ErrorCode::InvalidQuery,
             format!("owner_kind must be leader or department, not {other:?}"),
         )),
     }
@@ -979,7 +980,7 @@ pub async fn list_visits(
         .as_deref()
         .map(|id| {
             SubjectId::parse(id)
-                .map_err(|error| ApiError::bad_request("invalid_query", error.to_string()))
+                .map_err(|error| ApiError::new(ErrorCode::InvalidQuery, error.to_string()))
         })
         .transpose()?;
     wait_for_projection(&state, "portfolios", query.min_position).await?;

@@ -12,6 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Authenticated;
 use crate::cases::{time, verifier_hash, CaseBody};
+use crate::codes::ErrorCode;
 use crate::error::{ApiError, Problem};
 use crate::json::{ApiJson, ApiQuery};
 use crate::reads::wait_for_projection;
@@ -74,8 +75,8 @@ fn limit(limit: Option<i64>) -> Result<i64, ApiError> {
     if (1..=500).contains(&limit) {
         Ok(limit)
     } else {
-        Err(ApiError::bad_request(
-            "invalid_query",
+        Err(ApiError::new(
+            ErrorCode::InvalidQuery,
             "limit must be 1 to 500",
         ))
     }
@@ -85,8 +86,8 @@ fn require_district_reader(actor: &Actor) -> Result<(), ApiError> {
     if actor.has_any(DISTRICT_READERS) {
         Ok(())
     } else {
-        Err(ApiError::forbidden(
-            "role_not_allowed",
+        Err(ApiError::new(
+            ErrorCode::RoleNotAllowed,
             "this list is for the dispatcher and district staff",
         ))
     }
@@ -130,8 +131,8 @@ pub async fn department_queue(
         .ok()
         .and_then(|id| state.reference.department(&id).map(|_| id));
     let Some(department) = known else {
-        return Err(ApiError::not_found(
-            "department_not_found",
+        return Err(ApiError::new(
+            ErrorCode::DepartmentNotFound,
             "no department with this id",
         ));
     };
@@ -139,8 +140,8 @@ pub async fn department_queue(
         && actor.acts_for(department.as_str());
     if !own_department {
         require_district_reader(&actor).map_err(|_| {
-            ApiError::forbidden(
-                "department_not_allowed",
+            ApiError::new(
+                ErrorCode::DepartmentNotAllowed,
                 "you may see only your own department's queue",
             )
         })?;
@@ -265,8 +266,8 @@ pub struct PublicStatusBody {
 }
 
 fn lookup_failed() -> ApiError {
-    ApiError::not_found(
-        "case_not_found",
+    ApiError::new(
+        ErrorCode::CaseNotFound,
         "no case with this number and verifier code",
     )
 }

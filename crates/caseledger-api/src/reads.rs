@@ -6,6 +6,7 @@ use std::time::Duration;
 use caseledger_store::projector::CatchUp;
 use chrono::{DateTime, NaiveDate, Utc};
 
+use crate::codes::ErrorCode;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -28,12 +29,12 @@ pub async fn wait_for_projection(
         .await?
     {
         CatchUp::Reached => Ok(()),
-        CatchUp::UnknownPosition => Err(ApiError::bad_request(
-            "unknown_position",
+        CatchUp::UnknownPosition => Err(ApiError::new(
+            ErrorCode::UnknownPosition,
             format!("no event has position {position}"),
         )),
         CatchUp::TimedOut => Err(ApiError::unavailable(
-            "projection_behind",
+            ErrorCode::ProjectionBehind,
             "the view has not caught up with that position yet; retry shortly",
             1,
         )),
@@ -55,6 +56,6 @@ pub fn as_of(text: Option<&str>, now: DateTime<Utc>) -> Result<NaiveDate, ApiErr
     match text {
         None => Ok(china_today(now)),
         Some(text) => crate::fields::parse_date(text)
-            .map_err(|message| ApiError::bad_request("invalid_query", format!("as_of {message}"))),
+            .map_err(|message| ApiError::new(ErrorCode::InvalidQuery, format!("as_of {message}"))),
     }
 }

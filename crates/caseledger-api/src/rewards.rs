@@ -45,6 +45,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::audit::record_access;
 use crate::auth::Authenticated;
+use crate::codes::ErrorCode;
 use crate::commands::{self, event_metadata, fingerprint, CommandHeaders, CommandRequest};
 use crate::error::{ApiError, Problem};
 use crate::experts::{EmptyRequest, MinPositionQuery};
@@ -771,13 +772,13 @@ pub struct AuditQuery {
 // Helpers
 
 fn program_not_found() -> ApiError {
-    ApiError::not_found("program_not_found", "reward program not found")
+    ApiError::new(ErrorCode::ProgramNotFound, "reward program not found")
 }
 fn nomination_not_found() -> ApiError {
-    ApiError::not_found("nomination_not_found", "nomination not found")
+    ApiError::new(ErrorCode::NominationNotFound, "nomination not found")
 }
 fn role_not_allowed() -> ApiError {
-    ApiError::forbidden("role_not_allowed", "your role may not read this")
+    ApiError::new(ErrorCode::RoleNotAllowed, "your role may not read this")
 }
 fn missing() -> ApiError {
     ApiError::internal("validated fields missing")
@@ -1433,8 +1434,8 @@ pub async fn program_audit(
         None | Some("json") => false,
         Some("csv") => true,
         Some(_) => {
-            return Err(ApiError::bad_request(
-                "invalid_query",
+            return Err(ApiError::new(
+                ErrorCode::InvalidQuery,
                 "format must be json or csv",
             ))
         }

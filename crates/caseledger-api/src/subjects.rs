@@ -22,6 +22,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::audit::record_access;
 use crate::auth::Authenticated;
+use crate::codes::ErrorCode;
 use crate::commands::{self, CommandAccepted};
 use crate::error::{ApiError, Problem};
 use crate::fields::Fields;
@@ -224,15 +225,15 @@ fn access(actor: &Actor, subject_id: &str) -> Result<Access, ApiError> {
     } else if actor.has_any(DEPARTMENT_ROLES) {
         Ok(Access::Public)
     } else {
-        Err(ApiError::forbidden(
-            "role_not_allowed",
+        Err(ApiError::new(
+            ErrorCode::RoleNotAllowed,
             "this role has no access to subjects",
         ))
     }
 }
 
 fn not_found() -> ApiError {
-    ApiError::not_found("subject_not_found", "subject not found")
+    ApiError::new(ErrorCode::SubjectNotFound, "subject not found")
 }
 
 fn parse_subject_id(text: &str) -> Result<SubjectId, ApiError> {
@@ -512,7 +513,7 @@ pub async fn list_subjects(
         .as_deref()
         .map(|kind| {
             SubjectKind::parse(kind).ok_or_else(|| {
-                ApiError::bad_request("invalid_query", format!("unknown kind {kind:?}"))
+                ApiError::new(ErrorCode::InvalidQuery, format!("unknown kind {kind:?}"))
             })
         })
         .transpose()?;
@@ -525,8 +526,8 @@ pub async fn list_subjects(
                 .ok()
                 .filter(|n| *n > 0)
                 .ok_or_else(|| {
-                    ApiError::bad_request(
-                        "invalid_cursor",
+                    ApiError::new(
+                        ErrorCode::InvalidCursor,
                         "the cursor is not one this server gave",
                     )
                 })
@@ -534,8 +535,8 @@ pub async fn list_subjects(
         .transpose()?;
     let limit = query.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
             "limit must be 1 to 200",
         ));
     }
@@ -549,15 +550,15 @@ pub async fn list_subjects(
         true
     } else if actor.has(Role::Enterprise) {
         let own = actor.org.clone().ok_or_else(|| {
-            ApiError::forbidden("no_enterprise", "your token names no enterprise")
+            ApiError::new(ErrorCode::NoEnterprise, "your token names no enterprise")
         })?;
         filter.subject_id = Some(own);
         true
     } else if actor.has_any(DEPARTMENT_ROLES) {
         false
     } else {
-        return Err(ApiError::forbidden(
-            "role_not_allowed",
+        return Err(ApiError::new(
+            ErrorCode::RoleNotAllowed,
             "this role has no access to subjects",
         ));
     };
