@@ -189,7 +189,7 @@ impl RewardNomination {
         }
     }
 
-    /// Decides a command.
+    /// Decides which events `command` records, or why it is refused. Pure.
     pub fn decide(
         &self,
         command: Authored<NominationCommand>,

@@ -16,6 +16,7 @@ use super::event::NominationEvent;
 use super::types::NominationStatus;
 use super::{Issued, RewardNomination};
 
+/// The ids, comma-separated, for a refusal's message.
 fn list(ids: impl IntoIterator<Item = impl std::fmt::Display>) -> String {
     ids.into_iter()
         .map(|id| id.to_string())
