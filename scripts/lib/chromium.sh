@@ -27,5 +27,17 @@ MSG
       exit 1
     fi
   fi
+  # A browser that was installed without a CJK font renders the Chinese page as boxes: the
+  # test still checks the text, but the screenshot a person looks at is useless. Install the
+  # font on its own when it is missing.
+  if command -v fc-list >/dev/null 2>&1 && [ -z "$(fc-list :lang=zh 2>/dev/null | head -n 1)" ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      step "no CJK font found: installing one (apt-get install -y fonts-wqy-zenhei)"
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-zenhei >/dev/null
+    else
+      echo "warning: no CJK font (fonts-wqy-zenhei): the page screenshot will show boxes" >&2
+    fi
+  fi
   export CHROMIUM=$found
 }
