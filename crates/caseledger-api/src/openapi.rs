@@ -68,7 +68,7 @@ use crate::{
         rewards::objection_filers, rewards::public_notices, rewards::public_awards,
     ),
     components(schemas(error::Problem, error::FieldError, error::ErrorCode, commands::CommandAccepted)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &CommonAnswers),
     tags(
         (name = "cases", description = "Enterprise and talent cases (企业/人才诉求)"),
         (name = "queues", description = "Work queues: a department's queue by due time, the dispatcher's unassigned and overdue lists"),
@@ -100,6 +100,105 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+    }
+}
+
+/// The answers every route can give whatever its handler does, documented once here instead of
+/// in every annotation: a bearer-protected operation can answer 401; every route can answer 400
+/// (a NUL character or invalid UTF-8 in its path or query is refused before any handler) and 503
+/// (storage unavailable); an operation with a body can answer 413 and 415. An operation that
+/// documents one of these statuses itself keeps its own, more specific description.
+struct CommonAnswers;
+
+/// `(status, component name, description, applies to)`.
+const COMMON_ANSWERS: [(&str, &str, &str, Applies); 5] = [
+    (
+        "400",
+        "BadRequest",
+        "A malformed request: `invalid_text` (a NUL character), `invalid_path`, `invalid_query`, \
+         `malformed_json`, `invalid_body` …",
+        Applies::Every,
+    ),
+    (
+        "401",
+        "Unauthorized",
+        "`missing_token`, `invalid_token` or `token_expired`: send a valid bearer token",
+        Applies::Authenticated,
+    ),
+    (
+        "413",
+        "PayloadTooLarge",
+        "`payload_too_large`: the body is over 1 MiB",
+        Applies::WithBody,
+    ),
+    (
+        "415",
+        "UnsupportedMediaType",
+        "`unsupported_media_type`: send `Content-Type: application/json`",
+        Applies::WithBody,
+    ),
+    (
+        "503",
+        "Unavailable",
+        "`storage_unavailable` (retry after `Retry-After` seconds) or, for a read with \
+         `min_position`, `projection_behind`",
+        Applies::Every,
+    ),
+];
+
+#[derive(Clone, Copy)]
+enum Applies {
+    Every,
+    Authenticated,
+    WithBody,
+}
+
+impl Modify for CommonAnswers {
+    fn modify(&self, openapi: &mut OpenApiDocument) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        for (_, name, description, _) in COMMON_ANSWERS {
+            let problem = ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build();
+            let response = ResponseBuilder::new()
+                .description(description)
+                .content("application/problem+json", problem)
+                .build();
+            components
+                .responses
+                .insert(name.to_owned(), RefOr::T(response));
+        }
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let authenticated = operation
+                    .security
+                    .as_ref()
+                    .is_some_and(|requirements| !requirements.is_empty());
+                let with_body = operation.request_body.is_some();
+                for (status, name, _, applies) in COMMON_ANSWERS {
+                    let applies = match applies {
+                        Applies::Every => true,
+                        Applies::Authenticated => authenticated,
+                        Applies::WithBody => with_body,
+                    };
+                    if applies {
+                        operation
+                            .responses
+                            .responses
+                            .entry(status.to_owned())
+                            .or_insert_with(|| RefOr::Ref(Ref::from_response_name(name)));
+                    }
+                }
+            }
+        }
     }
 }
 
