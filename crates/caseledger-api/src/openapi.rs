@@ -106,12 +106,13 @@ impl Modify for BearerAuth {
 /// The answers every route can give whatever its handler does, documented once here instead of
 /// in every annotation: a bearer-protected operation can answer 401; every route can answer 400
 /// (a NUL character or invalid UTF-8 in its path or query is refused before any handler) and 503
-/// (storage unavailable); an operation with a body can answer 413 and 415. An operation that
+/// (storage unavailable); an operation with a body can answer 413 and 415; a command can answer
+/// 409 and 412 (`If-Match`, `Idempotency-Key`). An operation that
 /// documents one of these statuses itself keeps its own, more specific description.
 struct CommonAnswers;
 
 /// `(status, component name, description, applies to)`.
-const COMMON_ANSWERS: [(&str, &str, &str, Applies); 5] = [
+const COMMON_ANSWERS: [(&str, &str, &str, Applies); 7] = [
     (
         "400",
         "BadRequest",
@@ -138,6 +139,19 @@ const COMMON_ANSWERS: [(&str, &str, &str, Applies); 5] = [
         Applies::WithBody,
     ),
     (
+        "409",
+        "CommandConflict",
+        "`concurrent_modification` (with `If-Match`: another change was committed first) or \
+         `idempotency_key_in_progress` (the same key is still running)",
+        Applies::Command,
+    ),
+    (
+        "412",
+        "VersionMismatch",
+        "`version_mismatch`: `If-Match` does not name the current version",
+        Applies::Command,
+    ),
+    (
         "503",
         "Unavailable",
         "`storage_unavailable` (retry after `Retry-After` seconds) or, for a read with \
@@ -151,6 +165,25 @@ enum Applies {
     Every,
     Authenticated,
     WithBody,
+    /// A command endpoint (it answers `CommandAccepted`): every one runs through
+    /// `commands::execute`, which honours `If-Match` and `Idempotency-Key`.
+    Command,
+}
+
+/// Whether an operation's success answer is a `CommandAccepted`.
+fn is_command(operation: &utoipa::openapi::path::Operation) -> bool {
+    operation
+        .responses
+        .responses
+        .iter()
+        .filter(|(status, _)| status.starts_with('2'))
+        .any(|(_, response)| match response {
+            RefOr::T(response) => response.content.values().any(|content| {
+                matches!(&content.schema, Some(RefOr::Ref(schema))
+                    if schema.ref_location.ends_with("/CommandAccepted"))
+            }),
+            RefOr::Ref(_) => false,
+        })
 }
 
 impl Modify for CommonAnswers {
@@ -183,11 +216,13 @@ impl Modify for CommonAnswers {
                     .as_ref()
                     .is_some_and(|requirements| !requirements.is_empty());
                 let with_body = operation.request_body.is_some();
+                let command = is_command(operation);
                 for (status, name, _, applies) in COMMON_ANSWERS {
                     let applies = match applies {
                         Applies::Every => true,
                         Applies::Authenticated => authenticated,
                         Applies::WithBody => with_body,
+                        Applies::Command => command,
                     };
                     if applies {
                         operation

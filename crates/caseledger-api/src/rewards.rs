@@ -1324,19 +1324,7 @@ async fn current_committee(
     state: &AppState,
     id: &NominationId,
 ) -> Result<BTreeSet<UserId>, ApiError> {
-    let history = state
-        .db
-        .stream_history(caseledger_store::rewards::NOMINATION_TYPE, &id.to_string())
-        .await?;
-    let program_id = history
-        .first()
-        .and_then(|e| serde_json::from_str::<serde_json::Value>(&e.payload).ok())
-        .and_then(|v| {
-            v["NominationSubmitted"]["program_id"]
-                .as_str()
-                .map(str::to_owned)
-        });
-    let Some(program_id) = program_id else {
+    let Some(program_id) = program_of_nomination(state, &id.to_string()).await? else {
         return Ok(BTreeSet::new());
     };
     Ok(state
