@@ -6,7 +6,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::ToSchema;
 
 use crate::auth::Authenticated;
 use crate::codes::ErrorCode;
@@ -165,10 +165,9 @@ pub async fn departments(
     )
 }
 
-/// The OpenAPI 3.1 document, generated from the handlers' annotations.
+/// The OpenAPI 3.1 document, generated from the routes as registered.
 pub async fn openapi_json() -> Response {
-    let document = crate::openapi::ApiDoc::openapi();
-    match document.to_json() {
+    match crate::openapi::document().to_json() {
         Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
         Err(error) => ApiError::internal(error).into_response(),
     }
@@ -178,7 +177,7 @@ pub async fn openapi_json() -> Response {
 /// network access needed.
 pub async fn docs() -> Html<String> {
     Html(crate::openapi::render_reference_page(
-        &crate::openapi::ApiDoc::openapi(),
+        &crate::openapi::document(),
     ))
 }
 
