@@ -2,8 +2,8 @@
 //! policy and calendar, timers that fire exactly once (with two runners and after a restart),
 //! escalation, the department and dispatcher queues, and the public status lookup.
 
-use caseledger_api::timers::fire_due_timers;
 use caseledger_api::{AppState, ReferenceData};
+use caseledger_app::timers::fire_due_timers;
 use serde_json::{json, Value};
 
 use crate::on_both;

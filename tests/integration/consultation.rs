@@ -490,7 +490,7 @@ async fn investment_project_consultation_from_draw_to_close(db: TestDb) {
 
     // Both views rebuild from the log to what the live projector wrote (before the auditor's
     // listing below writes another access record for the live projector to apply).
-    let projector = caseledger_store::Projector::new(db.db.clone(), caseledger_api::projections());
+    let projector = caseledger_store::Projector::new(db.db.clone(), caseledger_app::projections());
     for name in ["experts", "consultations"] {
         let reached = projector
             .wait_for(name, closed, std::time::Duration::from_secs(5))

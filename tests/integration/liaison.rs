@@ -561,7 +561,7 @@ async fn portfolio_visits_raise_cases_and_show_overdue(db: TestDb) {
         .is_empty());
 
     // Both views rebuild from the log to what the live projector wrote.
-    let projector = caseledger_store::Projector::new(db.db.clone(), caseledger_api::projections());
+    let projector = caseledger_store::Projector::new(db.db.clone(), caseledger_app::projections());
     for name in ["subjects", "portfolios"] {
         let reached = projector
             .wait_for(name, position, std::time::Duration::from_secs(5))

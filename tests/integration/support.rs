@@ -136,9 +136,9 @@ impl ManualClock {
             .to_utc();
     }
 
-    pub fn clock(&self) -> caseledger_api::state::Clock {
+    pub fn clock(&self) -> caseledger_app::Clock {
         let now = self.0.clone();
-        caseledger_api::state::Clock::from_fn(move || *now.lock().unwrap())
+        caseledger_app::Clock::from_fn(move || *now.lock().unwrap())
     }
 }
 
@@ -154,7 +154,7 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn(db: Database) -> Self {
-        Self::spawn_with(db, caseledger_api::projections()).await
+        Self::spawn_with(db, caseledger_app::projections()).await
     }
 
     pub async fn spawn_with(db: Database, projections: Vec<Arc<dyn Projection>>) -> Self {

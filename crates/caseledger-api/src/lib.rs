@@ -28,15 +28,12 @@ pub mod ops;
 pub mod portfolios;
 pub mod queues;
 pub mod reads;
-pub mod reference;
 pub mod rewards;
 pub mod state;
 pub mod subjects;
-pub mod timers;
 
 use crate::codes::ErrorCode;
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
@@ -45,7 +42,6 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use caseledger_store::Projection;
 use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -54,26 +50,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use auth::JwtKeys;
-pub use reference::ReferenceData;
+pub use caseledger_app::{reference, ReferenceData};
 pub use state::AppState;
 
 /// The largest request body accepted (1 MiB); larger bodies get 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-
-/// The projections the server keeps up to date.
-pub fn projections() -> Vec<Arc<dyn Projection>> {
-    vec![
-        Arc::new(caseledger_store::cases::CasesProjection),
-        Arc::new(caseledger_store::subjects::SubjectsProjection),
-        Arc::new(caseledger_store::portfolios::PortfoliosProjection),
-        Arc::new(caseledger_store::kpi::KpiProjection),
-        Arc::new(caseledger_store::appraisals::AppraisalsProjection),
-        Arc::new(caseledger_store::consultations::ExpertsProjection),
-        Arc::new(caseledger_store::consultations::ConsultationsProjection),
-        Arc::new(caseledger_store::rewards::RewardsProjection),
-        Arc::new(caseledger_store::audit::AuditChainProjection::default()),
-    ]
-}
 
 /// Every documented route, registered once: the route and its OpenAPI operation together.
 pub fn api_routes() -> OpenApiRouter<AppState> {
@@ -254,72 +235,21 @@ async fn record_metrics(State(state): State<AppState>, request: Request, next: N
     response
 }
 
-/// Serves the API on `listener` and runs the projector beside it until `shutdown` completes;
-/// then stops accepting, finishes open requests, stops the timer runner and brings every
-/// projection (the audit chain included) up to the last commit, for at most [`SHUTDOWN_DRAIN`].
+/// Serves the API on `listener` with the application's runners beside it until `shutdown`
+/// completes; then stops accepting, finishes open requests, and stops the runners, which brings
+/// every projection (the audit chain included) up to the last commit for at most
+/// [`caseledger_app::SHUTDOWN_DRAIN`].
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    state
-        .projector
-        .ensure_checkpoints()
-        .await
-        .map_err(std::io::Error::other)?;
-    let (stop_projector, projector_stopped) = tokio::sync::oneshot::channel::<()>();
-    let projector = tokio::spawn(state.projector.clone().run(async {
-        let _ = projector_stopped.await;
-    }));
-    // Seal the audit chain at least hourly while events arrive, even in a quiet hour.
-    let sealer = tokio::spawn(seal_periodically(state.db.clone()));
-    // Fire deadline warnings, breaches and escalations as they fall due.
-    let (stop_timers, timers_stopped) = tokio::sync::oneshot::channel::<()>();
-    let timers = tokio::spawn(timers::run(state.clone(), async {
-        let _ = timers_stopped.await;
-    }));
     let app = router(state.clone());
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
-    let _ = stop_timers.send(());
-    let _ = timers.await;
-    let _ = stop_projector.send(());
-    let _ = projector.await;
-    // Every request has finished and nothing writes any more: bring every projection, the
-    // audit chain included, up to the last commit before exiting, so that a command answered
-    // just before a SIGTERM is not left unchained until the next start (where deleting it would
-    // go unnoticed). Bounded, so a stuck database cannot hold the shutdown forever.
-    drain_projections(&state.projector, SHUTDOWN_DRAIN).await;
-    sealer.abort();
-    result
-}
-
-/// How long a shutdown waits for the projections to reach the last commit.
-pub const SHUTDOWN_DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// Runs the projector until every projection has applied every committed event, for at most
-/// `limit`; logs what it did.
-async fn drain_projections(projector: &caseledger_store::Projector, limit: std::time::Duration) {
-    match tokio::time::timeout(limit, projector.catch_up()).await {
-        Ok(Ok(applied)) => tracing::info!(applied, "projections drained before exit"),
-        Ok(Err(error)) => {
-            tracing::error!(%error, "draining the projections before exit failed")
-        }
-        Err(_) => tracing::error!(
-            seconds = limit.as_secs(),
-            "the projections did not reach the last commit before the shutdown deadline"
-        ),
-    }
-}
-
-async fn seal_periodically(db: caseledger_store::Database) {
-    let policy = caseledger_store::audit::SealPolicy::default();
-    let mut interval = tokio::time::interval(std::time::Duration::from_secs(60));
-    loop {
-        interval.tick().await;
-        if let Err(error) = db.seal_audit_if_due(policy).await {
-            tracing::warn!(%error, "sealing the audit chain failed");
-        }
-    }
+    caseledger_app::with_runners(&state.app, async {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+    })
+    .await
+    .map_err(std::io::Error::other)?
 }

@@ -1,9 +1,12 @@
-//! Application state shared by handlers: a small `Clone` struct of cheap handles.
+//! Application state shared by handlers: the [`App`] (store, projector, reference data, clock)
+//! and what only the HTTP edge needs (token keys, request metrics). Derefs to the [`App`], so a
+//! handler reads `state.db`, `state.reference` or `state.now()` directly.
 
+use std::ops::Deref;
 use std::sync::Arc;
 
-use caseledger_store::{AggregateCache, Database, Projector};
-use chrono::{DateTime, Utc};
+use caseledger_app::{App, Clock};
+use caseledger_store::{Database, Projector};
 
 use crate::auth::JwtKeys;
 use crate::metrics::Metrics;
@@ -12,62 +15,26 @@ use crate::reference::ReferenceData;
 /// Everything a handler may need.
 #[derive(Clone)]
 pub struct AppState {
-    /// The database.
-    pub db: Database,
-    /// The projector (for read-your-writes waits and status).
-    pub projector: Projector,
+    /// The application the API drives.
+    pub app: App,
     /// Token keys.
     pub keys: Arc<JwtKeys>,
-    /// Departments and the SLA policy.
-    pub reference: Arc<ReferenceData>,
     /// Request and command counters.
     pub metrics: Arc<Metrics>,
-    /// Where command times and timer decisions come from.
-    pub clock: Clock,
-    /// The state of aggregates this process wrote last, so their next command skips the load
-    /// (`Database::execute_cached`).
-    pub aggregates: AggregateCache,
 }
 
-/// The application's clock. The system clock in production; tests move a manual one so that
-/// deadlines pass without waiting.
-#[derive(Clone)]
-pub struct Clock(Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>);
+impl Deref for AppState {
+    type Target = App;
 
-impl Clock {
-    /// The system clock.
-    pub fn system() -> Self {
-        Self(Arc::new(Utc::now))
-    }
-
-    /// A clock that reads `now`.
-    pub fn from_fn(now: impl Fn() -> DateTime<Utc> + Send + Sync + 'static) -> Self {
-        Self(Arc::new(now))
-    }
-
-    /// The current time.
-    pub fn now(&self) -> DateTime<Utc> {
-        (self.0)()
-    }
-}
-
-impl Default for Clock {
-    fn default() -> Self {
-        Self::system()
-    }
-}
-
-impl std::fmt::Debug for Clock {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Clock")
+    fn deref(&self) -> &App {
+        &self.app
     }
 }
 
 impl AppState {
     /// State over `db` with the standard projections.
     pub fn new(db: Database, keys: JwtKeys, reference: ReferenceData) -> Self {
-        let projector = Projector::new(db.clone(), crate::projections());
-        Self::with_projector(db, projector, keys, reference)
+        Self::over(App::new(db, reference), keys)
     }
 
     /// State with an explicit projector (tests use one with extra projections).
@@ -77,25 +44,21 @@ impl AppState {
         keys: JwtKeys,
         reference: ReferenceData,
     ) -> Self {
+        Self::over(App::with_projector(db, projector, reference), keys)
+    }
+
+    /// State over an application.
+    pub fn over(app: App, keys: JwtKeys) -> Self {
         Self {
-            db,
-            projector,
+            app,
             keys: Arc::new(keys),
-            reference: Arc::new(reference),
             metrics: Arc::new(Metrics::default()),
-            clock: Clock::system(),
-            aggregates: AggregateCache::default(),
         }
     }
 
     /// The same state reading time from `clock`.
     pub fn with_clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
+        self.app = self.app.with_clock(clock);
         self
-    }
-
-    /// The current time by the state's clock.
-    pub fn now(&self) -> DateTime<Utc> {
-        self.clock.now()
     }
 }

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
-use caseledger_api::{AppState, JwtKeys, ReferenceData};
+use caseledger_api::{AppState, JwtKeys};
+use caseledger_app::ReferenceData;
 use caseledger_store::{Database, Projector};
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -471,11 +472,11 @@ fn load_reference(data_dir: &Path) -> Result<ReferenceData> {
     };
     let departments = read(
         "departments.toml",
-        caseledger_api::reference::DEFAULT_DEPARTMENTS,
+        caseledger_app::reference::DEFAULT_DEPARTMENTS,
     )?;
     let sla_policy = read(
         "sla-policy.toml",
-        caseledger_api::reference::DEFAULT_SLA_POLICY,
+        caseledger_app::reference::DEFAULT_SLA_POLICY,
     )?;
     let calendar_files = read_calendar_dir(&data_dir.join("calendar"))?;
     let calendar_files: Vec<(&str, &str)> = calendar_files
@@ -501,7 +502,7 @@ fn load_reference(data_dir: &Path) -> Result<ReferenceData> {
 fn read_calendar_dir(dir: &Path) -> Result<Vec<(String, String)>> {
     if !dir.exists() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        for (name, text) in caseledger_api::reference::DEFAULT_CALENDAR_YEARS {
+        for (name, text) in caseledger_app::reference::DEFAULT_CALENDAR_YEARS {
             let path = dir.join(name);
             std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
         }
@@ -557,7 +558,7 @@ fn parse_ttl(text: &str) -> Result<u64> {
 async fn projections(database_url: &str, command: ProjectionsCommand) -> Result<()> {
     let db = open(database_url).await?;
     db.migrate().await.context("applying migrations")?;
-    let projector = Projector::new(db, caseledger_api::projections());
+    let projector = Projector::new(db, caseledger_app::projections());
     projector
         .ensure_checkpoints()
         .await

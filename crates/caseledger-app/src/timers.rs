@@ -18,7 +18,7 @@ use caseledger_domain::{Actor, Authored, UserId};
 use caseledger_store::cases::DueTimer;
 use caseledger_store::{ExecuteError, Metadata, StoreError};
 
-use crate::state::AppState;
+use crate::App;
 
 /// The user id recorded on events the runner causes.
 pub const TIMER_ACTOR: &str = "system:timers";
@@ -40,8 +40,8 @@ pub struct Pass {
     pub conflicts: usize,
 }
 
-/// Fires every timer due by the state's clock, at most one batch.
-pub async fn fire_due_timers(state: &AppState) -> Result<Pass, StoreError> {
+/// Fires every timer due by the application's clock, at most one batch.
+pub async fn fire_due_timers(state: &App) -> Result<Pass, StoreError> {
     let now = state.now();
     let due = state.db.due_timers(now, BATCH).await?;
     let mut pass = Pass {
@@ -66,7 +66,7 @@ pub async fn fire_due_timers(state: &AppState) -> Result<Pass, StoreError> {
 }
 
 async fn fire(
-    state: &AppState,
+    state: &App,
     due: &DueTimer,
 ) -> Result<bool, ExecuteError<caseledger_domain::case::CaseError>> {
     let leaders = state
@@ -131,7 +131,7 @@ async fn fire(
 
 /// Runs passes until `shutdown` completes: after each pass it sleeps until the next timer is
 /// due, at most [`MAX_IDLE`], and backs off after store errors.
-pub async fn run(state: AppState, shutdown: impl Future<Output = ()>) {
+pub async fn run(state: App, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
     let mut failures = 0u32;
     loop {
@@ -157,7 +157,7 @@ pub async fn run(state: AppState, shutdown: impl Future<Output = ()>) {
     }
 }
 
-async fn idle_until_next(state: &AppState) -> Duration {
+async fn idle_until_next(state: &App) -> Duration {
     match state.db.next_timer_at().await {
         Ok(Some(next)) => (next - state.now())
             .to_std()
