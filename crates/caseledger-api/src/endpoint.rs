@@ -233,7 +233,7 @@ pub async fn handle<E: CommandEndpoint>(
     } else {
         StatusCode::OK
     };
-    let headers = commands::CommandHeaders::parse(&headers)?;
+    let headers = commands::parse_headers(&headers)?;
     let now = state.now();
     let metadata = commands::event_metadata(&actor, now, &headers);
     let name = prepared.command.name();

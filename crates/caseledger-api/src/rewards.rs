@@ -1559,7 +1559,7 @@ pub async fn submit_nomination(
         evidence,
         reason,
     };
-    let headers = CommandHeaders::parse(&headers)?;
+    let headers = commands::parse_headers(&headers)?;
     run_nomination(
         &state,
         actor,
@@ -1605,7 +1605,7 @@ macro_rules! nomination_command {
         ) -> Result<Response, ApiError> {
             let $id = parse_nomination_id(&nomination_id)?;
             let command: NominationCommand = $make;
-            let headers = CommandHeaders::parse(&headers)?;
+            let headers = commands::parse_headers(&headers)?;
             run_nomination(&$state, $actor, headers, &$id, StatusCode::OK, &$b, command, None).await
         }
     };
@@ -1640,7 +1640,7 @@ macro_rules! nomination_command_without_body {
         ) -> Result<Response, ApiError> {
             let $id = parse_nomination_id(&nomination_id)?;
             let command: NominationCommand = $make;
-            let headers = CommandHeaders::parse(&headers)?;
+            let headers = commands::parse_headers(&headers)?;
             run_nomination(&$state, actor, headers, &$id, StatusCode::OK, &EmptyRequest {}, command, None)
                 .await
         }
@@ -1823,7 +1823,7 @@ pub async fn approve_award(
         reason,
         awards_in_program: 0,
     };
-    let headers = CommandHeaders::parse(&headers)?;
+    let headers = commands::parse_headers(&headers)?;
     run_nomination(
         &state,
         actor,

@@ -9,6 +9,7 @@
 //! - Background work (projector, timers, audit sealer) is started and stopped by [`Runners`],
 //!   and a stop brings every projection up to the last commit before returning.
 
+pub mod commands;
 pub mod reference;
 pub mod timers;
 
