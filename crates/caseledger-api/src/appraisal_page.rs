@@ -462,10 +462,9 @@ pub async fn public_appraisal_page(
     };
     match published_report(&state, &campaign_id).await {
         Ok(report) => Ok(html_response(StatusCode::OK, render(&report, lang))),
-        Err(error) if error.status() == StatusCode::NOT_FOUND => Ok(html_response(
-            StatusCode::NOT_FOUND,
-            not_found_page(lang),
-        )),
+        Err(error) if error.status() == StatusCode::NOT_FOUND => {
+            Ok(html_response(StatusCode::NOT_FOUND, not_found_page(lang)))
+        }
         Err(error) => Err(error),
     }
 }
@@ -511,39 +510,40 @@ mod tests {
             withdrawals_after_dispatch: 0,
             score: Some(88.5),
         };
-        let department = |id: &str, name: &str, rank: Option<u32>, grade: &str| DepartmentResultBody {
-            rank,
-            department: id.into(),
-            name: name.into(),
-            name_en: None,
-            grade: grade.into(),
-            total: rank.map(|rank| 100.0 - f64::from(rank) * 7.5),
-            kpi_score: Some(88.5),
-            ballot_score: None,
-            ballots: 7,
-            dimensions: vec![
-                DimensionScoreBody {
-                    dimension: "lawful".into(),
-                    score: Some(150.0),
-                    scored: 6,
-                    dont_know: 1,
-                },
-                DimensionScoreBody {
-                    dimension: "unknown-dimension".into(),
-                    score: None,
-                    scored: 0,
-                    dont_know: 0,
-                },
-            ],
-            groups: vec![GroupScoreBody {
-                group: "enterprises".into(),
+        let department =
+            |id: &str, name: &str, rank: Option<u32>, grade: &str| DepartmentResultBody {
+                rank,
+                department: id.into(),
+                name: name.into(),
+                name_en: None,
+                grade: grade.into(),
+                total: rank.map(|rank| 100.0 - f64::from(rank) * 7.5),
+                kpi_score: Some(88.5),
+                ballot_score: None,
                 ballots: 7,
-                score: Some(82.0),
-            }],
-            comments: vec![],
-            kpi: None,
-            rectifications: vec![],
-        };
+                dimensions: vec![
+                    DimensionScoreBody {
+                        dimension: "lawful".into(),
+                        score: Some(150.0),
+                        scored: 6,
+                        dont_know: 1,
+                    },
+                    DimensionScoreBody {
+                        dimension: "unknown-dimension".into(),
+                        score: None,
+                        scored: 0,
+                        dont_know: 0,
+                    },
+                ],
+                groups: vec![GroupScoreBody {
+                    group: "enterprises".into(),
+                    ballots: 7,
+                    score: Some(82.0),
+                }],
+                comments: vec![],
+                kpi: None,
+                rectifications: vec![],
+            };
         let mut first = department("dept-a", "区商务局 <b>\"A\"</b>", Some(1), "advanced");
         first.name_en = Some("Commerce & <Trade>".into());
         first.kpi = Some(kpi);
@@ -617,7 +617,15 @@ mod tests {
                 html.contains("&lt;script&gt;alert('x')&lt;/script&gt; &amp; &quot;q&quot;"),
                 "{html}"
             );
-            for raw in ["<script", "<b>", "<i>", "<x>", "<Trade>", "<公开评议>", "<administration>"] {
+            for raw in [
+                "<script",
+                "<b>",
+                "<i>",
+                "<x>",
+                "<Trade>",
+                "<公开评议>",
+                "<administration>",
+            ] {
                 assert!(!html.contains(raw), "{raw} unescaped in {html}");
             }
             assert!(html.contains("href=\"/api/v1/public/appraisals/ap-1&quot;&gt;&lt;x&gt;\""));
