@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use caseledger_domain::appraisal::{
@@ -27,13 +27,15 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Authenticated;
 use crate::codes::ErrorCode;
-use crate::commands::{self};
+use crate::endpoint::{command, CommandEndpoint, Input, NoBody, Prepared, Route};
 use crate::error::{ApiError, Problem};
 use crate::fields::{parse_date, Fields};
-use crate::json::{ApiJson, ApiQuery};
+use crate::json::ApiQuery;
 use crate::kpi::{kpi_body, kpis_for, KpiBody};
 use crate::reads::{time, wait_for_projection};
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Where campaigns live.
 const COLLECTION: &str = "/api/v1/appraisals";
@@ -516,7 +518,7 @@ pub fn report_body(state: &AppState, view: &CampaignView) -> Option<PublicApprai
 }
 
 // ---------------------------------------------------------------------------------------------
-// Commands
+// Commands: each one a [`CommandEndpoint`], run by the shared handler in `endpoint.rs`.
 
 fn not_found() -> ApiError {
     ApiError::new(ErrorCode::AppraisalNotFound, "appraisal campaign not found")
@@ -541,414 +543,335 @@ pub fn rater_key(secret: &[u8; 32], campaign_id: &AppraisalId, actor: &Actor) ->
     hex::encode(crate::auth::hmac_sha256(secret, message.as_bytes()))
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn command_on_campaign(
-    state: &AppState,
-    actor: Actor,
-    headers: &HeaderMap,
-    campaign_id: &AppraisalId,
-    path: String,
-    success_status: StatusCode,
-    body: &impl Serialize,
-    command: AppraisalCommand,
-    created_id: Option<String>,
-) -> Result<Response, ApiError> {
-    let name = command.name();
-    commands::execute::<AppraisalCampaign, _>(
-        state,
-        actor,
-        headers,
-        commands::Target {
-            collection: COLLECTION,
-            path,
-            aggregate_id: campaign_id.to_string(),
-            name,
-            success_status,
-            created_id,
-            receipt: None,
-        },
-        body,
-        command,
-    )
-    .await
-}
-
-/// Create a campaign (business-environment office: `dispatcher`).
-#[utoipa::path(
-    post, path = "/api/v1/appraisals", tag = "appraisals",
-    request_body = CreateAppraisalRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Retry safely")),
-    responses(
-        (status = 201, description = "Created; `Location` names the campaign", body = commands::CommandAccepted),
-        (status = 400, description = "Malformed JSON, a wrong type or an unknown field", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`role_not_allowed`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed` listing every bad field", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn create_appraisal(
-    State(state): State<AppState>,
-    Authenticated(actor): Authenticated,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<CreateAppraisalRequest>,
-) -> Result<Response, ApiError> {
-    let mut fields = Fields::default();
-    let period = fields.take("period", KpiPeriod::parse(&body.period));
-    let mut departments = Vec::new();
-    for (i, id) in body.departments.iter().enumerate() {
-        if let Some(id) = fields.department(&format!("departments[{i}]"), &state, id) {
-            departments.push(id);
-        }
-    }
-    let mut rater_groups = Vec::new();
-    for (i, group) in body.rater_groups.iter().enumerate() {
-        let mut roles = Vec::new();
-        for (j, role) in group.roles.iter().enumerate() {
-            if let Some(role) = fields.take(
-                &format!("rater_groups[{i}].roles[{j}]"),
-                role.parse::<Role>(),
-            ) {
-                roles.push(role);
-            }
-        }
-        rater_groups.push(RaterGroup {
-            id: group.id.trim().to_owned(),
-            name: group.name.trim().to_owned(),
-            name_en: group.name_en.trim().to_owned(),
-            weight: group.weight,
-            roles,
-        });
-    }
-    let grades = body
-        .grades
-        .as_ref()
-        .map_or_else(GradeRule::default, |g| GradeRule {
-            advanced_min: g.advanced_min,
-            advanced_top_percent: g.advanced_top_percent,
-            pass_min: g.pass_min,
-        });
-    let definition = period.map(|period| CampaignDefinition {
-        title: body.title.trim().to_owned(),
-        title_en: body.title_en.trim().to_owned(),
-        period,
-        departments,
-        rater_groups,
-        dimensions: body
-            .dimensions
-            .iter()
-            .map(|d| Dimension {
-                id: d.id.trim().to_owned(),
-                name: d.name.trim().to_owned(),
-                name_en: d.name_en.trim().to_owned(),
-            })
-            .collect(),
-        grades,
-        kpi_weight: body.kpi_weight,
-    });
-    if let Some(definition) = &definition {
-        for (field, message) in definition.problems() {
-            // An unknown department was reported above with its index.
-            if field == "departments" && body.departments.len() != definition.departments.len() {
-                continue;
-            }
-            fields.push(&field, message);
-        }
-    }
-    fields.finish()?;
-    let definition = definition.ok_or_else(missing)?;
-    let campaign_id = AppraisalId::from_uuid(uuid::Uuid::now_v7());
-    command_on_campaign(
-        &state,
-        actor,
-        &headers,
-        &campaign_id,
-        COLLECTION.to_owned(),
-        StatusCode::CREATED,
-        &body,
-        AppraisalCommand::Create {
-            campaign_id,
-            definition,
-        },
-        None,
-    )
-    .await
-}
-
-async fn simple_command(
-    state: AppState,
-    actor: Actor,
-    headers: HeaderMap,
-    campaign_id: String,
-    command: AppraisalCommand,
-) -> Result<Response, ApiError> {
-    let campaign_id = parse_campaign_id(&campaign_id)?;
-    let path = format!("{COLLECTION}/{campaign_id}/{}", command.name());
-    command_on_campaign(
-        &state,
-        actor,
-        &headers,
-        &campaign_id,
+const fn on_campaign(
+    path: &'static str,
+    operation_id: &'static str,
+    summary: &'static str,
+) -> Route {
+    Route {
         path,
-        StatusCode::OK,
-        &serde_json::Value::Null,
-        command,
-        None,
-    )
-    .await
-}
-
-/// Open a draft campaign for ballots.
-#[utoipa::path(
-    post, path = "/api/v1/appraisals/{appraisal_id}/open", tag = "appraisals",
-    params(("appraisal_id" = String, Path, description = "The campaign id")),
-    responses(
-        (status = 200, description = "Opened", body = commands::CommandAccepted),
-        (status = 403, description = "`role_not_allowed`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`appraisal_not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`wrong_campaign_status`", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn open_appraisal(
-    State(state): State<AppState>,
-    Authenticated(actor): Authenticated,
-    Path(campaign_id): Path<String>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    simple_command(state, actor, headers, campaign_id, AppraisalCommand::Open).await
-}
-
-/// Close an open campaign: no more ballots.
-#[utoipa::path(
-    post, path = "/api/v1/appraisals/{appraisal_id}/close", tag = "appraisals",
-    params(("appraisal_id" = String, Path, description = "The campaign id")),
-    responses(
-        (status = 200, description = "Closed", body = commands::CommandAccepted),
-        (status = 403, description = "`role_not_allowed`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`appraisal_not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`wrong_campaign_status`", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn close_appraisal(
-    State(state): State<AppState>,
-    Authenticated(actor): Authenticated,
-    Path(campaign_id): Path<String>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    simple_command(state, actor, headers, campaign_id, AppraisalCommand::Close).await
-}
-
-/// Publish the computed results: the public report and page appear.
-#[utoipa::path(
-    post, path = "/api/v1/appraisals/{appraisal_id}/publish", tag = "appraisals",
-    params(("appraisal_id" = String, Path, description = "The campaign id")),
-    responses(
-        (status = 200, description = "Published", body = commands::CommandAccepted),
-        (status = 403, description = "`role_not_allowed`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`appraisal_not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`wrong_campaign_status` (compute first)", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn publish_appraisal(
-    State(state): State<AppState>,
-    Authenticated(actor): Authenticated,
-    Path(campaign_id): Path<String>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    simple_command(
-        state,
-        actor,
-        headers,
-        campaign_id,
-        AppraisalCommand::Publish,
-    )
-    .await
-}
-
-/// Cast one ballot for one department (one per rater per department; the rater stays private).
-#[utoipa::path(
-    post, path = "/api/v1/appraisals/{appraisal_id}/ballots", tag = "appraisals",
-    request_body = CastBallotRequest,
-    params(("appraisal_id" = String, Path, description = "The campaign id")),
-    responses(
-        (status = 200, description = "Recorded", body = commands::CommandAccepted),
-        (status = 400, description = "Malformed JSON, a wrong type or an unknown field", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`not_in_rater_group` or `rater_conflict` (own department)", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`appraisal_not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`ballot_already_cast`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`wrong_campaign_status`, `department_not_in_campaign`, `unknown_rater_group`, `invalid_scores`, `validation_failed`", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn cast_ballot(
-    State(state): State<AppState>,
-    Authenticated(actor): Authenticated,
-    Path(campaign_id): Path<String>,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<CastBallotRequest>,
-) -> Result<Response, ApiError> {
-    let campaign_id = parse_campaign_id(&campaign_id)?;
-    let mut fields = Fields::default();
-    let department = fields.take("department", DepartmentId::parse(body.department.as_str()));
-    let comment = body
-        .comment
-        .as_deref()
-        .map(str::trim)
-        .filter(|comment| !comment.is_empty());
-    if comment.is_some_and(|comment| comment.chars().count() > 2000) {
-        fields.push("comment", "must be at most 2000 characters");
+        operation_id,
+        tag: "appraisals",
+        summary,
     }
-    fields.finish()?;
-    let department = department.ok_or_else(missing)?;
-    let command = AppraisalCommand::CastBallot {
-        rater_key: rater_key(state.keys.rater_key_secret(), &campaign_id, &actor),
-        rater_group: body.rater_group.clone(),
-        department,
-        scores: body.scores.clone(),
-        comment: comment.map(str::to_owned),
-    };
-    command_on_campaign(
-        &state,
-        actor,
-        &headers,
-        &campaign_id,
-        format!("{COLLECTION}/{campaign_id}/ballots"),
-        StatusCode::OK,
-        &body,
-        command,
-        None,
-    )
-    .await
 }
 
-/// Compute the results from the recorded ballots and the KPI snapshot of the campaign's period
-/// taken now (recorded in the event); may be repeated until published.
-#[utoipa::path(
-    post, path = "/api/v1/appraisals/{appraisal_id}/compute", tag = "appraisals",
-    request_body = ComputeRequest,
-    params(("appraisal_id" = String, Path, description = "The campaign id")),
-    responses(
-        (status = 200, description = "Computed", body = commands::CommandAccepted),
-        (status = 403, description = "`role_not_allowed`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`appraisal_not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`wrong_campaign_status` (close first, not after publishing)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`projection_behind`: the KPI view has not caught up", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn compute_appraisal(
-    State(state): State<AppState>,
-    Authenticated(actor): Authenticated,
-    Path(campaign_id): Path<String>,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<ComputeRequest>,
-) -> Result<Response, ApiError> {
-    let campaign_id = parse_campaign_id(&campaign_id)?;
-    let mut fields = Fields::default();
-    for (i, name) in body.redact_names.iter().enumerate() {
-        if name.trim().is_empty() || name.chars().count() > 100 {
-            fields.push(&format!("redact_names[{i}]"), "must be 1 to 100 characters");
+/// Create a campaign.
+pub struct CreateAppraisal;
+
+impl CommandEndpoint for CreateAppraisal {
+    type Aggregate = AppraisalCampaign;
+    type Body = CreateAppraisalRequest;
+    const ROUTE: Route = on_campaign(
+        COLLECTION,
+        "create_appraisal",
+        "Create a campaign (business-environment office: `dispatcher`); `Location` names it",
+    );
+    const CREATES: bool = true;
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<AppraisalCommand>, ApiError> {
+        let (state, body) = (input.state, input.body);
+        let mut fields = Fields::default();
+        let period = fields.take("period", KpiPeriod::parse(&body.period));
+        let mut departments = Vec::new();
+        for (i, id) in body.departments.iter().enumerate() {
+            if let Some(id) = fields.department(&format!("departments[{i}]"), state, id) {
+                departments.push(id);
+            }
         }
+        let mut rater_groups = Vec::new();
+        for (i, group) in body.rater_groups.iter().enumerate() {
+            let mut roles = Vec::new();
+            for (j, role) in group.roles.iter().enumerate() {
+                if let Some(role) = fields.take(
+                    &format!("rater_groups[{i}].roles[{j}]"),
+                    role.parse::<Role>(),
+                ) {
+                    roles.push(role);
+                }
+            }
+            rater_groups.push(RaterGroup {
+                id: group.id.trim().to_owned(),
+                name: group.name.trim().to_owned(),
+                name_en: group.name_en.trim().to_owned(),
+                weight: group.weight,
+                roles,
+            });
+        }
+        let grades = body
+            .grades
+            .as_ref()
+            .map_or_else(GradeRule::default, |g| GradeRule {
+                advanced_min: g.advanced_min,
+                advanced_top_percent: g.advanced_top_percent,
+                pass_min: g.pass_min,
+            });
+        let definition = period.map(|period| CampaignDefinition {
+            title: body.title.trim().to_owned(),
+            title_en: body.title_en.trim().to_owned(),
+            period,
+            departments,
+            rater_groups,
+            dimensions: body
+                .dimensions
+                .iter()
+                .map(|d| Dimension {
+                    id: d.id.trim().to_owned(),
+                    name: d.name.trim().to_owned(),
+                    name_en: d.name_en.trim().to_owned(),
+                })
+                .collect(),
+            grades,
+            kpi_weight: body.kpi_weight,
+        });
+        if let Some(definition) = &definition {
+            for (field, message) in definition.problems() {
+                // An unknown department was reported above with its index.
+                if field == "departments" && body.departments.len() != definition.departments.len()
+                {
+                    continue;
+                }
+                fields.push(&field, message);
+            }
+        }
+        fields.finish()?;
+        let definition = definition.ok_or_else(missing)?;
+        let campaign_id = AppraisalId::from_uuid(uuid::Uuid::now_v7());
+        Ok(Prepared::on(
+            campaign_id,
+            AppraisalCommand::Create {
+                campaign_id,
+                definition,
+            },
+        ))
     }
-    fields.finish()?;
-    // The definition comes from the log (always complete), the KPIs from the `kpi` view once it
-    // has every event written so far.
-    let history = state
-        .db
-        .stream_history(
-            caseledger_store::appraisals::AGGREGATE_TYPE,
-            &campaign_id.to_string(),
-        )
-        .await?;
-    let definition = history
-        .first()
-        .and_then(|first| serde_json::from_str(&first.payload).ok())
-        .and_then(|event| match event {
-            caseledger_domain::appraisal::AppraisalEvent::CampaignCreated {
-                definition, ..
-            } => Some(definition),
-            _ => None,
-        })
-        .ok_or_else(not_found)?;
-    let latest = state.db.latest_event_position().await?;
-    wait_for_projection(&state, "kpi", latest).await?;
-    let kpi = kpis_for(&state, &definition.departments, &definition.period)
-        .await?
-        .into_iter()
-        .map(|kpi| (kpi.department.clone(), kpi))
-        .collect();
-    let command = AppraisalCommand::ComputeResults {
-        kpi,
-        redact_names: body
-            .redact_names
-            .iter()
-            .map(|name| name.trim().to_owned())
-            .collect(),
-    };
-    command_on_campaign(
-        &state,
-        actor,
-        &headers,
-        &campaign_id,
-        format!("{COLLECTION}/{campaign_id}/compute"),
-        StatusCode::OK,
-        &body,
-        command,
-        None,
-    )
-    .await
 }
 
-/// Add a rectification item for a department of a published campaign; `created_id` is the
-/// item id.
-#[utoipa::path(
-    post, path = "/api/v1/appraisals/{appraisal_id}/rectifications", tag = "appraisals",
-    request_body = AddRectificationRequest,
-    params(("appraisal_id" = String, Path, description = "The campaign id")),
-    responses(
-        (status = 200, description = "Added; `created_id` is the item id", body = commands::CommandAccepted),
-        (status = 403, description = "`role_not_allowed`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`appraisal_not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`, `wrong_campaign_status`, `department_not_in_campaign`, `due_date_in_past`", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn add_rectification(
-    State(state): State<AppState>,
-    Authenticated(actor): Authenticated,
-    Path(campaign_id): Path<String>,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<AddRectificationRequest>,
-) -> Result<Response, ApiError> {
-    let campaign_id = parse_campaign_id(&campaign_id)?;
-    let mut fields = Fields::default();
-    let department = fields.department("department", &state, &body.department);
-    let title = fields.take("title", caseledger_domain::text::Title::parse(&body.title));
-    let due_on = fields.take("due_on", parse_date(&body.due_on));
-    fields.finish()?;
-    let (Some(department), Some(title), Some(due_on)) = (department, title, due_on) else {
-        return Err(missing());
-    };
-    let item_id = RectificationId::from_uuid(uuid::Uuid::now_v7());
-    command_on_campaign(
-        &state,
-        actor,
-        &headers,
-        &campaign_id,
-        format!("{COLLECTION}/{campaign_id}/rectifications"),
-        StatusCode::OK,
-        &body,
-        AppraisalCommand::AddRectification {
+/// A command on one campaign without a body.
+fn bare(
+    input: &Input<'_, NoBody>,
+    command: AppraisalCommand,
+) -> Result<Prepared<AppraisalCommand>, ApiError> {
+    Ok(Prepared::on(parse_campaign_id(input.id())?, command))
+}
+
+/// Open a campaign.
+pub struct OpenAppraisal;
+
+impl CommandEndpoint for OpenAppraisal {
+    type Aggregate = AppraisalCampaign;
+    type Body = NoBody;
+    const ROUTE: Route = on_campaign(
+        "/api/v1/appraisals/{appraisal_id}/open",
+        "open_appraisal",
+        "Open a draft campaign for ballots",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] = &[
+        (404, "`appraisal_not_found`"),
+        (422, "`wrong_campaign_status`"),
+    ];
+
+    async fn prepare(input: Input<'_, NoBody>) -> Result<Prepared<AppraisalCommand>, ApiError> {
+        bare(&input, AppraisalCommand::Open)
+    }
+}
+
+/// Close a campaign.
+pub struct CloseAppraisal;
+
+impl CommandEndpoint for CloseAppraisal {
+    type Aggregate = AppraisalCampaign;
+    type Body = NoBody;
+    const ROUTE: Route = on_campaign(
+        "/api/v1/appraisals/{appraisal_id}/close",
+        "close_appraisal",
+        "Close an open campaign: no more ballots",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] = &[
+        (404, "`appraisal_not_found`"),
+        (422, "`wrong_campaign_status`"),
+    ];
+
+    async fn prepare(input: Input<'_, NoBody>) -> Result<Prepared<AppraisalCommand>, ApiError> {
+        bare(&input, AppraisalCommand::Close)
+    }
+}
+
+/// Publish the results.
+pub struct PublishAppraisal;
+
+impl CommandEndpoint for PublishAppraisal {
+    type Aggregate = AppraisalCampaign;
+    type Body = NoBody;
+    const ROUTE: Route = on_campaign(
+        "/api/v1/appraisals/{appraisal_id}/publish",
+        "publish_appraisal",
+        "Publish the computed results: the public report and page appear",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] = &[
+        (404, "`appraisal_not_found`"),
+        (422, "`wrong_campaign_status` (compute first)"),
+    ];
+
+    async fn prepare(input: Input<'_, NoBody>) -> Result<Prepared<AppraisalCommand>, ApiError> {
+        bare(&input, AppraisalCommand::Publish)
+    }
+}
+
+/// Cast a ballot.
+pub struct CastBallot;
+
+impl CommandEndpoint for CastBallot {
+    type Aggregate = AppraisalCampaign;
+    type Body = CastBallotRequest;
+    const ROUTE: Route = on_campaign(
+        "/api/v1/appraisals/{appraisal_id}/ballots",
+        "cast_ballot",
+        "Cast one ballot for one department (one per rater per department; the rater stays private)",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] = &[
+        (403, "`not_in_rater_group` or `rater_conflict` (own department)"),
+        (404, "`appraisal_not_found`"),
+        (409, "`ballot_already_cast`"),
+        (
+            422,
+            "`wrong_campaign_status`, `department_not_in_campaign`, `unknown_rater_group`, `invalid_scores`, `validation_failed`",
+        ),
+    ];
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<AppraisalCommand>, ApiError> {
+        let (state, body) = (input.state, input.body);
+        let campaign_id = parse_campaign_id(input.id())?;
+        let comment = body
+            .comment
+            .as_deref()
+            .map(str::trim)
+            .filter(|comment| !comment.is_empty());
+        let department = input.parse(|fields| {
+            let department =
+                fields.take("department", DepartmentId::parse(body.department.as_str()));
+            if comment.is_some_and(|comment| comment.chars().count() > 2000) {
+                fields.push("comment", "must be at most 2000 characters");
+            }
+            department
+        })?;
+        let command = AppraisalCommand::CastBallot {
+            rater_key: rater_key(state.keys.rater_key_secret(), &campaign_id, input.actor),
+            rater_group: body.rater_group.clone(),
+            department,
+            scores: body.scores.clone(),
+            comment: comment.map(str::to_owned),
+        };
+        Ok(Prepared::on(campaign_id, command))
+    }
+}
+
+/// Compute the results.
+pub struct ComputeAppraisal;
+
+impl CommandEndpoint for ComputeAppraisal {
+    type Aggregate = AppraisalCampaign;
+    type Body = ComputeRequest;
+    const ROUTE: Route = on_campaign(
+        "/api/v1/appraisals/{appraisal_id}/compute",
+        "compute_appraisal",
+        "Compute the results from the recorded ballots and the KPI snapshot of the campaign's period taken now (recorded in the event); may be repeated until published. 503 `projection_behind` when the KPI view has not caught up",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] = &[
+        (404, "`appraisal_not_found`"),
+        (
+            422,
+            "`wrong_campaign_status` (close first, not after publishing)",
+        ),
+    ];
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<AppraisalCommand>, ApiError> {
+        let (state, body) = (input.state, input.body);
+        let campaign_id = parse_campaign_id(input.id())?;
+        input.parse(|fields| {
+            for (i, name) in body.redact_names.iter().enumerate() {
+                if name.trim().is_empty() || name.chars().count() > 100 {
+                    fields.push(&format!("redact_names[{i}]"), "must be 1 to 100 characters");
+                }
+            }
+            Some(())
+        })?;
+        // The definition comes from the log (always complete), the KPIs from the `kpi` view
+        // once it has every event written so far.
+        let history = state
+            .db
+            .stream_history(
+                caseledger_store::appraisals::AGGREGATE_TYPE,
+                &campaign_id.to_string(),
+            )
+            .await?;
+        let definition = history
+            .first()
+            .and_then(|first| serde_json::from_str(&first.payload).ok())
+            .and_then(|event| match event {
+                caseledger_domain::appraisal::AppraisalEvent::CampaignCreated {
+                    definition,
+                    ..
+                } => Some(definition),
+                _ => None,
+            })
+            .ok_or_else(not_found)?;
+        let latest = state.db.latest_event_position().await?;
+        wait_for_projection(state, "kpi", latest).await?;
+        let kpi = kpis_for(state, &definition.departments, &definition.period)
+            .await?
+            .into_iter()
+            .map(|kpi| (kpi.department.clone(), kpi))
+            .collect();
+        let command = AppraisalCommand::ComputeResults {
+            kpi,
+            redact_names: body
+                .redact_names
+                .iter()
+                .map(|name| name.trim().to_owned())
+                .collect(),
+        };
+        Ok(Prepared::on(campaign_id, command))
+    }
+}
+
+/// Add a rectification item.
+pub struct AddRectification;
+
+impl CommandEndpoint for AddRectification {
+    type Aggregate = AppraisalCampaign;
+    type Body = AddRectificationRequest;
+    const ROUTE: Route = on_campaign(
+        "/api/v1/appraisals/{appraisal_id}/rectifications",
+        "add_rectification",
+        "Add a rectification item for a department of a published campaign; `created_id` is the item id",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] = &[
+        (404, "`appraisal_not_found`"),
+        (
+            422,
+            "`validation_failed`, `wrong_campaign_status`, `department_not_in_campaign`, `due_date_in_past`",
+        ),
+    ];
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<AppraisalCommand>, ApiError> {
+        let (state, body) = (input.state, input.body);
+        let campaign_id = parse_campaign_id(input.id())?;
+        let (department, title, due_on) = input.parse(|fields| {
+            let department = fields.department("department", state, &body.department);
+            let title = fields.take("title", caseledger_domain::text::Title::parse(&body.title));
+            let due_on = fields.take("due_on", parse_date(&body.due_on));
+            Some((department?, title?, due_on?))
+        })?;
+        let item_id = RectificationId::from_uuid(uuid::Uuid::now_v7());
+        let command = AppraisalCommand::AddRectification {
             item_id,
             department,
             title: title.into(),
             due_on,
-        },
-        Some(item_id.to_string()),
-    )
-    .await
+        };
+        Ok(Prepared::on(campaign_id, command).created(item_id))
+    }
 }
 
 fn note(fields: &mut Fields, text: &str) -> Option<String> {
@@ -969,95 +892,92 @@ fn parse_item_id(text: &str) -> Result<RectificationId, ApiError> {
     })
 }
 
-/// The department reports a rectification item done (its handlers and head).
-#[utoipa::path(
-    post, path = "/api/v1/appraisals/{appraisal_id}/rectifications/{item_id}/report", tag = "appraisals",
-    request_body = ReportRectificationRequest,
-    params(
-        ("appraisal_id" = String, Path, description = "The campaign id"),
-        ("item_id" = String, Path, description = "The item id"),
-    ),
-    responses(
-        (status = 200, description = "Reported", body = commands::CommandAccepted),
-        (status = 403, description = "`role_not_allowed` or `not_own_department`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`appraisal_not_found` or `rectification_not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed` or `rectification_already_verified`", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn report_rectification(
-    State(state): State<AppState>,
-    Authenticated(actor): Authenticated,
-    Path((campaign_id, item_id)): Path<(String, String)>,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<ReportRectificationRequest>,
-) -> Result<Response, ApiError> {
-    let campaign_id = parse_campaign_id(&campaign_id)?;
-    let item_id = parse_item_id(&item_id)?;
-    let mut fields = Fields::default();
-    let text = note(&mut fields, &body.note);
-    fields.finish()?;
-    command_on_campaign(
-        &state,
-        actor,
-        &headers,
-        &campaign_id,
-        format!("{COLLECTION}/{campaign_id}/rectifications/{item_id}/report"),
-        StatusCode::OK,
-        &body,
-        AppraisalCommand::ReportRectification {
-            item_id,
-            note: text.ok_or_else(missing)?,
-        },
-        None,
-    )
-    .await
+/// The campaign and the item a rectification command names.
+fn item_of<B>(input: &Input<'_, B>) -> Result<(AppraisalId, RectificationId), ApiError> {
+    let campaign_id = parse_campaign_id(input.id())?;
+    let item_id = parse_item_id(input.params.get(1).map_or("", String::as_str))?;
+    Ok((campaign_id, item_id))
 }
 
-/// Re-check a reported rectification item: passed → verified, otherwise open again.
-#[utoipa::path(
-    post, path = "/api/v1/appraisals/{appraisal_id}/rectifications/{item_id}/recheck", tag = "appraisals",
-    request_body = RecheckRequest,
-    params(
-        ("appraisal_id" = String, Path, description = "The campaign id"),
-        ("item_id" = String, Path, description = "The item id"),
-    ),
-    responses(
-        (status = 200, description = "Re-checked", body = commands::CommandAccepted),
-        (status = 403, description = "`role_not_allowed`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`appraisal_not_found` or `rectification_not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`, `rectification_not_reported`, `rectification_already_verified`", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn recheck_rectification(
-    State(state): State<AppState>,
-    Authenticated(actor): Authenticated,
-    Path((campaign_id, item_id)): Path<(String, String)>,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<RecheckRequest>,
-) -> Result<Response, ApiError> {
-    let campaign_id = parse_campaign_id(&campaign_id)?;
-    let item_id = parse_item_id(&item_id)?;
-    let mut fields = Fields::default();
-    let text = note(&mut fields, &body.note);
-    fields.finish()?;
-    command_on_campaign(
-        &state,
-        actor,
-        &headers,
-        &campaign_id,
-        format!("{COLLECTION}/{campaign_id}/rectifications/{item_id}/recheck"),
-        StatusCode::OK,
-        &body,
-        AppraisalCommand::RecheckRectification {
-            item_id,
-            passed: body.passed,
-            note: text.ok_or_else(missing)?,
-        },
-        None,
-    )
-    .await
+/// Report a rectification item done.
+pub struct ReportRectification;
+
+impl CommandEndpoint for ReportRectification {
+    type Aggregate = AppraisalCampaign;
+    type Body = ReportRectificationRequest;
+    const ROUTE: Route = on_campaign(
+        "/api/v1/appraisals/{appraisal_id}/rectifications/{item_id}/report",
+        "report_rectification",
+        "The department reports a rectification item done (its handlers and head)",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] = &[
+        (403, "`role_not_allowed` or `not_own_department`"),
+        (404, "`appraisal_not_found` or `rectification_not_found`"),
+        (
+            422,
+            "`validation_failed` or `rectification_already_verified`",
+        ),
+    ];
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<AppraisalCommand>, ApiError> {
+        let (campaign_id, item_id) = item_of(&input)?;
+        let note = input.parse(|fields| note(fields, &input.body.note))?;
+        Ok(Prepared::on(
+            campaign_id,
+            AppraisalCommand::ReportRectification { item_id, note },
+        ))
+    }
+}
+
+/// Re-check a rectification item.
+pub struct RecheckRectification;
+
+impl CommandEndpoint for RecheckRectification {
+    type Aggregate = AppraisalCampaign;
+    type Body = RecheckRequest;
+    const ROUTE: Route = on_campaign(
+        "/api/v1/appraisals/{appraisal_id}/rectifications/{item_id}/recheck",
+        "recheck_rectification",
+        "Re-check a reported rectification item: passed → verified, otherwise open again",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] = &[
+        (404, "`appraisal_not_found` or `rectification_not_found`"),
+        (
+            422,
+            "`validation_failed`, `rectification_not_reported`, `rectification_already_verified`",
+        ),
+    ];
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<AppraisalCommand>, ApiError> {
+        let (campaign_id, item_id) = item_of(&input)?;
+        let note = input.parse(|fields| note(fields, &input.body.note))?;
+        Ok(Prepared::on(
+            campaign_id,
+            AppraisalCommand::RecheckRectification {
+                item_id,
+                passed: input.body.passed,
+                note,
+            },
+        ))
+    }
+}
+
+/// The appraisal routes: every command once, and the reads.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(command::<CreateAppraisal>())
+        .routes(routes!(list_appraisals))
+        .routes(routes!(get_appraisal))
+        .routes(command::<OpenAppraisal>())
+        .routes(command::<CastBallot>())
+        .routes(command::<CloseAppraisal>())
+        .routes(command::<ComputeAppraisal>())
+        .routes(command::<PublishAppraisal>())
+        .routes(command::<AddRectification>())
+        .routes(command::<ReportRectification>())
+        .routes(command::<RecheckRectification>())
+        .routes(routes!(public_appraisal))
+        .routes(routes!(public_appraisal_csv))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,14 +4,13 @@
 use std::time::Duration;
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use caseledger_domain::case::{
     CaseCommand, CaseSource, CaseStatus, ContactChannel, DeclineReason, EnterpriseCase, Evidence,
     ExemptionReason, Resolution, Satisfaction, SlaContext, Urgency,
 };
-use caseledger_domain::text::{BoundedText, Label, LongText, Title};
+use caseledger_domain::text::{Label, LongText, Title};
 use caseledger_domain::{Actor, CaseId, DepartmentId, Role, SubjectId};
 use caseledger_store::cases::{CaseFilter, CaseView, AGGREGATE_TYPE};
 use caseledger_store::projector::CatchUp;
@@ -21,10 +20,14 @@ use utoipa::{IntoParams, ToSchema};
 use crate::audit::record_access;
 use crate::auth::Authenticated;
 use crate::codes::ErrorCode;
-use crate::commands::{self, CommandAccepted, Receipt};
-use crate::error::{ApiError, FieldError, Problem};
-use crate::json::{ApiJson, ApiQuery};
+use crate::commands::Receipt;
+use crate::endpoint::{command, CommandEndpoint, Input, NoBody, Prepared, Route};
+use crate::error::{ApiError, Problem};
+use crate::fields::Fields;
+use crate::json::ApiQuery;
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Roles that see every case.
 const DISTRICT_READERS: &[Role] = &[
@@ -244,90 +247,6 @@ pub struct EvidenceBody {
     pub name: String,
     /// Lowercase hex SHA-256 of the document (64 characters).
     pub sha256: String,
-}
-
-/// Collects field errors while parsing a request into domain types.
-#[derive(Default)]
-struct Fields(Vec<FieldError>);
-
-impl Fields {
-    fn take<T, E: std::fmt::Display>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
-        result
-            .map_err(|error| {
-                self.0.push(FieldError {
-                    field: field.to_owned(),
-                    message: error.to_string(),
-                })
-            })
-            .ok()
-    }
-
-    fn optional<const MAX: usize>(
-        &mut self,
-        field: &str,
-        text: Option<&str>,
-    ) -> Option<BoundedText<MAX>> {
-        let text = text.filter(|text| !text.trim().is_empty())?;
-        self.take(field, BoundedText::<MAX>::parse(text))
-    }
-
-    fn department(&mut self, field: &str, state: &AppState, id: &str) -> Option<DepartmentId> {
-        let id = self.take(field, DepartmentId::parse(id))?;
-        if state.reference.department(&id).is_none() {
-            self.0.push(FieldError {
-                field: field.to_owned(),
-                message: format!("unknown department {id}"),
-            });
-            return None;
-        }
-        Some(id)
-    }
-
-    fn long(&mut self, field: &str, text: &str) -> Option<LongText> {
-        self.take(field, LongText::parse(text))
-    }
-
-    fn evidence(&mut self, items: &[EvidenceBody]) -> Option<Vec<Evidence>> {
-        let mut evidence = Vec::with_capacity(items.len());
-        let mut ok = true;
-        if items.len() > 50 {
-            self.0.push(FieldError {
-                field: "evidence".into(),
-                message: "at most 50 documents".into(),
-            });
-            return None;
-        }
-        for (index, item) in items.iter().enumerate() {
-            let name = self.take(&format!("evidence[{index}].name"), Title::parse(&item.name));
-            let hash_ok = item.sha256.len() == 64
-                && item
-                    .sha256
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-            if !hash_ok {
-                self.0.push(FieldError {
-                    field: format!("evidence[{index}].sha256"),
-                    message: "must be 64 lowercase hex characters".into(),
-                });
-            }
-            match name {
-                Some(name) if hash_ok => evidence.push(Evidence {
-                    name: name.into(),
-                    sha256: item.sha256.clone(),
-                }),
-                _ => ok = false,
-            }
-        }
-        ok.then_some(evidence)
-    }
-
-    fn finish(self) -> Result<(), ApiError> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::validation(self.0))
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -744,106 +663,70 @@ async fn wait_for_position(state: &AppState, min_position: Option<i64>) -> Resul
 }
 
 // ---------------------------------------------------------------------------------------------
-// Commands
+// Commands: each one an [`CommandEndpoint`], run by the shared handler in `endpoint.rs`.
 
-/// The shared body of every case command handler: parse the body with `parse` (collecting every
-/// field error), fingerprint the request, and run the command.
-async fn command_on_case(
-    state: &AppState,
-    actor: Actor,
-    headers: &HeaderMap,
-    case_id: CaseId,
-    success_status: StatusCode,
-    body: &impl Serialize,
-    parse: impl FnOnce(&mut Fields) -> Option<CaseCommand>,
-) -> Result<Response, ApiError> {
-    command_with_receipt(
-        state,
-        actor,
-        headers,
-        case_id,
-        success_status,
-        body,
-        None,
-        parse,
-    )
-    .await
+/// The route of a command on one case.
+const fn on_case(path: &'static str, operation_id: &'static str, summary: &'static str) -> Route {
+    Route {
+        path,
+        operation_id,
+        tag: "cases",
+        summary,
+    }
 }
 
-/// [`command_on_case`] that also hands out a registration receipt.
-#[allow(clippy::too_many_arguments)]
-async fn command_with_receipt(
-    state: &AppState,
-    actor: Actor,
-    headers: &HeaderMap,
-    case_id: CaseId,
-    success_status: StatusCode,
-    body: &impl Serialize,
-    receipt: Option<Receipt>,
-    parse: impl FnOnce(&mut Fields) -> Option<CaseCommand>,
-) -> Result<Response, ApiError> {
-    let mut fields = Fields::default();
-    let command = parse(&mut fields);
-    fields.finish()?;
-    let command = command.ok_or_else(|| ApiError::internal("validated fields missing"))?;
-    let path = match &command {
-        CaseCommand::Register { .. } => "/api/v1/cases".to_owned(),
-        other => format!("/api/v1/cases/{case_id}/{}", other.name()),
-    };
-    let name = command.name();
-    commands::execute::<EnterpriseCase, _>(
-        state,
-        actor,
-        headers,
-        commands::Target {
-            collection: "/api/v1/cases",
-            path,
-            aggregate_id: case_id.to_string(),
-            name,
-            success_status,
-            created_id: None,
-            receipt,
-        },
-        body,
-        command,
-    )
-    .await
+/// The supporting documents of a response, pinned by hash.
+fn evidence(fields: &mut Fields, items: &[EvidenceBody]) -> Option<Vec<Evidence>> {
+    if items.len() > 50 {
+        fields.push("evidence", "at most 50 documents");
+        return None;
+    }
+    let mut evidence = Vec::with_capacity(items.len());
+    let mut ok = true;
+    for (index, item) in items.iter().enumerate() {
+        let name = fields.take(&format!("evidence[{index}].name"), Title::parse(&item.name));
+        let hash_ok = item.sha256.len() == 64
+            && item
+                .sha256
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !hash_ok {
+            fields.push(
+                &format!("evidence[{index}].sha256"),
+                "must be 64 lowercase hex characters",
+            );
+        }
+        match name {
+            Some(name) if hash_ok => evidence.push(Evidence {
+                name: name.into(),
+                sha256: item.sha256.clone(),
+            }),
+            _ => ok = false,
+        }
+    }
+    ok.then_some(evidence)
 }
 
 /// Register a case.
-#[utoipa::path(
-    post, path = "/api/v1/cases", tag = "cases",
-    request_body = RegisterCaseRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Retry safely: the same key and body return the first answer")),
-    responses(
-        (status = 201, description = "Registered", body = CommandAccepted),
-        (status = 400, description = "Malformed JSON or a wrong type", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, malformed or expired token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Role or organisation not allowed", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn register_case(
-    State(state): State<AppState>,
-    Authenticated(actor): Authenticated,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<RegisterCaseRequest>,
-) -> Result<Response, ApiError> {
-    let case_id = CaseId::from_uuid(uuid::Uuid::now_v7());
-    let receipt = new_receipt(state.now());
-    let verifier_sha256 = verifier_hash(&receipt.verifier);
-    let case_number = receipt.case_number.clone();
-    command_with_receipt(
-        &state,
-        actor,
-        &headers,
-        case_id,
-        StatusCode::CREATED,
-        &body,
-        Some(receipt),
-        |fields| {
+pub struct RegisterCase;
+
+impl CommandEndpoint for RegisterCase {
+    type Aggregate = EnterpriseCase;
+    type Body = RegisterCaseRequest;
+    const ROUTE: Route = on_case(
+        "/api/v1/cases",
+        "register_case",
+        "Register a case (district staff, or the enterprise itself); the answer carries its public number and, once, the verifier code",
+    );
+    const CREATES: bool = true;
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<CaseCommand>, ApiError> {
+        let body = input.body;
+        let case_id = CaseId::from_uuid(uuid::Uuid::now_v7());
+        let receipt = new_receipt(input.state.now());
+        let verifier_sha256 = verifier_hash(&receipt.verifier);
+        let case_number = receipt.case_number.clone();
+        let command = input.parse(|fields| {
             let enterprise_id = fields.take(
                 "enterprise_id",
                 SubjectId::parse(body.enterprise_id.as_str()),
@@ -862,53 +745,37 @@ pub async fn register_case(
                 case_number: Some(case_number),
                 verifier_sha256: Some(verifier_sha256),
             })
-        },
-    )
-    .await
+        })?;
+        let mut prepared = Prepared::on(case_id, command);
+        prepared.receipt = Some(receipt);
+        Ok(prepared)
+    }
 }
 
-/// Dispatch a case to a lead department.
-#[utoipa::path(
-    post, path = "/api/v1/cases/{case_id}/dispatch", tag = "cases",
-    request_body = DispatchCaseRequest,
-    params(
-        ("case_id" = String, Path, description = "The case id"),
-        ("If-Match" = Option<String>, Header, description = "Run only if the case is at this version, e.g. \"3\""),
-        ("Idempotency-Key" = Option<String>, Header, description = "Retry safely"),
-    ),
-    responses(
-        (status = 200, description = "Dispatched", body = CommandAccepted),
-        (status = 404, description = "Unknown case", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A concurrent change won", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not match", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields or a rule violation", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn dispatch_case(
-    State(state): State<AppState>,
-    Authenticated(actor): Authenticated,
-    Path(case_id): Path<String>,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<DispatchCaseRequest>,
-) -> Result<Response, ApiError> {
-    let case_id = parse_case_id(&case_id)?;
-    command_on_case(
-        &state,
-        actor,
-        &headers,
-        case_id,
-        StatusCode::OK,
-        &body,
-        |fields| {
+/// Dispatch a case.
+pub struct DispatchCase;
+
+impl CommandEndpoint for DispatchCase {
+    type Aggregate = EnterpriseCase;
+    type Body = DispatchCaseRequest;
+    const ROUTE: Route = on_case(
+        "/api/v1/cases/{case_id}/dispatch",
+        "dispatch_case",
+        "Dispatch a case to a lead department (dispatcher)",
+    );
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<CaseCommand>, ApiError> {
+        let (state, body) = (input.state, input.body);
+        let case_id = parse_case_id(input.id())?;
+        let command = input.parse(|fields| {
             let lead_department =
-                fields.department("lead_department", &state, &body.lead_department);
+                fields.department("lead_department", state, &body.lead_department);
             let co_departments: Vec<Option<DepartmentId>> = body
                 .co_departments
                 .iter()
                 .enumerate()
                 .map(|(index, id)| {
-                    fields.department(&format!("co_departments[{index}]"), &state, id)
+                    fields.department(&format!("co_departments[{index}]"), state, id)
                 })
                 .collect();
             let note = fields.optional::<20_000>("note", body.note.as_deref());
@@ -916,112 +783,103 @@ pub async fn dispatch_case(
                 lead_department: lead_department?,
                 co_departments: co_departments.into_iter().collect::<Option<Vec<_>>>()?,
                 note,
-                sla: sla_context(&state),
+                sla: sla_context(state),
             })
-        },
-    )
-    .await
+        })?;
+        Ok(Prepared::on(case_id, command))
+    }
 }
 
-/// Accept a case (lead department).
-#[utoipa::path(
-    post, path = "/api/v1/cases/{case_id}/accept", tag = "cases",
-    params(("case_id" = String, Path, description = "The case id")),
-    responses(
-        (status = 200, description = "Accepted", body = CommandAccepted),
-        (status = 403, description = "Not a handler of the lead department", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Wrong state", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn accept_case(
-    State(state): State<AppState>,
-    Authenticated(actor): Authenticated,
-    Path(case_id): Path<String>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let case_id = parse_case_id(&case_id)?;
-    command_on_case(
-        &state,
-        actor,
-        &headers,
-        case_id,
-        StatusCode::OK,
-        &(),
-        |_| Some(CaseCommand::Accept),
-    )
-    .await
+/// A command on one case whose body has no fields (or whose command needs only the state).
+fn bare(
+    input: &Input<'_, NoBody>,
+    command: CaseCommand,
+) -> Result<Prepared<CaseCommand>, ApiError> {
+    Ok(Prepared::on(parse_case_id(input.id())?, command))
 }
 
-/// Respond to a case (lead department).
-#[utoipa::path(
-    post, path = "/api/v1/cases/{case_id}/respond", tag = "cases",
-    request_body = RespondCaseRequest,
-    params(("case_id" = String, Path, description = "The case id")),
-    responses(
-        (status = 200, description = "Responded", body = CommandAccepted),
-        (status = 422, description = "Invalid fields, wrong state, or `basis_required`", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn respond_case(
-    State(state): State<AppState>,
-    Authenticated(actor): Authenticated,
-    Path(case_id): Path<String>,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<RespondCaseRequest>,
-) -> Result<Response, ApiError> {
-    let case_id = parse_case_id(&case_id)?;
-    command_on_case(
-        &state,
-        actor,
-        &headers,
-        case_id,
-        StatusCode::OK,
-        &body,
-        |fields| {
-            let text = fields.take("text", LongText::parse(&body.text));
+/// A command on one case parsed from its body by `parse`.
+fn parsed<B>(
+    input: &Input<'_, B>,
+    parse: impl FnOnce(&mut Fields, &B) -> Option<CaseCommand>,
+) -> Result<Prepared<CaseCommand>, ApiError> {
+    let case_id = parse_case_id(input.id())?;
+    let command = input.parse(|fields| parse(fields, input.body))?;
+    Ok(Prepared::on(case_id, command))
+}
+
+/// Accept a case.
+pub struct AcceptCase;
+
+impl CommandEndpoint for AcceptCase {
+    type Aggregate = EnterpriseCase;
+    type Body = NoBody;
+    const ROUTE: Route = on_case(
+        "/api/v1/cases/{case_id}/accept",
+        "accept_case",
+        "Accept a case (lead department)",
+    );
+
+    async fn prepare(input: Input<'_, NoBody>) -> Result<Prepared<CaseCommand>, ApiError> {
+        bare(&input, CaseCommand::Accept)
+    }
+}
+
+/// Respond to a case.
+pub struct RespondCase;
+
+impl CommandEndpoint for RespondCase {
+    type Aggregate = EnterpriseCase;
+    type Body = RespondCaseRequest;
+    const ROUTE: Route = on_case(
+        "/api/v1/cases/{case_id}/respond",
+        "respond_case",
+        "Respond to a case (lead department)",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] = &[(
+        422,
+        "`validation_failed`, a wrong state, or `basis_required` (an `explained` answer needs its basis)",
+    )];
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<CaseCommand>, ApiError> {
+        parsed(&input, |fields, body| {
+            let text = fields.long("text", &body.text);
             let basis = fields.optional::<20_000>("basis", body.basis.as_deref());
-            let evidence = fields.evidence(&body.evidence);
+            let evidence = evidence(fields, &body.evidence);
             Some(CaseCommand::Respond {
                 resolution: body.resolution,
                 text: text?,
                 basis,
                 evidence: evidence?,
             })
-        },
-    )
-    .await
+        })
+    }
 }
 
-/// Rate the handling (the enterprise, or a dispatcher recording a follow-up call).
-#[utoipa::path(
-    post, path = "/api/v1/cases/{case_id}/rate", tag = "cases",
-    request_body = RateCaseRequest,
-    params(("case_id" = String, Path, description = "The case id")),
-    responses(
-        (status = 200, description = "Rated", body = CommandAccepted),
-        (status = 403, description = "`rater_conflict`: the rater handled the case or is in the lead department", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid grade, no response yet, or `rating_is_final`", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn rate_case(
-    State(state): State<AppState>,
-    Authenticated(actor): Authenticated,
-    Path(case_id): Path<String>,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<RateCaseRequest>,
-) -> Result<Response, ApiError> {
-    let case_id = parse_case_id(&case_id)?;
-    command_on_case(
-        &state,
-        actor,
-        &headers,
-        case_id,
-        StatusCode::OK,
-        &body,
-        |fields| {
+/// Rate the handling.
+pub struct RateCase;
+
+impl CommandEndpoint for RateCase {
+    type Aggregate = EnterpriseCase;
+    type Body = RateCaseRequest;
+    const ROUTE: Route = on_case(
+        "/api/v1/cases/{case_id}/rate",
+        "rate_case",
+        "Rate the handling (the enterprise, or a dispatcher recording a follow-up call)",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] = &[
+        (
+            403,
+            "`role_not_allowed`, or `rater_conflict`: the rater handled the case or is in the lead department",
+        ),
+        (
+            422,
+            "An invalid grade, no response yet, or `rating_is_final`",
+        ),
+    ];
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<CaseCommand>, ApiError> {
+        parsed(&input, |fields, body| {
             let satisfaction = fields.take(
                 "satisfaction",
                 Satisfaction::new(body.satisfaction).ok_or("must be 1 to 5"),
@@ -1032,72 +890,528 @@ pub async fn rate_case(
                 resolved: body.resolved,
                 comment,
             })
-        },
-    )
-    .await
+        })
+    }
 }
 
 /// Add an internal note.
-#[utoipa::path(
-    post, path = "/api/v1/cases/{case_id}/add-note", tag = "cases",
-    request_body = AddNoteRequest,
-    params(("case_id" = String, Path, description = "The case id")),
-    responses(
-        (status = 200, description = "Noted", body = CommandAccepted),
-        (status = 409, description = "A concurrent change won", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn add_note(
-    State(state): State<AppState>,
-    Authenticated(actor): Authenticated,
-    Path(case_id): Path<String>,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<AddNoteRequest>,
-) -> Result<Response, ApiError> {
-    let case_id = parse_case_id(&case_id)?;
-    command_on_case(
-        &state,
-        actor,
-        &headers,
-        case_id,
-        StatusCode::OK,
-        &body,
-        |fields| {
-            let text = fields.take("text", LongText::parse(&body.text));
-            Some(CaseCommand::AddNote { text: text? })
-        },
-    )
-    .await
+pub struct AddNote;
+
+impl CommandEndpoint for AddNote {
+    type Aggregate = EnterpriseCase;
+    type Body = AddNoteRequest;
+    const ROUTE: Route = on_case(
+        "/api/v1/cases/{case_id}/add-note",
+        "add_note",
+        "Add an internal note (never shown to the enterprise or the public)",
+    );
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<CaseCommand>, ApiError> {
+        parsed(&input, |fields, body| {
+            Some(CaseCommand::AddNote {
+                text: fields.long("text", &body.text)?,
+            })
+        })
+    }
 }
 
-/// Close a case (dispatcher): needs a response and a rating.
-#[utoipa::path(
-    post, path = "/api/v1/cases/{case_id}/close", tag = "cases",
-    params(("case_id" = String, Path, description = "The case id")),
-    responses(
-        (status = 200, description = "Closed", body = CommandAccepted),
-        (status = 422, description = "`no_response_yet` or `no_rating_yet`", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn close_case(
-    State(state): State<AppState>,
-    Authenticated(actor): Authenticated,
-    Path(case_id): Path<String>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let case_id = parse_case_id(&case_id)?;
-    command_on_case(
-        &state,
-        actor,
-        &headers,
-        case_id,
-        StatusCode::OK,
-        &(),
-        |_| Some(CaseCommand::Close),
-    )
-    .await
+/// Close a case.
+pub struct CloseCase;
+
+impl CommandEndpoint for CloseCase {
+    type Aggregate = EnterpriseCase;
+    type Body = NoBody;
+    const ROUTE: Route = on_case(
+        "/api/v1/cases/{case_id}/close",
+        "close_case",
+        "Close a case (dispatcher): needs a response and a rating",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] =
+        &[(422, "`no_response_yet` or `no_rating_yet`")];
+
+    async fn prepare(input: Input<'_, NoBody>) -> Result<Prepared<CaseCommand>, ApiError> {
+        bare(&input, CaseCommand::Close)
+    }
+}
+
+/// Decline a case.
+pub struct DeclineCase;
+
+impl CommandEndpoint for DeclineCase {
+    type Aggregate = EnterpriseCase;
+    type Body = DeclineRequest;
+    const ROUTE: Route = on_case(
+        "/api/v1/cases/{case_id}/decline",
+        "decline_case",
+        "Decline a registered case before dispatch (dispatcher), with a reason code",
+    );
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<CaseCommand>, ApiError> {
+        parsed(&input, |fields, body| {
+            let text = fields.long("text", &body.text);
+            Some(CaseCommand::Decline {
+                reason: body.reason,
+                text: text?,
+            })
+        })
+    }
+}
+
+/// Return a case.
+pub struct ReturnCase;
+
+impl CommandEndpoint for ReturnCase {
+    type Aggregate = EnterpriseCase;
+    type Body = ReturnRequest;
+    const ROUTE: Route = on_case(
+        "/api/v1/cases/{case_id}/return",
+        "return_case",
+        "Return a case before accepting it (lead department). A first return naming the competent department moves the case there; otherwise it goes back to the dispatcher",
+    );
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<CaseCommand>, ApiError> {
+        let state = input.state;
+        parsed(&input, |fields, body| {
+            let reason = fields.long("reason", &body.reason);
+            let suggested = body
+                .suggested_department
+                .as_deref()
+                .map(|id| fields.department("suggested_department", state, id));
+            let suggested_department = match suggested {
+                Some(department) => Some(department?),
+                None => None,
+            };
+            Some(CaseCommand::Return {
+                reason: reason?,
+                suggested_department,
+                sla: sla_context(state),
+            })
+        })
+    }
+}
+
+/// Reassign a case.
+pub struct ReassignCase;
+
+impl CommandEndpoint for ReassignCase {
+    type Aggregate = EnterpriseCase;
+    type Body = ReassignRequest;
+    const ROUTE: Route = on_case(
+        "/api/v1/cases/{case_id}/reassign",
+        "reassign_case",
+        "Move a case to another lead department (dispatcher); acceptance restarts, response and closing deadlines stay",
+    );
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<CaseCommand>, ApiError> {
+        let state = input.state;
+        parsed(&input, |fields, body| {
+            let lead_department =
+                fields.department("lead_department", state, &body.lead_department);
+            let reason = fields.long("reason", &body.reason);
+            Some(CaseCommand::Reassign {
+                lead_department: lead_department?,
+                reason: reason?,
+                sla: sla_context(state),
+            })
+        })
+    }
+}
+
+/// Log a contact.
+pub struct LogContact;
+
+impl CommandEndpoint for LogContact {
+    type Aggregate = EnterpriseCase;
+    type Body = LogContactRequest;
+    const ROUTE: Route = on_case(
+        "/api/v1/cases/{case_id}/log-contact",
+        "log_contact",
+        "Log a contact with the enterprise (lead department); the first sets the first-contact time",
+    );
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<CaseCommand>, ApiError> {
+        parsed(&input, |fields, body| {
+            let summary = fields.long("summary", &body.summary);
+            Some(CaseCommand::LogContact {
+                channel: body.channel,
+                summary: summary?,
+            })
+        })
+    }
+}
+
+/// Post a public update.
+pub struct PostUpdate;
+
+impl CommandEndpoint for PostUpdate {
+    type Aggregate = EnterpriseCase;
+    type Body = PublicUpdateRequest;
+    const ROUTE: Route = on_case(
+        "/api/v1/cases/{case_id}/post-update",
+        "post_update",
+        "Post an update shown to the enterprise and in the public lookup under your department's name (lead or co-department)",
+    );
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<CaseCommand>, ApiError> {
+        parsed(&input, |fields, body| {
+            Some(CaseCommand::PostPublicUpdate {
+                text: fields.long("text", &body.text)?,
+            })
+        })
+    }
+}
+
+/// Ask for an extension.
+pub struct RequestExtension;
+
+impl CommandEndpoint for RequestExtension {
+    type Aggregate = EnterpriseCase;
+    type Body = ExtensionRequest;
+    const ROUTE: Route = on_case(
+        "/api/v1/cases/{case_id}/request-extension",
+        "request_extension",
+        "Ask for more time before the response is due (lead department), within the policy's cap",
+    );
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<CaseCommand>, ApiError> {
+        parsed(&input, |fields, body| {
+            let reason = fields.long("reason", &body.reason);
+            Some(CaseCommand::RequestExtension {
+                amount: body.amount,
+                reason: reason?,
+            })
+        })
+    }
+}
+
+/// Decide an extension request.
+pub struct DecideExtension;
+
+impl CommandEndpoint for DecideExtension {
+    type Aggregate = EnterpriseCase;
+    type Body = DecisionRequest;
+    const ROUTE: Route = on_case(
+        "/api/v1/cases/{case_id}/decide-extension",
+        "decide_extension",
+        "Grant or refuse the pending extension request (dispatcher)",
+    );
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<CaseCommand>, ApiError> {
+        let state = input.state;
+        parsed(&input, |fields, body| {
+            let reason = fields.long("reason", &body.reason);
+            Some(CaseCommand::DecideExtension {
+                approve: body.approve,
+                reason: reason?,
+                sla: sla_context(state),
+            })
+        })
+    }
+}
+
+/// Ask to pause the clock.
+pub struct RequestPause;
+
+impl CommandEndpoint for RequestPause {
+    type Aggregate = EnterpriseCase;
+    type Body = ReasonRequest;
+    const ROUTE: Route = on_case(
+        "/api/v1/cases/{case_id}/request-pause",
+        "request_pause",
+        "Ask to stop the clock while waiting for the enterprise (lead department)",
+    );
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<CaseCommand>, ApiError> {
+        parsed(&input, |fields, body| {
+            Some(CaseCommand::RequestPause {
+                reason: fields.long("reason", &body.reason)?,
+            })
+        })
+    }
+}
+
+/// Decide a pause request.
+pub struct DecidePause;
+
+impl CommandEndpoint for DecidePause {
+    type Aggregate = EnterpriseCase;
+    type Body = DecisionRequest;
+    const ROUTE: Route = on_case(
+        "/api/v1/cases/{case_id}/decide-pause",
+        "decide_pause",
+        "Grant or refuse the pending pause request (dispatcher); a grant stops the clock now",
+    );
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<CaseCommand>, ApiError> {
+        parsed(&input, |fields, body| {
+            let reason = fields.long("reason", &body.reason);
+            Some(CaseCommand::DecidePause {
+                approve: body.approve,
+                reason: reason?,
+            })
+        })
+    }
+}
+
+/// Resume the clock.
+pub struct ResumeCase;
+
+impl CommandEndpoint for ResumeCase {
+    type Aggregate = EnterpriseCase;
+    type Body = NoBody;
+    const ROUTE: Route = on_case(
+        "/api/v1/cases/{case_id}/resume",
+        "resume_case",
+        "Restart the clock (lead department or dispatcher); open deadlines move by the paused time",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] = &[(422, "`clock_not_paused`")];
+
+    async fn prepare(input: Input<'_, NoBody>) -> Result<Prepared<CaseCommand>, ApiError> {
+        let sla = sla_context(input.state);
+        bare(&input, CaseCommand::Resume { sla })
+    }
+}
+
+/// Record a follow-up attempt.
+pub struct RecordFollowUp;
+
+impl CommandEndpoint for RecordFollowUp {
+    type Aggregate = EnterpriseCase;
+    type Body = FollowUpRequest;
+    const ROUTE: Route = on_case(
+        "/api/v1/cases/{case_id}/follow-up",
+        "record_follow_up",
+        "Record a follow-up attempt (dispatcher). Three failed attempts allow closing unrated",
+    );
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<CaseCommand>, ApiError> {
+        parsed(&input, |fields, body| {
+            let note = fields.optional::<20_000>("note", body.note.as_deref());
+            Some(CaseCommand::RecordFollowUp {
+                reached: body.reached,
+                note,
+            })
+        })
+    }
+}
+
+/// Appeal the rating.
+pub struct AppealRating;
+
+impl CommandEndpoint for AppealRating {
+    type Aggregate = EnterpriseCase;
+    type Body = ReasonRequest;
+    const ROUTE: Route = on_case(
+        "/api/v1/cases/{case_id}/appeal",
+        "appeal_rating",
+        "Appeal the rating (head of the lead department). The rating never changes",
+    );
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<CaseCommand>, ApiError> {
+        parsed(&input, |fields, body| {
+            Some(CaseCommand::AppealRating {
+                reason: fields.long("reason", &body.reason)?,
+            })
+        })
+    }
+}
+
+/// Decide an appeal.
+pub struct DecideAppeal;
+
+impl CommandEndpoint for DecideAppeal {
+    type Aggregate = EnterpriseCase;
+    type Body = AppealDecisionRequest;
+    const ROUTE: Route = on_case(
+        "/api/v1/cases/{case_id}/decide-appeal",
+        "decide_appeal",
+        "Decide the pending appeal (dispatcher); an upheld appeal excludes the rating from scoring",
+    );
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<CaseCommand>, ApiError> {
+        parsed(&input, |fields, body| {
+            let reason = fields.long("reason", &body.reason);
+            Some(CaseCommand::DecideAppeal {
+                upheld: body.upheld,
+                reason: reason?,
+            })
+        })
+    }
+}
+
+/// Reopen a case.
+pub struct ReopenCase;
+
+impl CommandEndpoint for ReopenCase {
+    type Aggregate = EnterpriseCase;
+    type Body = ReasonRequest;
+    const ROUTE: Route = on_case(
+        "/api/v1/cases/{case_id}/reopen",
+        "reopen_case",
+        "Reopen a responded or closed case (dispatcher): a new cycle with new deadlines",
+    );
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<CaseCommand>, ApiError> {
+        let state = input.state;
+        parsed(&input, |fields, body| {
+            Some(CaseCommand::Reopen {
+                reason: fields.long("reason", &body.reason)?,
+                sla: sla_context(state),
+            })
+        })
+    }
+}
+
+/// Withdraw a case.
+pub struct WithdrawCase;
+
+impl CommandEndpoint for WithdrawCase {
+    type Aggregate = EnterpriseCase;
+    type Body = ReasonRequest;
+    const ROUTE: Route = on_case(
+        "/api/v1/cases/{case_id}/withdraw",
+        "withdraw_case",
+        "Withdraw the case (the enterprise, or district staff on its behalf). After dispatch the withdrawal is flagged for a quality check",
+    );
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<CaseCommand>, ApiError> {
+        parsed(&input, |fields, body| {
+            Some(CaseCommand::Withdraw {
+                reason: fields.long("reason", &body.reason)?,
+            })
+        })
+    }
+}
+
+/// Exempt a case from scoring.
+pub struct GrantExemption;
+
+impl CommandEndpoint for GrantExemption {
+    type Aggregate = EnterpriseCase;
+    type Body = ExemptionRequest;
+    const ROUTE: Route = on_case(
+        "/api/v1/cases/{case_id}/grant-exemption",
+        "grant_exemption",
+        "Exempt the case from scoring (a dispatcher who neither dispatched nor closed it)",
+    );
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<CaseCommand>, ApiError> {
+        parsed(&input, |fields, body| {
+            let text = fields.long("text", &body.text);
+            Some(CaseCommand::GrantExemption {
+                reason: body.reason,
+                text: text?,
+            })
+        })
+    }
+}
+
+/// Merge a case into another.
+pub struct MergeCase;
+
+impl CommandEndpoint for MergeCase {
+    type Aggregate = EnterpriseCase;
+    type Body = MergeRequest;
+    const ROUTE: Route = on_case(
+        "/api/v1/cases/{case_id}/merge",
+        "merge_case",
+        "Merge this case into another as a duplicate (dispatcher). The other case must exist",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] = &[(
+        422,
+        "An unknown target (`validation_failed`), `merge_into_self` or a rule",
+    )];
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<CaseCommand>, ApiError> {
+        let state = input.state;
+        let into = CaseId::parse(&input.body.into).ok();
+        let case_id = parse_case_id(input.id())?;
+        // A case registered a moment ago may not be in the view yet: the log decides (as for a
+        // visit's linked case), so a case the 201 said exists can be merged into at once.
+        let target_exists = match into {
+            Some(into) => {
+                let into = into.to_string();
+                state.db.case_view(&into).await?.is_some()
+                    || state.db.current_version(AGGREGATE_TYPE, &into).await? > 0
+            }
+            None => false,
+        };
+        let command = input.parse(|fields| {
+            let reason = fields.long("reason", &input.body.reason);
+            if !target_exists {
+                fields.push("into", "no case with this id");
+            }
+            Some(CaseCommand::Merge {
+                into: into?,
+                reason: reason?,
+            })
+        })?;
+        Ok(Prepared::on(case_id, command))
+    }
+}
+
+/// Re-issue the verifier code.
+pub struct ReissueVerifier;
+
+impl CommandEndpoint for ReissueVerifier {
+    type Aggregate = EnterpriseCase;
+    type Body = ReasonRequest;
+    const ROUTE: Route = on_case(
+        "/api/v1/cases/{case_id}/reissue-verifier",
+        "reissue_verifier",
+        "Issue a new verifier code for the public status lookup (dispatcher), when the enterprise has lost its own. The code is shown once, in this answer (`case_number` and `verifier`; a replay omits it); only its hash is recorded, and the earlier code stops working",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] = &[
+        (403, "`role_not_allowed`: dispatchers only"),
+        (
+            422,
+            "Invalid fields, or `no_case_number` (registered without a public number)",
+        ),
+    ];
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<CaseCommand>, ApiError> {
+        let case_id = parse_case_id(input.id())?;
+        let receipt = registered_case_number(input.state, &case_id)
+            .await?
+            .map(|case_number| Receipt {
+                case_number,
+                verifier: new_verifier(),
+            });
+        // Without a number the domain refuses (`no_case_number`) before the hash is looked at.
+        let verifier_sha256 = receipt
+            .as_ref()
+            .map(|receipt| verifier_hash(&receipt.verifier))
+            .unwrap_or_default();
+        let command = input.parse(|fields| {
+            Some(CaseCommand::ReissueVerifier {
+                verifier_sha256,
+                reason: fields.long("reason", &input.body.reason)?,
+            })
+        })?;
+        let mut prepared = Prepared::on(case_id, command);
+        prepared.receipt = receipt;
+        Ok(prepared)
+    }
+}
+
+/// The public number a case was registered with, from the log (always current). `None` for an
+/// unknown case or one registered without a number; the command then refuses.
+async fn registered_case_number(
+    state: &AppState,
+    case_id: &CaseId,
+) -> Result<Option<String>, ApiError> {
+    let id = case_id.to_string();
+    let history = state.db.stream_history(AGGREGATE_TYPE, &id).await?;
+    let Some(first) = history.first() else {
+        return Ok(None);
+    };
+    match serde_json::from_str::<caseledger_domain::case::CaseEvent>(&first.payload) {
+        Ok(caseledger_domain::case::CaseEvent::CaseRegistered { case_number, .. }) => {
+            Ok(case_number)
+        }
+        Ok(_) => Ok(None),
+        Err(error) => Err(ApiError::internal(format!("reading case {id}: {error}"))),
+    }
 }
 
 /// The SLA policy and calendar in force, for commands that set or move deadlines.
@@ -1142,380 +1456,37 @@ pub(crate) fn verifier_hash(verifier: &str) -> String {
     ))
 }
 
-/// Declares a case command endpoint: the route documentation, the handler and its parsing.
-macro_rules! case_command {
-    (
-        $(#[$doc:meta])*
-        $name:ident, $path:literal, $body:ty, $description:literal,
-        |$state:ident, $fields:ident, $request:ident| $parse:block
-    ) => {
-        $(#[$doc])*
-        #[utoipa::path(
-            post, path = $path, tag = "cases",
-            request_body = $body,
-            params(
-                ("case_id" = String, Path, description = "The case id"),
-                ("If-Match" = Option<String>, Header, description = "Run only if the case is at this version"),
-                ("Idempotency-Key" = Option<String>, Header, description = "Retry safely"),
-            ),
-            responses(
-                (status = 200, description = $description, body = CommandAccepted),
-                (status = 400, description = "Malformed JSON or a wrong type", body = Problem, content_type = "application/problem+json"),
-                (status = 403, description = "Role, department or separation of duties", body = Problem, content_type = "application/problem+json"),
-                (status = 404, description = "Unknown case, or not visible to you", body = Problem, content_type = "application/problem+json"),
-                (status = 409, description = "A concurrent change won", body = Problem, content_type = "application/problem+json"),
-                (status = 412, description = "If-Match does not match", body = Problem, content_type = "application/problem+json"),
-                (status = 422, description = "Invalid fields or a rule of the case loop", body = Problem, content_type = "application/problem+json"),
-            ),
-            security(("bearer" = []))
-        )]
-        pub async fn $name(
-            State($state): State<AppState>,
-            Authenticated(actor): Authenticated,
-            Path(case_id): Path<String>,
-            headers: HeaderMap,
-            ApiJson($request): ApiJson<$body>,
-        ) -> Result<Response, ApiError> {
-            let case_id = parse_case_id(&case_id)?;
-            command_on_case(
-                &$state,
-                actor,
-                &headers,
-                case_id,
-                StatusCode::OK,
-                &$request,
-                |$fields| $parse,
-            )
-            .await
-        }
-    };
-}
-
-case_command!(
-    /// Decline a registered case before dispatch (dispatcher), with a reason code.
-    decline_case, "/api/v1/cases/{case_id}/decline", DeclineRequest, "Declined",
-    |state, fields, body| {
-        let text = fields.long("text", &body.text);
-        Some(CaseCommand::Decline { reason: body.reason, text: text? })
-    }
-);
-
-case_command!(
-    /// Return a case before accepting it (lead department). A first return naming the
-    /// competent department moves the case there; otherwise it goes back to the dispatcher.
-    return_case, "/api/v1/cases/{case_id}/return", ReturnRequest, "Returned",
-    |state, fields, body| {
-        let reason = fields.long("reason", &body.reason);
-        let suggested = body
-            .suggested_department
-            .as_deref()
-            .map(|id| fields.department("suggested_department", &state, id));
-        let suggested_department = match suggested {
-            Some(department) => Some(department?),
-            None => None,
-        };
-        Some(CaseCommand::Return {
-            reason: reason?,
-            suggested_department,
-            sla: sla_context(&state),
-        })
-    }
-);
-
-case_command!(
-    /// Move a case to another lead department (dispatcher); acceptance restarts, response and
-    /// closing deadlines stay.
-    reassign_case, "/api/v1/cases/{case_id}/reassign", ReassignRequest, "Reassigned",
-    |state, fields, body| {
-        let lead_department = fields.department("lead_department", &state, &body.lead_department);
-        let reason = fields.long("reason", &body.reason);
-        Some(CaseCommand::Reassign {
-            lead_department: lead_department?,
-            reason: reason?,
-            sla: sla_context(&state),
-        })
-    }
-);
-
-case_command!(
-    /// Log a contact with the enterprise (lead department); the first sets the first-contact time.
-    log_contact, "/api/v1/cases/{case_id}/log-contact", LogContactRequest, "Logged",
-    |state, fields, body| {
-        let summary = fields.long("summary", &body.summary);
-        Some(CaseCommand::LogContact { channel: body.channel, summary: summary? })
-    }
-);
-
-case_command!(
-    /// Post an update shown to the enterprise and in the public lookup under your department's
-    /// name (lead or co-department).
-    post_update, "/api/v1/cases/{case_id}/post-update", PublicUpdateRequest, "Posted",
-    |state, fields, body| {
-        let text = fields.long("text", &body.text);
-        Some(CaseCommand::PostPublicUpdate { text: text? })
-    }
-);
-
-case_command!(
-    /// Ask for more time before the response is due (lead department), within the policy's cap.
-    request_extension, "/api/v1/cases/{case_id}/request-extension", ExtensionRequest, "Requested",
-    |state, fields, body| {
-        let reason = fields.long("reason", &body.reason);
-        Some(CaseCommand::RequestExtension { amount: body.amount, reason: reason? })
-    }
-);
-
-case_command!(
-    /// Grant or refuse the pending extension request (dispatcher).
-    decide_extension, "/api/v1/cases/{case_id}/decide-extension", DecisionRequest, "Decided",
-    |state, fields, body| {
-        let reason = fields.long("reason", &body.reason);
-        Some(CaseCommand::DecideExtension {
-            approve: body.approve,
-            reason: reason?,
-            sla: sla_context(&state),
-        })
-    }
-);
-
-case_command!(
-    /// Ask to stop the clock while waiting for the enterprise (lead department).
-    request_pause, "/api/v1/cases/{case_id}/request-pause", ReasonRequest, "Requested",
-    |state, fields, body| {
-        let reason = fields.long("reason", &body.reason);
-        Some(CaseCommand::RequestPause { reason: reason? })
-    }
-);
-
-case_command!(
-    /// Grant or refuse the pending pause request (dispatcher); a grant stops the clock now.
-    decide_pause, "/api/v1/cases/{case_id}/decide-pause", DecisionRequest, "Decided",
-    |state, fields, body| {
-        let reason = fields.long("reason", &body.reason);
-        Some(CaseCommand::DecidePause { approve: body.approve, reason: reason? })
-    }
-);
-
-case_command!(
-    /// Record a follow-up attempt (dispatcher). Three failed attempts allow closing unrated.
-    record_follow_up, "/api/v1/cases/{case_id}/follow-up", FollowUpRequest, "Recorded",
-    |state, fields, body| {
-        let note = fields.optional::<20_000>("note", body.note.as_deref());
-        Some(CaseCommand::RecordFollowUp { reached: body.reached, note })
-    }
-);
-
-case_command!(
-    /// Appeal the rating (head of the lead department). The rating never changes.
-    appeal_rating, "/api/v1/cases/{case_id}/appeal", ReasonRequest, "Appealed",
-    |state, fields, body| {
-        let reason = fields.long("reason", &body.reason);
-        Some(CaseCommand::AppealRating { reason: reason? })
-    }
-);
-
-case_command!(
-    /// Decide the pending appeal (dispatcher); an upheld appeal excludes the rating from scoring.
-    decide_appeal, "/api/v1/cases/{case_id}/decide-appeal", AppealDecisionRequest, "Decided",
-    |state, fields, body| {
-        let reason = fields.long("reason", &body.reason);
-        Some(CaseCommand::DecideAppeal { upheld: body.upheld, reason: reason? })
-    }
-);
-
-case_command!(
-    /// Reopen a responded or closed case (dispatcher): a new cycle with new deadlines.
-    reopen_case, "/api/v1/cases/{case_id}/reopen", ReasonRequest, "Reopened",
-    |state, fields, body| {
-        let reason = fields.long("reason", &body.reason);
-        Some(CaseCommand::Reopen { reason: reason?, sla: sla_context(&state) })
-    }
-);
-
-case_command!(
-    /// Withdraw the case (the enterprise, or district staff on its behalf). After dispatch the
-    /// withdrawal is flagged for a quality check.
-    withdraw_case, "/api/v1/cases/{case_id}/withdraw", ReasonRequest, "Withdrawn",
-    |state, fields, body| {
-        let reason = fields.long("reason", &body.reason);
-        Some(CaseCommand::Withdraw { reason: reason? })
-    }
-);
-
-case_command!(
-    /// Exempt the case from scoring (a dispatcher who neither dispatched nor closed it).
-    grant_exemption, "/api/v1/cases/{case_id}/grant-exemption", ExemptionRequest, "Exempted",
-    |state, fields, body| {
-        let text = fields.long("text", &body.text);
-        Some(CaseCommand::GrantExemption { reason: body.reason, text: text? })
-    }
-);
-
-/// Restart the clock (lead department or dispatcher); open deadlines move by the paused time.
-#[utoipa::path(
-    post, path = "/api/v1/cases/{case_id}/resume", tag = "cases",
-    params(("case_id" = String, Path, description = "The case id")),
-    responses(
-        (status = 200, description = "Resumed", body = CommandAccepted),
-        (status = 422, description = "`clock_not_paused`", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn resume_case(
-    State(state): State<AppState>,
-    Authenticated(actor): Authenticated,
-    Path(case_id): Path<String>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let case_id = parse_case_id(&case_id)?;
-    command_on_case(
-        &state,
-        actor,
-        &headers,
-        case_id,
-        StatusCode::OK,
-        &(),
-        |_| {
-            Some(CaseCommand::Resume {
-                sla: sla_context(&state),
-            })
-        },
-    )
-    .await
-}
-
-/// Merge this case into another as a duplicate (dispatcher). The other case must exist.
-#[utoipa::path(
-    post, path = "/api/v1/cases/{case_id}/merge", tag = "cases",
-    request_body = MergeRequest,
-    params(("case_id" = String, Path, description = "The case id")),
-    responses(
-        (status = 200, description = "Merged", body = CommandAccepted),
-        (status = 422, description = "Unknown target (`validation_failed`), `merge_into_self` or a rule", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn merge_case(
-    State(state): State<AppState>,
-    Authenticated(actor): Authenticated,
-    Path(case_id): Path<String>,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<MergeRequest>,
-) -> Result<Response, ApiError> {
-    let case_id = parse_case_id(&case_id)?;
-    let into = CaseId::parse(&body.into).ok();
-    // A case registered a moment ago may not be in the view yet: the log decides (as for a
-    // visit's linked case), so a case the 201 said exists can be merged into at once.
-    let target_exists = match into {
-        Some(into) => {
-            let into = into.to_string();
-            state.db.case_view(&into).await?.is_some()
-                || state.db.current_version(AGGREGATE_TYPE, &into).await? > 0
-        }
-        None => false,
-    };
-    command_on_case(
-        &state,
-        actor,
-        &headers,
-        case_id,
-        StatusCode::OK,
-        &body,
-        |fields| {
-            let reason = fields.long("reason", &body.reason);
-            if !target_exists {
-                fields.0.push(FieldError {
-                    field: "into".into(),
-                    message: "no case with this id".into(),
-                });
-            }
-            Some(CaseCommand::Merge {
-                into: into?,
-                reason: reason?,
-            })
-        },
-    )
-    .await
-}
-
-/// The public number a case was registered with, from the log (always current). `None` for an
-/// unknown case or one registered without a number; the command then refuses.
-async fn registered_case_number(
-    state: &AppState,
-    case_id: &CaseId,
-) -> Result<Option<String>, ApiError> {
-    let id = case_id.to_string();
-    let history = state.db.stream_history(AGGREGATE_TYPE, &id).await?;
-    let Some(first) = history.first() else {
-        return Ok(None);
-    };
-    match serde_json::from_str::<caseledger_domain::case::CaseEvent>(&first.payload) {
-        Ok(caseledger_domain::case::CaseEvent::CaseRegistered { case_number, .. }) => {
-            Ok(case_number)
-        }
-        Ok(_) => Ok(None),
-        Err(error) => Err(ApiError::internal(format!("reading case {id}: {error}"))),
-    }
-}
-
-/// Issue a new verifier code for the public status lookup (dispatcher), when the enterprise has
-/// lost its own. The code is shown once, in this answer (a replay omits it); only its hash is
-/// recorded, and the earlier code stops working.
-#[utoipa::path(
-    post, path = "/api/v1/cases/{case_id}/reissue-verifier", tag = "cases",
-    request_body = ReasonRequest,
-    params(
-        ("case_id" = String, Path, description = "The case id"),
-        ("If-Match" = Option<String>, Header, description = "Run only if the case is at this version"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Retry safely (a replay omits the code)"),
-    ),
-    responses(
-        (status = 200, description = "Re-issued: the answer carries `case_number` and the new `verifier`", body = CommandAccepted),
-        (status = 400, description = "Malformed JSON or a wrong type", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`role_not_allowed`: dispatchers only", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown case", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A concurrent change won", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not match", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, or `no_case_number` (registered without a public number)", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn reissue_verifier(
-    State(state): State<AppState>,
-    Authenticated(actor): Authenticated,
-    Path(case_id): Path<String>,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<ReasonRequest>,
-) -> Result<Response, ApiError> {
-    let case_id = parse_case_id(&case_id)?;
-    let receipt = registered_case_number(&state, &case_id)
-        .await?
-        .map(|case_number| Receipt {
-            case_number,
-            verifier: new_verifier(),
-        });
-    // Without a number the domain refuses (`no_case_number`) before the hash is looked at.
-    let verifier_sha256 = receipt
-        .as_ref()
-        .map(|receipt| verifier_hash(&receipt.verifier))
-        .unwrap_or_default();
-    command_with_receipt(
-        &state,
-        actor,
-        &headers,
-        case_id,
-        StatusCode::OK,
-        &body,
-        receipt,
-        |fields| {
-            let reason = fields.long("reason", &body.reason);
-            Some(CaseCommand::ReissueVerifier {
-                verifier_sha256,
-                reason: reason?,
-            })
-        },
-    )
-    .await
+/// The case routes: every command once, and the reads.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(command::<RegisterCase>())
+        .routes(routes!(list_cases))
+        .routes(routes!(get_case))
+        .routes(routes!(case_history))
+        .routes(command::<DispatchCase>())
+        .routes(command::<AcceptCase>())
+        .routes(command::<RespondCase>())
+        .routes(command::<RateCase>())
+        .routes(command::<AddNote>())
+        .routes(command::<CloseCase>())
+        .routes(command::<DeclineCase>())
+        .routes(command::<ReturnCase>())
+        .routes(command::<ReassignCase>())
+        .routes(command::<LogContact>())
+        .routes(command::<PostUpdate>())
+        .routes(command::<RequestExtension>())
+        .routes(command::<DecideExtension>())
+        .routes(command::<RequestPause>())
+        .routes(command::<DecidePause>())
+        .routes(command::<ResumeCase>())
+        .routes(command::<RecordFollowUp>())
+        .routes(command::<AppealRating>())
+        .routes(command::<DecideAppeal>())
+        .routes(command::<ReopenCase>())
+        .routes(command::<WithdrawCase>())
+        .routes(command::<GrantExemption>())
+        .routes(command::<MergeCase>())
+        .routes(command::<ReissueVerifier>())
 }
 
 // ---------------------------------------------------------------------------------------------

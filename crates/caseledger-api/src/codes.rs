@@ -608,8 +608,7 @@ mod tests {
 
     #[test]
     fn problem_code_is_the_registry_enum_in_the_openapi_document() {
-        use utoipa::OpenApi;
-        let document = serde_json::to_value(crate::openapi::ApiDoc::openapi()).unwrap();
+        let document = serde_json::to_value(crate::openapi::document()).unwrap();
         let schemas = &document["components"]["schemas"];
         assert_eq!(
             schemas["Problem"]["properties"]["code"]["$ref"],

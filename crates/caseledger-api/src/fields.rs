@@ -1,10 +1,7 @@
 //! Parsing a request body into domain types while collecting every field error, so that a 422
 //! `validation_failed` lists all bad fields at once.
-//!
-//! (`cases.rs` has its own private copy of this collector from before there was a second user;
-//! it can switch to this one when that file is next changed.)
 
-use caseledger_domain::text::BoundedText;
+use caseledger_domain::text::{BoundedText, LongText};
 use caseledger_domain::DepartmentId;
 
 use crate::error::{ApiError, FieldError};
@@ -32,6 +29,11 @@ impl Fields {
     ) -> Option<BoundedText<MAX>> {
         let text = text.filter(|text| !text.trim().is_empty())?;
         self.take(field, BoundedText::<MAX>::parse(text))
+    }
+
+    /// Required long text (1 to 20,000 characters).
+    pub fn long(&mut self, field: &str, text: &str) -> Option<LongText> {
+        self.take(field, LongText::parse(text))
     }
 
     /// An optional value parsed by `parse`: absent or blank is `None`.

@@ -16,6 +16,7 @@ pub mod cases;
 pub mod codes;
 pub mod commands;
 pub mod consultations;
+pub mod endpoint;
 pub mod error;
 pub mod experts;
 pub mod fields;
@@ -42,12 +43,15 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::HeaderName;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::Router;
 use caseledger_store::Projection;
 use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use auth::JwtKeys;
 pub use reference::ReferenceData;
@@ -71,405 +75,91 @@ pub fn projections() -> Vec<Arc<dyn Projection>> {
     ]
 }
 
+/// Every documented route, registered once: the route and its OpenAPI operation together.
+pub fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(cases::routes())
+        .merge(subjects::routes())
+        .merge(portfolios::routes())
+        .merge(appraisals::routes())
+        .routes(routes!(queues::department_queue))
+        .routes(routes!(queues::unassigned_queue))
+        .routes(routes!(queues::overdue_queue))
+        .routes(routes!(queues::public_case_status))
+        .routes(routes!(experts::add_expert))
+        .routes(routes!(experts::list_experts))
+        .routes(routes!(experts::get_expert))
+        .routes(routes!(experts::expert_workload))
+        .routes(routes!(experts::update_expert))
+        .routes(routes!(experts::suspend_expert))
+        .routes(routes!(experts::reinstate_expert))
+        .routes(routes!(experts::remove_expert))
+        .routes(routes!(consultations::submit_consultation))
+        .routes(routes!(consultations::list_consultations))
+        .routes(routes!(consultations::adoption_rates))
+        .routes(routes!(consultations::get_consultation))
+        .routes(routes!(consultations::list_opinions))
+        .routes(routes!(consultations::verify_draw))
+        .routes(routes!(consultations::accept_consultation))
+        .routes(routes!(consultations::reject_consultation))
+        .routes(routes!(consultations::draw_panel))
+        .routes(routes!(consultations::propose_selection))
+        .routes(routes!(consultations::approve_selection))
+        .routes(routes!(consultations::accept_seat))
+        .routes(routes!(consultations::decline_seat))
+        .routes(routes!(consultations::declare_conflict))
+        .routes(routes!(consultations::recuse_expert))
+        .routes(routes!(consultations::submit_opinion))
+        .routes(routes!(consultations::conclude))
+        .routes(routes!(consultations::report_adoption))
+        .routes(routes!(consultations::close_consultation))
+        .routes(routes!(consultations::cancel_consultation))
+        .routes(routes!(rewards::create_program))
+        .routes(routes!(rewards::list_programs))
+        .routes(routes!(rewards::get_program))
+        .routes(routes!(rewards::approve_program))
+        .routes(routes!(rewards::change_committee))
+        .routes(routes!(rewards::program_audit))
+        .routes(routes!(rewards::submit_nomination))
+        .routes(routes!(rewards::list_nominations))
+        .routes(routes!(rewards::get_nomination))
+        .routes(routes!(rewards::decide_eligibility))
+        .routes(routes!(rewards::draw_reviewers))
+        .routes(routes!(rewards::recuse_reviewer))
+        .routes(routes!(rewards::submit_scores))
+        .routes(routes!(rewards::aggregate_scores))
+        .routes(routes!(rewards::cast_vote))
+        .routes(routes!(rewards::tally_vote))
+        .routes(routes!(rewards::start_notice))
+        .routes(routes!(rewards::resolve_objection))
+        .routes(routes!(rewards::close_notice))
+        .routes(routes!(rewards::approve_award))
+        .routes(routes!(rewards::announce_award))
+        .routes(routes!(rewards::withdraw_nomination))
+        .routes(routes!(rewards::disqualify_nomination))
+        .routes(routes!(rewards::revoke_award))
+        .routes(routes!(rewards::objection_filers))
+        .routes(routes!(rewards::file_objection))
+        .routes(routes!(rewards::public_notices))
+        .routes(routes!(rewards::public_awards))
+        .routes(routes!(ops::departments))
+        .routes(routes!(kpi::department_kpi_handler))
+        .routes(routes!(kpi::kpi_trend))
+        .routes(routes!(kpi::kpi_list))
+        .routes(routes!(kpi::public_kpi))
+        .routes(routes!(appraisal_page::public_appraisal_page))
+        .routes(routes!(audit::audit_events))
+        .routes(routes!(audit::public_digests))
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
+        .routes(routes!(ops::metrics))
+}
+
 /// The full router: API, operations endpoints, request ids, tracing, metrics and body limit.
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
-    let api = Router::new()
-        .route(
-            "/api/v1/cases",
-            post(cases::register_case).get(cases::list_cases),
-        )
-        .route("/api/v1/cases/{case_id}", get(cases::get_case))
-        .route("/api/v1/cases/{case_id}/history", get(cases::case_history))
-        .route(
-            "/api/v1/cases/{case_id}/dispatch",
-            post(cases::dispatch_case),
-        )
-        .route("/api/v1/cases/{case_id}/accept", post(cases::accept_case))
-        .route("/api/v1/cases/{case_id}/respond", post(cases::respond_case))
-        .route("/api/v1/cases/{case_id}/rate", post(cases::rate_case))
-        .route("/api/v1/cases/{case_id}/add-note", post(cases::add_note))
-        .route("/api/v1/cases/{case_id}/close", post(cases::close_case))
-        .route("/api/v1/cases/{case_id}/decline", post(cases::decline_case))
-        .route("/api/v1/cases/{case_id}/return", post(cases::return_case))
-        .route(
-            "/api/v1/cases/{case_id}/reassign",
-            post(cases::reassign_case),
-        )
-        .route(
-            "/api/v1/cases/{case_id}/log-contact",
-            post(cases::log_contact),
-        )
-        .route(
-            "/api/v1/cases/{case_id}/post-update",
-            post(cases::post_update),
-        )
-        .route(
-            "/api/v1/cases/{case_id}/request-extension",
-            post(cases::request_extension),
-        )
-        .route(
-            "/api/v1/cases/{case_id}/decide-extension",
-            post(cases::decide_extension),
-        )
-        .route(
-            "/api/v1/cases/{case_id}/request-pause",
-            post(cases::request_pause),
-        )
-        .route(
-            "/api/v1/cases/{case_id}/decide-pause",
-            post(cases::decide_pause),
-        )
-        .route("/api/v1/cases/{case_id}/resume", post(cases::resume_case))
-        .route(
-            "/api/v1/cases/{case_id}/follow-up",
-            post(cases::record_follow_up),
-        )
-        .route("/api/v1/cases/{case_id}/appeal", post(cases::appeal_rating))
-        .route(
-            "/api/v1/cases/{case_id}/decide-appeal",
-            post(cases::decide_appeal),
-        )
-        .route("/api/v1/cases/{case_id}/reopen", post(cases::reopen_case))
-        .route(
-            "/api/v1/cases/{case_id}/withdraw",
-            post(cases::withdraw_case),
-        )
-        .route(
-            "/api/v1/cases/{case_id}/grant-exemption",
-            post(cases::grant_exemption),
-        )
-        .route("/api/v1/cases/{case_id}/merge", post(cases::merge_case))
-        .route(
-            "/api/v1/cases/{case_id}/reissue-verifier",
-            post(cases::reissue_verifier),
-        )
-        .route(
-            "/api/v1/queues/department/{department_id}",
-            get(queues::department_queue),
-        )
-        .route("/api/v1/queues/unassigned", get(queues::unassigned_queue))
-        .route("/api/v1/queues/overdue", get(queues::overdue_queue))
-        .route(
-            "/api/v1/public/case-status",
-            post(queues::public_case_status),
-        )
-        .route(
-            "/api/v1/subjects",
-            post(subjects::register_subject).get(subjects::list_subjects),
-        )
-        .route("/api/v1/subjects/{subject_id}", get(subjects::get_subject))
-        .route(
-            "/api/v1/subjects/{subject_id}/update-contact",
-            post(subjects::update_contact),
-        )
-        .route(
-            "/api/v1/subjects/{subject_id}/rename",
-            post(subjects::rename_subject),
-        )
-        .route(
-            "/api/v1/portfolios",
-            post(portfolios::create_portfolio).get(portfolios::list_portfolios),
-        )
-        .route(
-            "/api/v1/portfolios/overdue-visits",
-            get(portfolios::overdue_visits),
-        )
-        .route(
-            "/api/v1/portfolios/{portfolio_id}",
-            get(portfolios::get_portfolio),
-        )
-        .route(
-            "/api/v1/portfolios/{portfolio_id}/overview",
-            get(portfolios::portfolio_overview),
-        )
-        .route(
-            "/api/v1/portfolios/{portfolio_id}/visits",
-            get(portfolios::list_visits),
-        )
-        .route(
-            "/api/v1/portfolios/{portfolio_id}/assign-subject",
-            post(portfolios::assign_subject),
-        )
-        .route(
-            "/api/v1/portfolios/{portfolio_id}/unassign-subject",
-            post(portfolios::unassign_subject),
-        )
-        .route(
-            "/api/v1/portfolios/{portfolio_id}/record-visit",
-            post(portfolios::record_visit),
-        )
-        .route(
-            "/api/v1/portfolios/{portfolio_id}/link-case",
-            post(portfolios::link_case),
-        )
-        .route(
-            "/api/v1/experts",
-            post(experts::add_expert).get(experts::list_experts),
-        )
-        .route("/api/v1/experts/{expert_id}", get(experts::get_expert))
-        .route(
-            "/api/v1/experts/{expert_id}/workload",
-            get(experts::expert_workload),
-        )
-        .route(
-            "/api/v1/experts/{expert_id}/update",
-            post(experts::update_expert),
-        )
-        .route(
-            "/api/v1/experts/{expert_id}/suspend",
-            post(experts::suspend_expert),
-        )
-        .route(
-            "/api/v1/experts/{expert_id}/reinstate",
-            post(experts::reinstate_expert),
-        )
-        .route(
-            "/api/v1/experts/{expert_id}/remove",
-            post(experts::remove_expert),
-        )
-        .route(
-            "/api/v1/consultations",
-            post(consultations::submit_consultation).get(consultations::list_consultations),
-        )
-        .route(
-            "/api/v1/consultations/adoption-rates",
-            get(consultations::adoption_rates),
-        )
-        .route(
-            "/api/v1/consultations/{consultation_id}",
-            get(consultations::get_consultation),
-        )
-        .route(
-            "/api/v1/consultations/{consultation_id}/opinions",
-            get(consultations::list_opinions),
-        )
-        .route(
-            "/api/v1/consultations/{consultation_id}/draw/verify",
-            get(consultations::verify_draw),
-        )
-        .route(
-            "/api/v1/consultations/{consultation_id}/accept",
-            post(consultations::accept_consultation),
-        )
-        .route(
-            "/api/v1/consultations/{consultation_id}/reject",
-            post(consultations::reject_consultation),
-        )
-        .route(
-            "/api/v1/consultations/{consultation_id}/draw",
-            post(consultations::draw_panel),
-        )
-        .route(
-            "/api/v1/consultations/{consultation_id}/propose-selection",
-            post(consultations::propose_selection),
-        )
-        .route(
-            "/api/v1/consultations/{consultation_id}/approve-selection",
-            post(consultations::approve_selection),
-        )
-        .route(
-            "/api/v1/consultations/{consultation_id}/accept-seat",
-            post(consultations::accept_seat),
-        )
-        .route(
-            "/api/v1/consultations/{consultation_id}/decline-seat",
-            post(consultations::decline_seat),
-        )
-        .route(
-            "/api/v1/consultations/{consultation_id}/declare-conflict",
-            post(consultations::declare_conflict),
-        )
-        .route(
-            "/api/v1/consultations/{consultation_id}/recuse",
-            post(consultations::recuse_expert),
-        )
-        .route(
-            "/api/v1/consultations/{consultation_id}/submit-opinion",
-            post(consultations::submit_opinion),
-        )
-        .route(
-            "/api/v1/consultations/{consultation_id}/conclude",
-            post(consultations::conclude),
-        )
-        .route(
-            "/api/v1/consultations/{consultation_id}/report-adoption",
-            post(consultations::report_adoption),
-        )
-        .route(
-            "/api/v1/consultations/{consultation_id}/close",
-            post(consultations::close_consultation),
-        )
-        .route(
-            "/api/v1/consultations/{consultation_id}/cancel",
-            post(consultations::cancel_consultation),
-        )
-        .route(
-            "/api/v1/reward-programs",
-            post(rewards::create_program).get(rewards::list_programs),
-        )
-        .route(
-            "/api/v1/reward-programs/{program_id}",
-            get(rewards::get_program),
-        )
-        .route(
-            "/api/v1/reward-programs/{program_id}/approve",
-            post(rewards::approve_program),
-        )
-        .route(
-            "/api/v1/reward-programs/{program_id}/change-committee",
-            post(rewards::change_committee),
-        )
-        .route(
-            "/api/v1/reward-programs/{program_id}/audit",
-            get(rewards::program_audit),
-        )
-        .route(
-            "/api/v1/nominations",
-            post(rewards::submit_nomination).get(rewards::list_nominations),
-        )
-        .route(
-            "/api/v1/nominations/{nomination_id}",
-            get(rewards::get_nomination),
-        )
-        .route(
-            "/api/v1/nominations/{nomination_id}/decide-eligibility",
-            post(rewards::decide_eligibility),
-        )
-        .route(
-            "/api/v1/nominations/{nomination_id}/draw-reviewers",
-            post(rewards::draw_reviewers),
-        )
-        .route(
-            "/api/v1/nominations/{nomination_id}/recuse-reviewer",
-            post(rewards::recuse_reviewer),
-        )
-        .route(
-            "/api/v1/nominations/{nomination_id}/submit-scores",
-            post(rewards::submit_scores),
-        )
-        .route(
-            "/api/v1/nominations/{nomination_id}/aggregate-scores",
-            post(rewards::aggregate_scores),
-        )
-        .route(
-            "/api/v1/nominations/{nomination_id}/cast-vote",
-            post(rewards::cast_vote),
-        )
-        .route(
-            "/api/v1/nominations/{nomination_id}/tally-vote",
-            post(rewards::tally_vote),
-        )
-        .route(
-            "/api/v1/nominations/{nomination_id}/start-notice",
-            post(rewards::start_notice),
-        )
-        .route(
-            "/api/v1/nominations/{nomination_id}/resolve-objection",
-            post(rewards::resolve_objection),
-        )
-        .route(
-            "/api/v1/nominations/{nomination_id}/close-notice",
-            post(rewards::close_notice),
-        )
-        .route(
-            "/api/v1/nominations/{nomination_id}/approve",
-            post(rewards::approve_award),
-        )
-        .route(
-            "/api/v1/nominations/{nomination_id}/announce",
-            post(rewards::announce_award),
-        )
-        .route(
-            "/api/v1/nominations/{nomination_id}/withdraw",
-            post(rewards::withdraw_nomination),
-        )
-        .route(
-            "/api/v1/nominations/{nomination_id}/disqualify",
-            post(rewards::disqualify_nomination),
-        )
-        .route(
-            "/api/v1/nominations/{nomination_id}/revoke",
-            post(rewards::revoke_award),
-        )
-        .route(
-            "/api/v1/nominations/{nomination_id}/objections",
-            get(rewards::objection_filers),
-        )
-        .route(
-            "/api/v1/public/nominations/{nomination_id}/objections",
-            post(rewards::file_objection),
-        )
-        .route("/api/v1/public/nominations", get(rewards::public_notices))
-        .route("/api/v1/public/awards", get(rewards::public_awards))
-        .route("/api/v1/departments", get(ops::departments))
-        .route(
-            "/api/v1/departments/{department_id}/kpi",
-            get(kpi::department_kpi_handler),
-        )
-        .route(
-            "/api/v1/departments/{department_id}/kpi/trend",
-            get(kpi::kpi_trend),
-        )
-        .route("/api/v1/kpi", get(kpi::kpi_list))
-        .route("/api/v1/public/kpi", get(kpi::public_kpi))
-        .route(
-            "/api/v1/appraisals",
-            post(appraisals::create_appraisal).get(appraisals::list_appraisals),
-        )
-        .route(
-            "/api/v1/appraisals/{appraisal_id}",
-            get(appraisals::get_appraisal),
-        )
-        .route(
-            "/api/v1/appraisals/{appraisal_id}/open",
-            post(appraisals::open_appraisal),
-        )
-        .route(
-            "/api/v1/appraisals/{appraisal_id}/ballots",
-            post(appraisals::cast_ballot),
-        )
-        .route(
-            "/api/v1/appraisals/{appraisal_id}/close",
-            post(appraisals::close_appraisal),
-        )
-        .route(
-            "/api/v1/appraisals/{appraisal_id}/compute",
-            post(appraisals::compute_appraisal),
-        )
-        .route(
-            "/api/v1/appraisals/{appraisal_id}/publish",
-            post(appraisals::publish_appraisal),
-        )
-        .route(
-            "/api/v1/appraisals/{appraisal_id}/rectifications",
-            post(appraisals::add_rectification),
-        )
-        .route(
-            "/api/v1/appraisals/{appraisal_id}/rectifications/{item_id}/report",
-            post(appraisals::report_rectification),
-        )
-        .route(
-            "/api/v1/appraisals/{appraisal_id}/rectifications/{item_id}/recheck",
-            post(appraisals::recheck_rectification),
-        )
-        .route(
-            "/api/v1/public/appraisals/{appraisal_id}",
-            get(appraisals::public_appraisal),
-        )
-        .route(
-            "/api/v1/public/appraisals/{appraisal_id}/export.csv",
-            get(appraisals::public_appraisal_csv),
-        )
-        .route(
-            "/public/appraisals/{appraisal_id}",
-            get(appraisal_page::public_appraisal_page),
-        )
-        .route("/api/v1/audit/events", get(audit::audit_events))
-        .route("/api/v1/public/audit/digests", get(audit::public_digests))
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
+    let (api, _) = api_routes().split_for_parts();
+    let api = api
         .route("/openapi.json", get(ops::openapi_json))
         .route("/docs", get(ops::docs))
         .fallback(ops::fallback)

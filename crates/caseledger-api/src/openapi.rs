@@ -1,13 +1,12 @@
-//! The OpenAPI document (derived from handler annotations); `/docs` renders it (`ops::reference_page`).
+//! The OpenAPI document; `/docs` renders it (`ops::reference_page`). The operations come from the
+//! routes as they are registered ([`crate::api_routes`]: reads by their annotations, commands by
+//! their [`crate::endpoint::CommandEndpoint`] declarations); this file adds what they all share.
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{OpenApi as OpenApiDocument, RefOr};
 use utoipa::{Modify, OpenApi};
 
-use crate::{
-    appraisal_page, appraisals, audit, cases, commands, consultations, error, experts, kpi, ops,
-    portfolios, queues, rewards, subjects,
-};
+use crate::{commands, error};
 
 /// The caseledger HTTP API.
 #[derive(OpenApi)]
@@ -19,56 +18,7 @@ use crate::{
             with `ETag: \"version\"`; send `If-Match` for a conditional command and `Idempotency-Key` to retry safely. \
             Reads take `min_position` to wait for your own write."
     ),
-    paths(
-        cases::register_case, cases::dispatch_case, cases::accept_case, cases::respond_case, cases::rate_case,
-        cases::add_note, cases::close_case, cases::get_case, cases::list_cases, cases::case_history,
-        cases::decline_case, cases::return_case, cases::reassign_case, cases::log_contact,
-        cases::post_update, cases::request_extension, cases::decide_extension, cases::request_pause,
-        cases::decide_pause, cases::resume_case, cases::record_follow_up, cases::appeal_rating,
-        cases::decide_appeal, cases::reopen_case, cases::withdraw_case, cases::grant_exemption,
-        cases::merge_case, cases::reissue_verifier,
-        queues::department_queue, queues::unassigned_queue, queues::overdue_queue,
-        queues::public_case_status,
-        subjects::register_subject, subjects::update_contact, subjects::rename_subject,
-        subjects::get_subject, subjects::list_subjects,
-        portfolios::create_portfolio, portfolios::assign_subject, portfolios::unassign_subject,
-        portfolios::record_visit, portfolios::link_case, portfolios::get_portfolio,
-        portfolios::list_portfolios, portfolios::overdue_visits, portfolios::list_visits,
-        portfolios::portfolio_overview,
-        experts::add_expert, experts::update_expert, experts::suspend_expert,
-        experts::reinstate_expert, experts::remove_expert, experts::list_experts,
-        experts::get_expert, experts::expert_workload,
-        consultations::submit_consultation, consultations::accept_consultation,
-        consultations::reject_consultation, consultations::draw_panel,
-        consultations::propose_selection, consultations::approve_selection,
-        consultations::accept_seat, consultations::decline_seat, consultations::declare_conflict,
-        consultations::recuse_expert, consultations::submit_opinion, consultations::conclude,
-        consultations::report_adoption, consultations::close_consultation,
-        consultations::cancel_consultation, consultations::get_consultation,
-        consultations::list_consultations, consultations::list_opinions,
-        consultations::verify_draw, consultations::adoption_rates,
-        ops::departments, ops::healthz, ops::readyz, ops::metrics,
-        audit::public_digests, audit::audit_events,
-        kpi::department_kpi_handler, kpi::kpi_list, kpi::kpi_trend, kpi::public_kpi,
-        appraisals::create_appraisal, appraisals::open_appraisal, appraisals::cast_ballot,
-        appraisals::close_appraisal, appraisals::compute_appraisal, appraisals::publish_appraisal,
-        appraisals::add_rectification, appraisals::report_rectification,
-        appraisals::recheck_rectification, appraisals::get_appraisal, appraisals::list_appraisals,
-        appraisals::public_appraisal, appraisals::public_appraisal_csv,
-        appraisal_page::public_appraisal_page,
-        rewards::create_program, rewards::approve_program, rewards::change_committee,
-        rewards::get_program,
-        rewards::list_programs, rewards::program_audit, rewards::submit_nomination,
-        rewards::decide_eligibility, rewards::draw_reviewers, rewards::recuse_reviewer,
-        rewards::submit_scores, rewards::aggregate_scores, rewards::cast_vote,
-        rewards::tally_vote, rewards::start_notice, rewards::resolve_objection,
-        rewards::close_notice, rewards::approve_award, rewards::announce_award,
-        rewards::withdraw_nomination, rewards::disqualify_nomination, rewards::revoke_award,
-        rewards::file_objection, rewards::get_nomination, rewards::list_nominations,
-        rewards::objection_filers, rewards::public_notices, rewards::public_awards,
-    ),
     components(schemas(error::Problem, error::FieldError, error::ErrorCode, commands::CommandAccepted)),
-    modifiers(&BearerAuth, &CommonAnswers),
     tags(
         (name = "cases", description = "Enterprise and talent cases (企业/人才诉求)"),
         (name = "queues", description = "Work queues: a department's queue by due time, the dispatcher's unassigned and overdue lists"),
@@ -85,6 +35,20 @@ use crate::{
     )
 )]
 pub struct ApiDoc;
+
+/// The served document: every registered route's operation, the bearer scheme and the answers
+/// every route shares. Built once.
+pub fn document() -> OpenApiDocument {
+    static DOCUMENT: std::sync::OnceLock<OpenApiDocument> = std::sync::OnceLock::new();
+    DOCUMENT
+        .get_or_init(|| {
+            let mut document = crate::api_routes().into_openapi();
+            BearerAuth.modify(&mut document);
+            CommonAnswers.modify(&mut document);
+            document
+        })
+        .clone()
+}
 
 struct BearerAuth;
 

@@ -10,7 +10,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::ToSchema;
 
 use crate::auth::Authenticated;
 use crate::codes::ErrorCode;
@@ -169,10 +169,9 @@ pub async fn departments(
     )
 }
 
-/// The OpenAPI 3.1 document, generated from the handlers' annotations.
+/// The OpenAPI 3.1 document, generated from the routes as registered.
 pub async fn openapi_json() -> Response {
-    let document = crate::openapi::ApiDoc::openapi();
-    match document.to_json() {
+    match crate::openapi::document().to_json() {
         Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
         Err(error) => ApiError::internal(error).into_response(),
     }
@@ -183,7 +182,7 @@ pub async fn openapi_json() -> Response {
 /// rendered once.
 pub async fn docs() -> Response {
     static PAGE: OnceLock<String> = OnceLock::new();
-    let page = PAGE.get_or_init(|| reference_page::render(&crate::openapi::ApiDoc::openapi()));
+    let page = PAGE.get_or_init(|| reference_page::render(&crate::openapi::document()));
     (
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),

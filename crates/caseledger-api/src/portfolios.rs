@@ -13,7 +13,6 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use caseledger_domain::case::CaseEvent;
@@ -22,7 +21,7 @@ use caseledger_domain::portfolio::{
     VisitStatus,
 };
 use caseledger_domain::subject::PersonName;
-use caseledger_domain::text::{LongText, Title};
+use caseledger_domain::text::Title;
 use caseledger_domain::{Actor, CaseId, LeaderId, PortfolioId, Role, SubjectId, VisitId};
 use caseledger_store::portfolios::{AssignmentFacts, AssignmentFilter, PortfolioView, VisitView};
 use chrono::NaiveDate;
@@ -31,12 +30,14 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Authenticated;
 use crate::codes::ErrorCode;
-use crate::commands::{self, CommandAccepted};
+use crate::endpoint::{command, CommandEndpoint, Input, Prepared, Route};
 use crate::error::{ApiError, Problem};
 use crate::fields::{parse_date, Fields};
-use crate::json::{ApiJson, ApiQuery};
+use crate::json::ApiQuery;
 use crate::reads::{as_of, china_today, time, wait_for_projection};
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Where portfolios live.
 const COLLECTION: &str = "/api/v1/portfolios";
@@ -401,317 +402,270 @@ async fn linked_case(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Commands
+// Commands: each one a [`CommandEndpoint`], run by the shared handler in `endpoint.rs`.
 
-/// The shared body of every portfolio command handler (after its fields passed): fingerprint
-/// the request and run the command.
-#[allow(clippy::too_many_arguments)]
-async fn command_on_portfolio(
-    state: &AppState,
-    actor: Actor,
-    headers: &HeaderMap,
-    portfolio_id: &PortfolioId,
-    success_status: StatusCode,
-    body: &impl Serialize,
-    command: PortfolioCommand,
-    created_id: Option<String>,
-) -> Result<Response, ApiError> {
-    let path = match &command {
-        PortfolioCommand::Create { .. } => COLLECTION.to_owned(),
-        other => format!("{COLLECTION}/{portfolio_id}/{}", other.name()),
-    };
-    let name = command.name();
-    commands::execute::<LiaisonPortfolio, _>(
-        state,
-        actor,
-        headers,
-        commands::Target {
-            collection: COLLECTION,
-            path,
-            aggregate_id: portfolio_id.to_string(),
-            name,
-            success_status,
-            created_id,
-            receipt: None,
-        },
-        body,
-        command,
-    )
-    .await
+const fn on_portfolio(
+    path: &'static str,
+    operation_id: &'static str,
+    summary: &'static str,
+) -> Route {
+    Route {
+        path,
+        operation_id,
+        tag: "portfolios",
+        summary,
+    }
 }
 
 fn missing() -> ApiError {
     ApiError::internal("validated fields missing")
 }
 
-/// Create the portfolio of a leader or a department (dispatchers; a leader only their own).
-#[utoipa::path(
-    post, path = "/api/v1/portfolios", tag = "portfolios",
-    request_body = CreatePortfolioRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Retry safely")),
-    responses(
-        (status = 201, description = "Created; `Location` names the derived id", body = CommandAccepted),
-        (status = 400, description = "Malformed JSON, a wrong type or an unknown field", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`role_not_allowed` or `not_own_portfolio`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`portfolio_already_exists`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn create_portfolio(
-    State(state): State<AppState>,
-    Authenticated(actor): Authenticated,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<CreatePortfolioRequest>,
-) -> Result<Response, ApiError> {
-    let mut fields = Fields::default();
-    let owner = match body.owner_kind.as_str() {
-        "leader" => fields
-            .take("owner_id", LeaderId::parse(body.owner_id.as_str()))
-            .map(|user_id| PortfolioOwner::Leader { user_id }),
-        "department" => fields
-            .department("owner_id", &state, &body.owner_id)
-            .map(|department_id| PortfolioOwner::Department { department_id }),
-        _ => {
-            fields.push("owner_kind", "must be leader or department");
-            None
-        }
-    };
-    let owner_name = fields.take("owner_name", Title::parse(&body.owner_name));
-    fields.finish()?;
-    let (Some(owner), Some(owner_name)) = (owner, owner_name) else {
-        return Err(missing());
-    };
-    let portfolio_id = owner.portfolio_id();
-    command_on_portfolio(
-        &state,
-        actor,
-        &headers,
-        &portfolio_id,
-        StatusCode::CREATED,
-        &body,
-        PortfolioCommand::Create { owner, owner_name },
-        None,
-    )
-    .await
-}
+/// Create a portfolio.
+pub struct CreatePortfolio;
 
-/// Assign a registered subject with a visit obligation.
-#[utoipa::path(
-    post, path = "/api/v1/portfolios/{portfolio_id}/assign-subject", tag = "portfolios",
-    request_body = AssignSubjectRequest,
-    params(
-        ("portfolio_id" = String, Path, description = "The portfolio id"),
-        ("If-Match" = Option<String>, Header, description = "Run only if the portfolio is at this version"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Retry safely"),
-    ),
-    responses(
-        (status = 200, description = "Assigned", body = CommandAccepted),
-        (status = 403, description = "`not_portfolio_member` or `role_not_allowed`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`portfolio_not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed` (also an unknown subject), `subject_already_assigned`, `assignment_date_in_future`", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn assign_subject(
-    State(state): State<AppState>,
-    Authenticated(actor): Authenticated,
-    Path(portfolio_id): Path<String>,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<AssignSubjectRequest>,
-) -> Result<Response, ApiError> {
-    let portfolio_id = parse_portfolio_id(&portfolio_id)?;
-    let mut fields = Fields::default();
-    let subject_id = fields.take("subject_id", SubjectId::parse(body.subject_id.as_str()));
-    if let Some(id) = &subject_id {
-        if !subject_exists(&state, id).await? {
-            fields.push("subject_id", format!("unknown subject {id}"));
-        }
-    }
-    let obligation = fields.take(
-        "obligation",
-        VisitObligation::parse(&body.obligation)
-            .ok_or("must be monthly, quarterly, half_yearly or yearly"),
+impl CommandEndpoint for CreatePortfolio {
+    type Aggregate = LiaisonPortfolio;
+    type Body = CreatePortfolioRequest;
+    const ROUTE: Route = on_portfolio(
+        COLLECTION,
+        "create_portfolio",
+        "Create the portfolio of a leader or a department (dispatchers; a leader only their own); `Location` names the derived id",
     );
-    let assigned_on = match body.assigned_on.as_deref() {
-        None => Some(china_today(state.now())),
-        Some(text) => fields.take("assigned_on", parse_date(text)),
-    };
-    fields.finish()?;
-    let (Some(subject_id), Some(obligation), Some(assigned_on)) =
-        (subject_id, obligation, assigned_on)
-    else {
-        return Err(missing());
-    };
-    command_on_portfolio(
-        &state,
-        actor,
-        &headers,
-        &portfolio_id,
-        StatusCode::OK,
-        &body,
-        PortfolioCommand::AssignSubject {
-            subject_id,
-            obligation,
-            assigned_on,
-        },
-        None,
-    )
-    .await
+    const CREATES: bool = true;
+    const REFUSALS: &'static [(u16, &'static str)] = &[
+        (403, "`role_not_allowed` or `not_own_portfolio`"),
+        (409, "`portfolio_already_exists`"),
+    ];
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<PortfolioCommand>, ApiError> {
+        let (state, body) = (input.state, input.body);
+        let (owner, owner_name) = input.parse(|fields| {
+            let owner = match body.owner_kind.as_str() {
+                "leader" => fields
+                    .take("owner_id", LeaderId::parse(body.owner_id.as_str()))
+                    .map(|user_id| PortfolioOwner::Leader { user_id }),
+                "department" => fields
+                    .department("owner_id", state, &body.owner_id)
+                    .map(|department_id| PortfolioOwner::Department { department_id }),
+                _ => {
+                    fields.push("owner_kind", "must be leader or department");
+                    None
+                }
+            };
+            let owner_name = fields.take("owner_name", Title::parse(&body.owner_name));
+            Some((owner?, owner_name?))
+        })?;
+        Ok(Prepared::on(
+            owner.portfolio_id(),
+            PortfolioCommand::Create { owner, owner_name },
+        ))
+    }
 }
 
-/// Take a subject out of the portfolio, with a reason.
-#[utoipa::path(
-    post, path = "/api/v1/portfolios/{portfolio_id}/unassign-subject", tag = "portfolios",
-    request_body = UnassignSubjectRequest,
-    params(("portfolio_id" = String, Path, description = "The portfolio id")),
-    responses(
-        (status = 200, description = "Unassigned", body = CommandAccepted),
-        (status = 403, description = "`not_portfolio_member` or `role_not_allowed`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`portfolio_not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed` or `subject_not_assigned`", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn unassign_subject(
-    State(state): State<AppState>,
-    Authenticated(actor): Authenticated,
-    Path(portfolio_id): Path<String>,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<UnassignSubjectRequest>,
-) -> Result<Response, ApiError> {
-    let portfolio_id = parse_portfolio_id(&portfolio_id)?;
-    let mut fields = Fields::default();
-    let subject_id = fields.take("subject_id", SubjectId::parse(body.subject_id.as_str()));
-    let reason = fields.take("reason", LongText::parse(&body.reason));
-    fields.finish()?;
-    let (Some(subject_id), Some(reason)) = (subject_id, reason) else {
-        return Err(missing());
-    };
-    command_on_portfolio(
-        &state,
-        actor,
-        &headers,
-        &portfolio_id,
-        StatusCode::OK,
-        &body,
-        PortfolioCommand::UnassignSubject { subject_id, reason },
-        None,
-    )
-    .await
+/// Assign a subject.
+pub struct AssignSubject;
+
+impl CommandEndpoint for AssignSubject {
+    type Aggregate = LiaisonPortfolio;
+    type Body = AssignSubjectRequest;
+    const ROUTE: Route = on_portfolio(
+        "/api/v1/portfolios/{portfolio_id}/assign-subject",
+        "assign_subject",
+        "Assign a registered subject with a visit obligation",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] = &[
+        (403, "`not_portfolio_member` or `role_not_allowed`"),
+        (404, "`portfolio_not_found`"),
+        (
+            422,
+            "`validation_failed` (also an unknown subject), `subject_already_assigned`, `assignment_date_in_future`",
+        ),
+    ];
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<PortfolioCommand>, ApiError> {
+        let (state, body) = (input.state, input.body);
+        let portfolio_id = parse_portfolio_id(input.id())?;
+        let mut fields = Fields::default();
+        let subject_id = fields.take("subject_id", SubjectId::parse(body.subject_id.as_str()));
+        if let Some(id) = &subject_id {
+            if !subject_exists(state, id).await? {
+                fields.push("subject_id", format!("unknown subject {id}"));
+            }
+        }
+        let obligation = fields.take(
+            "obligation",
+            VisitObligation::parse(&body.obligation)
+                .ok_or("must be monthly, quarterly, half_yearly or yearly"),
+        );
+        let assigned_on = match body.assigned_on.as_deref() {
+            None => Some(china_today(state.now())),
+            Some(text) => fields.take("assigned_on", parse_date(text)),
+        };
+        fields.finish()?;
+        let (Some(subject_id), Some(obligation), Some(assigned_on)) =
+            (subject_id, obligation, assigned_on)
+        else {
+            return Err(missing());
+        };
+        Ok(Prepared::on(
+            portfolio_id,
+            PortfolioCommand::AssignSubject {
+                subject_id,
+                obligation,
+                assigned_on,
+            },
+        ))
+    }
 }
 
-/// Record a visit to an assigned subject, with the cases raised at it. The answer's
-/// `created_id` is the visit id.
-#[utoipa::path(
-    post, path = "/api/v1/portfolios/{portfolio_id}/record-visit", tag = "portfolios",
-    request_body = RecordVisitRequest,
-    params(("portfolio_id" = String, Path, description = "The portfolio id")),
-    responses(
-        (status = 200, description = "Recorded; `created_id` is the visit id", body = CommandAccepted),
-        (status = 403, description = "`not_portfolio_member` or `role_not_allowed`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`portfolio_not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed` (also an unknown case), `subject_not_assigned`, `visit_date_in_future`, `visit_before_assignment`, `case_of_another_subject`, `case_already_linked`", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn record_visit(
-    State(state): State<AppState>,
-    Authenticated(actor): Authenticated,
-    Path(portfolio_id): Path<String>,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<RecordVisitRequest>,
-) -> Result<Response, ApiError> {
-    let portfolio_id = parse_portfolio_id(&portfolio_id)?;
-    let mut fields = Fields::default();
-    let subject_id = fields.take("subject_id", SubjectId::parse(body.subject_id.as_str()));
-    let visited_on = fields.take("visited_on", parse_date(&body.visited_on));
-    if body.participants.is_empty() {
-        fields.push("participants", "at least one participant is required");
+/// Take a subject out of a portfolio.
+pub struct UnassignSubject;
+
+impl CommandEndpoint for UnassignSubject {
+    type Aggregate = LiaisonPortfolio;
+    type Body = UnassignSubjectRequest;
+    const ROUTE: Route = on_portfolio(
+        "/api/v1/portfolios/{portfolio_id}/unassign-subject",
+        "unassign_subject",
+        "Take a subject out of the portfolio, with a reason",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] = &[
+        (403, "`not_portfolio_member` or `role_not_allowed`"),
+        (404, "`portfolio_not_found`"),
+        (422, "`validation_failed` or `subject_not_assigned`"),
+    ];
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<PortfolioCommand>, ApiError> {
+        let body = input.body;
+        let portfolio_id = parse_portfolio_id(input.id())?;
+        let command = input.parse(|fields| {
+            let subject_id = fields.take("subject_id", SubjectId::parse(body.subject_id.as_str()));
+            let reason = fields.long("reason", &body.reason);
+            Some(PortfolioCommand::UnassignSubject {
+                subject_id: subject_id?,
+                reason: reason?,
+            })
+        })?;
+        Ok(Prepared::on(portfolio_id, command))
     }
-    let mut participants = Vec::with_capacity(body.participants.len());
-    for (i, participant) in body.participants.iter().enumerate() {
-        if let Some(name) = fields.take(
-            &format!("participants[{i}]"),
-            PersonName::parse(participant),
-        ) {
-            participants.push(name);
+}
+
+/// Record a visit.
+pub struct RecordVisit;
+
+impl CommandEndpoint for RecordVisit {
+    type Aggregate = LiaisonPortfolio;
+    type Body = RecordVisitRequest;
+    const ROUTE: Route = on_portfolio(
+        "/api/v1/portfolios/{portfolio_id}/record-visit",
+        "record_visit",
+        "Record a visit to an assigned subject, with the cases raised at it. The answer's `created_id` is the visit id",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] = &[
+        (403, "`not_portfolio_member` or `role_not_allowed`"),
+        (404, "`portfolio_not_found`"),
+        (
+            422,
+            "`validation_failed` (also an unknown case), `subject_not_assigned`, `visit_date_in_future`, `visit_before_assignment`, `case_of_another_subject`, `case_already_linked`",
+        ),
+    ];
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<PortfolioCommand>, ApiError> {
+        let (state, body) = (input.state, input.body);
+        let portfolio_id = parse_portfolio_id(input.id())?;
+        let mut fields = Fields::default();
+        let subject_id = fields.take("subject_id", SubjectId::parse(body.subject_id.as_str()));
+        let visited_on = fields.take("visited_on", parse_date(&body.visited_on));
+        if body.participants.is_empty() {
+            fields.push("participants", "at least one participant is required");
         }
-    }
-    let learned = fields.take("learned", LongText::parse(&body.learned));
-    let mut cases = Vec::with_capacity(body.case_ids.len());
-    for (i, case_id) in body.case_ids.iter().enumerate() {
-        if let Some(case) =
-            linked_case(&state, &mut fields, &format!("case_ids[{i}]"), case_id).await?
-        {
-            cases.push(case);
+        let mut participants = Vec::with_capacity(body.participants.len());
+        for (i, participant) in body.participants.iter().enumerate() {
+            if let Some(name) = fields.take(
+                &format!("participants[{i}]"),
+                PersonName::parse(participant),
+            ) {
+                participants.push(name);
+            }
         }
-    }
-    fields.finish()?;
-    let (Some(subject_id), Some(visited_on), Some(learned)) = (subject_id, visited_on, learned)
-    else {
-        return Err(missing());
-    };
-    let visit_id = VisitId::from_uuid(uuid::Uuid::now_v7());
-    command_on_portfolio(
-        &state,
-        actor,
-        &headers,
-        &portfolio_id,
-        StatusCode::OK,
-        &body,
-        PortfolioCommand::RecordVisit {
+        let learned = fields.long("learned", &body.learned);
+        let mut cases = Vec::with_capacity(body.case_ids.len());
+        for (i, case_id) in body.case_ids.iter().enumerate() {
+            if let Some(case) =
+                linked_case(state, &mut fields, &format!("case_ids[{i}]"), case_id).await?
+            {
+                cases.push(case);
+            }
+        }
+        fields.finish()?;
+        let (Some(subject_id), Some(visited_on), Some(learned)) = (subject_id, visited_on, learned)
+        else {
+            return Err(missing());
+        };
+        let visit_id = VisitId::from_uuid(uuid::Uuid::now_v7());
+        let command = PortfolioCommand::RecordVisit {
             visit_id,
             subject_id,
             visited_on,
             participants,
             learned,
             cases,
-        },
-        Some(visit_id.to_string()),
-    )
-    .await
+        };
+        Ok(Prepared::on(portfolio_id, command).created(visit_id))
+    }
 }
 
-/// Link a case raised from an earlier visit.
-#[utoipa::path(
-    post, path = "/api/v1/portfolios/{portfolio_id}/link-case", tag = "portfolios",
-    request_body = LinkCaseRequest,
-    params(("portfolio_id" = String, Path, description = "The portfolio id")),
-    responses(
-        (status = 200, description = "Linked", body = CommandAccepted),
-        (status = 403, description = "`not_portfolio_member` or `role_not_allowed`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`portfolio_not_found` or `visit_not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed` (also an unknown case), `case_of_another_subject`, `case_already_linked`", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn link_case(
-    State(state): State<AppState>,
-    Authenticated(actor): Authenticated,
-    Path(portfolio_id): Path<String>,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<LinkCaseRequest>,
-) -> Result<Response, ApiError> {
-    let portfolio_id = parse_portfolio_id(&portfolio_id)?;
-    let mut fields = Fields::default();
-    let visit_id = fields.take("visit_id", VisitId::parse(body.visit_id.trim()));
-    let case = linked_case(&state, &mut fields, "case_id", &body.case_id).await?;
-    fields.finish()?;
-    let (Some(visit_id), Some(case)) = (visit_id, case) else {
-        return Err(missing());
-    };
-    command_on_portfolio(
-        &state,
-        actor,
-        &headers,
-        &portfolio_id,
-        StatusCode::OK,
-        &body,
-        PortfolioCommand::LinkCase { visit_id, case },
-        None,
-    )
-    .await
+/// Link a case to an earlier visit.
+pub struct LinkCase;
+
+impl CommandEndpoint for LinkCase {
+    type Aggregate = LiaisonPortfolio;
+    type Body = LinkCaseRequest;
+    const ROUTE: Route = on_portfolio(
+        "/api/v1/portfolios/{portfolio_id}/link-case",
+        "link_case",
+        "Link a case raised from an earlier visit",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] = &[
+        (403, "`not_portfolio_member` or `role_not_allowed`"),
+        (404, "`portfolio_not_found` or `visit_not_found`"),
+        (
+            422,
+            "`validation_failed` (also an unknown case), `case_of_another_subject`, `case_already_linked`",
+        ),
+    ];
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<PortfolioCommand>, ApiError> {
+        let (state, body) = (input.state, input.body);
+        let portfolio_id = parse_portfolio_id(input.id())?;
+        let mut fields = Fields::default();
+        let visit_id = fields.take("visit_id", VisitId::parse(body.visit_id.trim()));
+        let case = linked_case(state, &mut fields, "case_id", &body.case_id).await?;
+        fields.finish()?;
+        let (Some(visit_id), Some(case)) = (visit_id, case) else {
+            return Err(missing());
+        };
+        Ok(Prepared::on(
+            portfolio_id,
+            PortfolioCommand::LinkCase { visit_id, case },
+        ))
+    }
+}
+
+/// The portfolio routes: every command once, and the reads.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(command::<CreatePortfolio>())
+        .routes(routes!(list_portfolios))
+        .routes(routes!(overdue_visits))
+        .routes(routes!(get_portfolio))
+        .routes(routes!(portfolio_overview))
+        .routes(routes!(list_visits))
+        .routes(command::<AssignSubject>())
+        .routes(command::<UnassignSubject>())
+        .routes(command::<RecordVisit>())
+        .routes(command::<LinkCase>())
 }
 
 // ---------------------------------------------------------------------------------------------

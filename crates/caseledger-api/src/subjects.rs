@@ -8,7 +8,6 @@
 //! fields only; everyone else gets 403.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use caseledger_domain::subject::{
@@ -23,12 +22,14 @@ use utoipa::{IntoParams, ToSchema};
 use crate::audit::record_access;
 use crate::auth::Authenticated;
 use crate::codes::ErrorCode;
-use crate::commands::{self, CommandAccepted};
+use crate::endpoint::{command, CommandEndpoint, Input, Prepared, Route};
 use crate::error::{ApiError, Problem};
 use crate::fields::Fields;
-use crate::json::{ApiJson, ApiQuery};
+use crate::json::ApiQuery;
 use crate::reads::{time, wait_for_projection};
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Where subjects live.
 const COLLECTION: &str = "/api/v1/subjects";
@@ -241,178 +242,122 @@ fn parse_subject_id(text: &str) -> Result<SubjectId, ApiError> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Commands
+// Commands: each one a [`CommandEndpoint`], run by the shared handler in `endpoint.rs`.
 
-/// The shared body of every subject command handler (after its fields passed): fingerprint the
-/// request and run the command.
-async fn command_on_subject(
-    state: &AppState,
-    actor: Actor,
-    headers: &HeaderMap,
-    subject_id: &SubjectId,
-    success_status: StatusCode,
-    body: &impl Serialize,
-    command: SubjectCommand,
-) -> Result<Response, ApiError> {
-    let path = match &command {
-        SubjectCommand::Register { .. } => COLLECTION.to_owned(),
-        other => format!("{COLLECTION}/{subject_id}/{}", other.name()),
-    };
-    let name = command.name();
-    commands::execute::<Subject, _>(
-        state,
-        actor,
-        headers,
-        commands::Target {
-            collection: COLLECTION,
-            path,
-            aggregate_id: subject_id.to_string(),
-            name,
-            success_status,
-            created_id: None,
-            receipt: None,
-        },
-        body,
-        command,
-    )
-    .await
+const fn on_subject(
+    path: &'static str,
+    operation_id: &'static str,
+    summary: &'static str,
+) -> Route {
+    Route {
+        path,
+        operation_id,
+        tag: "subjects",
+        summary,
+    }
 }
 
-/// Register a subject (dispatchers, liaison officers, district leaders).
-#[utoipa::path(
-    post, path = "/api/v1/subjects", tag = "subjects",
-    request_body = RegisterSubjectRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Retry safely: the same key and body return the first answer")),
-    responses(
-        (status = 201, description = "Registered", body = CommandAccepted),
-        (status = 400, description = "Malformed JSON, a wrong type or an unknown field", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, malformed or expired token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`role_not_allowed`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`subject_already_exists`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`, every invalid field listed", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn register_subject(
-    State(state): State<AppState>,
-    Authenticated(actor): Authenticated,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<RegisterSubjectRequest>,
-) -> Result<Response, ApiError> {
-    let mut fields = Fields::default();
-    let subject_id = fields.take("id", SubjectId::parse(body.id.as_str()));
-    let name = fields.take("name", Title::parse(&body.name));
-    let kind = fields.take(
-        "kind",
-        SubjectKind::parse(&body.kind).ok_or("must be private_enterprise, large_enterprise, state_owned_enterprise, institute, university or talent"),
+/// Register a subject.
+pub struct RegisterSubject;
+
+impl CommandEndpoint for RegisterSubject {
+    type Aggregate = Subject;
+    type Body = RegisterSubjectRequest;
+    const ROUTE: Route = on_subject(
+        COLLECTION,
+        "register_subject",
+        "Register a subject (dispatchers, liaison officers, district leaders)",
     );
-    let industry = fields.optional::<64>("industry", body.industry.as_deref());
-    let district_area = fields.optional::<64>("district_area", body.district_area.as_deref());
-    let street = fields.optional::<64>("street", body.street.as_deref());
-    let contact = parse_contact(&mut fields, "contact.", &body.contact);
-    fields.finish()?;
-    let (Some(subject_id), Some(name), Some(kind)) = (subject_id, name, kind) else {
-        return Err(ApiError::internal("validated fields missing"));
-    };
-    let command = SubjectCommand::Register {
-        subject_id: subject_id.clone(),
-        name,
-        kind,
-        industry,
-        district_area,
-        street,
-        contact,
-    };
-    command_on_subject(
-        &state,
-        actor,
-        &headers,
-        &subject_id,
-        StatusCode::CREATED,
-        &body,
-        command,
-    )
-    .await
+    const CREATES: bool = true;
+    const REFUSALS: &'static [(u16, &'static str)] = &[(409, "`subject_already_exists`")];
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<SubjectCommand>, ApiError> {
+        let body = input.body;
+        let command = input.parse(|fields| {
+            let subject_id = fields.take("id", SubjectId::parse(body.id.as_str()));
+            let name = fields.take("name", Title::parse(&body.name));
+            let kind = fields.take(
+                "kind",
+                SubjectKind::parse(&body.kind).ok_or("must be private_enterprise, large_enterprise, state_owned_enterprise, institute, university or talent"),
+            );
+            let industry = fields.optional::<64>("industry", body.industry.as_deref());
+            let district_area = fields.optional::<64>("district_area", body.district_area.as_deref());
+            let street = fields.optional::<64>("street", body.street.as_deref());
+            let contact = parse_contact(fields, "contact.", &body.contact);
+            Some(SubjectCommand::Register {
+                subject_id: subject_id?,
+                name: name?,
+                kind: kind?,
+                industry,
+                district_area,
+                street,
+                contact,
+            })
+        })?;
+        let SubjectCommand::Register { subject_id, .. } = &command else {
+            return Err(ApiError::internal("a registration registers"));
+        };
+        Ok(Prepared::on(subject_id.clone(), command))
+    }
 }
 
-/// Replace a subject's contact data (staff, or the subject's own `enterprise` token).
-#[utoipa::path(
-    post, path = "/api/v1/subjects/{subject_id}/update-contact", tag = "subjects",
-    request_body = ContactRequest,
-    params(
-        ("subject_id" = String, Path, description = "The subject id"),
-        ("If-Match" = Option<String>, Header, description = "Run only if the subject is at this version, e.g. \"3\""),
-        ("Idempotency-Key" = Option<String>, Header, description = "Retry safely"),
-    ),
-    responses(
-        (status = 200, description = "Updated", body = CommandAccepted),
-        (status = 403, description = "`role_not_allowed` or `not_own_subject`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`subject_not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not match", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn update_contact(
-    State(state): State<AppState>,
-    Authenticated(actor): Authenticated,
-    Path(subject_id): Path<String>,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<ContactRequest>,
-) -> Result<Response, ApiError> {
-    let subject_id = parse_subject_id(&subject_id)?;
-    let mut fields = Fields::default();
-    let contact = parse_contact(&mut fields, "", &body);
-    fields.finish()?;
-    command_on_subject(
-        &state,
-        actor,
-        &headers,
-        &subject_id,
-        StatusCode::OK,
-        &body,
-        SubjectCommand::UpdateContact { contact },
-    )
-    .await
+/// Replace a subject's contact data.
+pub struct UpdateContact;
+
+impl CommandEndpoint for UpdateContact {
+    type Aggregate = Subject;
+    type Body = ContactRequest;
+    const ROUTE: Route = on_subject(
+        "/api/v1/subjects/{subject_id}/update-contact",
+        "update_contact",
+        "Replace a subject's contact data (staff, or the subject's own `enterprise` token)",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] = &[
+        (403, "`role_not_allowed` or `not_own_subject`"),
+        (404, "`subject_not_found`"),
+    ];
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<SubjectCommand>, ApiError> {
+        let subject_id = parse_subject_id(input.id())?;
+        let contact = input.parse(|fields| Some(parse_contact(fields, "", input.body)))?;
+        Ok(Prepared::on(
+            subject_id,
+            SubjectCommand::UpdateContact { contact },
+        ))
+    }
 }
 
-/// Rename a subject (staff).
-#[utoipa::path(
-    post, path = "/api/v1/subjects/{subject_id}/rename", tag = "subjects",
-    request_body = RenameSubjectRequest,
-    params(("subject_id" = String, Path, description = "The subject id")),
-    responses(
-        (status = 200, description = "Renamed", body = CommandAccepted),
-        (status = 403, description = "`role_not_allowed`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`subject_not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed` or `name_unchanged`", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn rename_subject(
-    State(state): State<AppState>,
-    Authenticated(actor): Authenticated,
-    Path(subject_id): Path<String>,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<RenameSubjectRequest>,
-) -> Result<Response, ApiError> {
-    let subject_id = parse_subject_id(&subject_id)?;
-    let mut fields = Fields::default();
-    let name = fields.take("name", Title::parse(&body.name));
-    fields.finish()?;
-    let Some(name) = name else {
-        return Err(ApiError::internal("validated fields missing"));
-    };
-    command_on_subject(
-        &state,
-        actor,
-        &headers,
-        &subject_id,
-        StatusCode::OK,
-        &body,
-        SubjectCommand::Rename { name },
-    )
-    .await
+/// Rename a subject.
+pub struct RenameSubject;
+
+impl CommandEndpoint for RenameSubject {
+    type Aggregate = Subject;
+    type Body = RenameSubjectRequest;
+    const ROUTE: Route = on_subject(
+        "/api/v1/subjects/{subject_id}/rename",
+        "rename_subject",
+        "Rename a subject (staff)",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] = &[
+        (404, "`subject_not_found`"),
+        (422, "`validation_failed` or `name_unchanged`"),
+    ];
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<SubjectCommand>, ApiError> {
+        let subject_id = parse_subject_id(input.id())?;
+        let name = input.parse(|fields| fields.take("name", Title::parse(&input.body.name)))?;
+        Ok(Prepared::on(subject_id, SubjectCommand::Rename { name }))
+    }
+}
+
+/// The subject routes: every command once, and the reads.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(command::<RegisterSubject>())
+        .routes(routes!(list_subjects))
+        .routes(routes!(get_subject))
+        .routes(command::<UpdateContact>())
+        .routes(command::<RenameSubject>())
 }
 
 // ---------------------------------------------------------------------------------------------

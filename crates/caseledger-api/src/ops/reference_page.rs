@@ -418,17 +418,16 @@ fn inline(text: &str) -> Markup {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use utoipa::OpenApi;
 
     fn rendered() -> String {
-        render(&crate::openapi::ApiDoc::openapi())
+        render(&crate::openapi::document())
     }
 
     /// Every tag of the document is in the navigation, linked to its section, with its count.
     #[test]
     fn the_navigation_lists_every_tag_with_its_section() {
         let html = rendered();
-        let document = serde_json::to_value(crate::openapi::ApiDoc::openapi()).unwrap();
+        let document = serde_json::to_value(crate::openapi::document()).unwrap();
         let nav = &html[html.find("<nav").unwrap()..html.find("</nav>").unwrap()];
         for tag in document["tags"].as_array().unwrap() {
             let name = tag["name"].as_str().unwrap();
@@ -448,7 +447,7 @@ mod tests {
     #[test]
     fn every_operation_is_on_the_page_once() {
         let html = rendered();
-        let document = serde_json::to_value(crate::openapi::ApiDoc::openapi()).unwrap();
+        let document = serde_json::to_value(crate::openapi::document()).unwrap();
         let mut n_operations = 0;
         for (path, item) in document["paths"].as_object().unwrap() {
             for method in METHODS {
