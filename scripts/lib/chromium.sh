@@ -1,4 +1,4 @@
-# Sourced by scripts/test: find headless Chromium for the public appraisal page test, installing
+# Sourced by scripts/test: find headless Chromium for the page tests (public appraisal page, /docs), installing
 # Debian's `chromium` (and a CJK font, so the Chinese page renders in the screenshot) when it is
 # missing and we are root on Debian/Ubuntu; otherwise stop with exact instructions. The test
 # never skips: without a browser it fails too.
@@ -19,8 +19,8 @@ ensure_chromium() {
       [ -x "$found" ] || { echo "chromium installed but /usr/bin/chromium not found" >&2; exit 1; }
     else
       cat >&2 <<'MSG'
-Headless Chromium is required (the public appraisal page is checked in a real browser and a
-screenshot is kept under target/artifacts/). Install it and a CJK font
+Headless Chromium is required (the public appraisal page and /docs are checked in a real browser
+and screenshots are kept under target/artifacts/). Install it and a CJK font
 (Debian/Ubuntu: sudo apt-get install -y chromium fonts-wqy-zenhei) and run the script again,
 or set CHROMIUM=/path/to/chromium.
 MSG

@@ -6,17 +6,16 @@
 //! - the campaign rules over HTTP, and the acceptance scenario: four departments, three rater
 //!   groups, results published, the report equal to a hand computation, recomputable from the
 //!   events, and no private field in the public JSON, CSV or page;
-//! - the public page in a real headless Chromium (content and a phone-sized screenshot kept
-//!   under `target/artifacts/`).
+//! - the public page in a real headless Chromium, offline (content, no request leaving
+//!   loopback, and a phone-sized screenshot kept under `target/artifacts/`; see `browser.rs`).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::Command;
 
 use caseledger_domain::appraisal::{compute_results, AppraisalCampaign, AppraisalEvent};
 use caseledger_store::Backend;
 use serde_json::{json, Value};
 
+use crate::browser::Browser;
 use crate::on_both;
 use crate::support::{integers, json, problem, token, ManualClock, TestApp, TestDb};
 
@@ -1343,60 +1342,6 @@ async fn four_departments_three_groups_published_as_computed_by_hand(db: TestDb)
     world.app.stop().await;
 }
 
-/// Where CI keeps artifacts: `$CASELEDGER_ARTIFACTS_DIR`, else `<workspace>/target/artifacts`.
-fn artifacts_dir() -> PathBuf {
-    let dir = std::env::var_os("CASELEDGER_ARTIFACTS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("..")
-                .join("target")
-                .join("artifacts")
-        });
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// Debian's `chromium` (or `$CHROMIUM`). Missing is a failure with instructions, never a skip.
-fn chromium() -> PathBuf {
-    if let Some(path) = std::env::var_os("CHROMIUM") {
-        return PathBuf::from(path);
-    }
-    for candidate in ["/usr/bin/chromium", "/usr/bin/chromium-browser"] {
-        if std::path::Path::new(candidate).exists() {
-            return PathBuf::from(candidate);
-        }
-    }
-    panic!(
-        "headless Chromium is required for the public page test. Install it \
-         (Debian/Ubuntu as root: apt-get install -y chromium; scripts/test does this) or set \
-         CHROMIUM=/path/to/chromium."
-    )
-}
-
-fn run_chromium(arguments: &[String]) -> String {
-    let profile = tempfile::tempdir().unwrap();
-    let output = Command::new(chromium())
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--no-first-run",
-            "--hide-scrollbars",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args(arguments)
-        .output()
-        .expect("running chromium");
-    assert!(
-        output.status.success(),
-        "chromium failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
-
 async fn public_page_renders_in_headless_chromium(db: TestDb) {
     let world = World::new(&db, "2026-11-02T01:00:00Z").await;
     let id = published_campaign(&world).await;
@@ -1404,12 +1349,10 @@ async fn public_page_renders_in_headless_chromium(db: TestDb) {
     let url = world.app.url(&format!("/public/appraisals/{id}"));
 
     // One load for the DOM as the browser built it (Chinese, the default)...
-    let dom = {
-        let url = url.clone();
-        tokio::task::spawn_blocking(move || run_chromium(&["--dump-dom".into(), url]))
-            .await
-            .unwrap()
-    };
+    let browser = Browser::offline();
+    let dom = browser
+        .run_async(vec!["--dump-dom".into(), url.clone()])
+        .await;
     let position = |text: &str| {
         dom.find(text)
             .unwrap_or_else(|| panic!("{text:?} not on the page"))
@@ -1453,24 +1396,18 @@ async fn public_page_renders_in_headless_chromium(db: TestDb) {
         Backend::Sqlite => "sqlite",
         Backend::Postgres => "postgres",
     };
-    let screenshot = artifacts_dir().join(format!("appraisal-public-page-{backend}.png"));
-    let _ = std::fs::remove_file(&screenshot);
-    {
-        let arguments = vec![
-            format!("--screenshot={}", screenshot.display()),
-            "--window-size=390,844".to_owned(),
-            url,
-        ];
-        tokio::task::spawn_blocking(move || run_chromium(&arguments))
-            .await
-            .unwrap();
-    }
-    let png = std::fs::read(&screenshot).expect("the screenshot was written");
-    assert!(png.starts_with(b"\x89PNG"), "a PNG");
-    assert!(
-        png.len() > 10_000,
-        "a page, not a blank: {} bytes",
-        png.len()
+    browser
+        .screenshot(
+            &url,
+            &format!("appraisal-public-page-{backend}"),
+            (390, 844),
+        )
+        .await;
+    // Styles inline, no fonts, no scripts: nothing the page needs comes from elsewhere.
+    assert_eq!(
+        browser.page_requests_leaving_loopback(),
+        Vec::<String>::new(),
+        "requests that left loopback"
     );
     world.app.stop().await;
 }

@@ -5,6 +5,7 @@ mod support;
 
 mod appraisal;
 mod audit;
+mod browser;
 mod cache;
 mod case_loop;
 mod concurrency;

@@ -5,12 +5,15 @@
 //! comments and the rectification status come from the same report as the public JSON
 //! ([`crate::appraisals::PublicAppraisalBody`]), so the page can never show more than it.
 //!
-//! Every text is escaped; the page loads nothing from elsewhere (styles inline, no scripts, no
-//! fonts), so it renders behind a strict content security policy.
+//! The markup is a `maud` template: checked at compile time, and every value put into it is
+//! escaped by construction (there is no hand-written escaper to forget). The page loads nothing
+//! from elsewhere (styles inline, no scripts, no fonts, no event handlers), so it renders behind
+//! a strict content security policy.
 
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use maud::{html, Markup, PreEscaped, DOCTYPE};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -44,22 +47,6 @@ impl Lang {
 pub struct PageQuery {
     /// `zh` (default) or `en`.
     pub lang: Option<String>,
-}
-
-/// Escapes text for HTML content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 fn number(value: Option<f64>) -> String {
@@ -128,36 +115,27 @@ footer{max-width:56rem;margin:0 auto;padding:0 1rem 2rem;color:#57606a;font-size
 ";
 
 /// A horizontal bar chart (0–100) as inline SVG: per row a label line, then the bar and its
-/// value, so long department names never overlap the bars on a narrow phone.
-fn bar_chart(title: &str, rows: &[(String, Option<f64>, String)]) -> String {
+/// value, so long department names never overlap the bars on a narrow phone. SVG elements are
+/// closed explicitly (`<rect …></rect>`): inside HTML an unclosed `<rect>` would swallow what
+/// follows.
+fn bar_chart(title: &str, rows: &[(String, Option<f64>, String)]) -> Markup {
     const ROW: usize = 38;
     const BAR: f64 = 240.0;
     let height = 24 + rows.len() * ROW;
-    let mut svg = format!(
-        "<svg viewBox=\"0 0 340 {height}\" role=\"img\" aria-label=\"{title}\" xmlns=\"http://www.w3.org/2000/svg\">\
-         <title>{title}</title>\
-         <text x=\"0\" y=\"14\" font-size=\"13\" font-weight=\"600\" fill=\"#1f2328\">{title}</text>",
-        title = escape(title)
-    );
-    for (i, (label, value, note)) in rows.iter().enumerate() {
-        let y = 24 + i * ROW;
-        let width = value.map_or(0.0, |value| (value.clamp(0.0, 100.0) / 100.0) * BAR);
-        svg.push_str(&format!(
-            "<text x=\"0\" y=\"{ly}\" font-size=\"12\" fill=\"#1f2328\">{label}{note}</text>\
-             <rect x=\"0\" y=\"{by}\" width=\"{BAR}\" height=\"14\" fill=\"#eaeef2\"/>\
-             <rect x=\"0\" y=\"{by}\" width=\"{width:.1}\" height=\"14\" fill=\"#9b1c1c\"/>\
-             <text x=\"{vx}\" y=\"{vy}\" font-size=\"12\" fill=\"#1f2328\">{value}</text>",
-            ly = y + 11,
-            by = y + 16,
-            vy = y + 27,
-            label = escape(label),
-            note = escape(note),
-            vx = BAR + 6.0,
-            value = escape(&number(*value)),
-        ));
+    html! {
+        svg viewBox=(format_args!("0 0 340 {height}")) role="img" aria-label=(title) xmlns="http://www.w3.org/2000/svg" {
+            title { (title) }
+            text x="0" y="14" font-size="13" font-weight="600" fill="#1f2328" { (title) }
+            @for (i, (label, value, note)) in rows.iter().enumerate() {
+                @let y = 24 + i * ROW;
+                @let width = value.map_or(0.0, |value| (value.clamp(0.0, 100.0) / 100.0) * BAR);
+                text x="0" y=(y + 11) font-size="12" fill="#1f2328" { (label) (note) }
+                rect x="0" y=(y + 16) width=(BAR) height="14" fill="#eaeef2" {}
+                rect x="0" y=(y + 16) width=(format_args!("{width:.1}")) height="14" fill="#9b1c1c" {}
+                text x=(BAR + 6.0) y=(y + 27) font-size="12" fill="#1f2328" { (number(*value)) }
+            }
+        }
     }
-    svg.push_str("</svg>");
-    svg
 }
 
 fn department_name(lang: Lang, department: &DepartmentResultBody) -> String {
@@ -170,257 +148,276 @@ fn department_name(lang: Lang, department: &DepartmentResultBody) -> String {
     }
 }
 
-/// Renders the report as one HTML page in `lang`.
-pub fn render(report: &PublicAppraisalBody, lang: Lang) -> String {
-    let t = |zh: &'static str, en: &'static str| lang.pick(zh, en);
-    let title = match lang {
-        Lang::Zh => &report.title,
-        Lang::En => &report.title_en,
-    };
-    let other = match lang {
-        Lang::Zh => "<a href=\"?lang=en\" hreflang=\"en\" lang=\"en\">English</a>",
-        Lang::En => "<a href=\"?lang=zh\" hreflang=\"zh-CN\" lang=\"zh-CN\">中文</a>",
-    };
-    let mut html = format!(
-        "<!doctype html><html lang=\"{code}\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title}</title><style>{STYLE}</style></head><body>\
-         <header><h1>{title}</h1><p>{period_label} {period} · {published_label} {published} · {other}</p></header><main>",
-        code = t("zh-CN", "en"),
-        title = escape(title),
-        period_label = t("评议期间", "Period"),
-        period = escape(&report.period),
-        published_label = t("发布于", "Published"),
-        published = escape(
-            report
-                .published_at
-                .as_deref()
-                .map_or("—", |at| at.get(..10).unwrap_or(at))
-        ),
-    );
+/// The page's frame: language, viewport, title and the one inline style sheet.
+fn page(lang: Lang, title: &str, style: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang=(lang.pick("zh-CN", "en")) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) }
+                @if !style.is_empty() {
+                    style { (PreEscaped(style)) }
+                }
+            }
+            body { (body) }
+        }
+    }
+}
 
-    // How the score is made.
+/// How the score is made: the weights of the KPI and the ballots, and the grade rule.
+fn method_section(report: &PublicAppraisalBody, lang: Lang) -> Markup {
     let ballots_weight = 100 - report.kpi_weight.min(100);
     let groups: Vec<String> = report
         .rater_groups
         .iter()
-        .map(|g| format!("{} {}%", escape(lang.pick(&g.name, &g.name_en)), g.weight))
+        .map(|g| format!("{} {}%", lang.pick(&g.name, &g.name_en), g.weight))
         .collect();
-    html.push_str(&format!(
-        "<section id=\"method\"><h2>{}</h2><p>{}</p><p class=\"muted\">{}</p></section>",
-        t("评分方法", "How the scores are made"),
-        match lang {
-            Lang::Zh => format!(
-                "总分 = 案件办理指标得分 × {}% + 群众测评得分 × {}%。测评得分按评议群体加权：{}。",
-                report.kpi_weight,
-                ballots_weight,
-                groups.join("，")
-            ),
-            Lang::En => format!(
-                "Total = case-handling KPI score × {}% + ballot score × {}%. Ballots are weighted by rater group: {}.",
-                report.kpi_weight,
-                ballots_weight,
-                groups.join(", ")
-            ),
-        },
-        match lang {
-            Lang::Zh => format!(
-                "等级：总分不低于{}分且名列前{}%为先进，不低于{}分为合格，低于{}分为不合格。",
-                report.grades.advanced_min,
-                report.grades.advanced_top_percent,
-                report.grades.pass_min,
-                report.grades.pass_min
-            ),
-            Lang::En => format!(
-                "Grades: advanced at {} or more and within the top {}%; pass at {} or more; fail below {}.",
-                report.grades.advanced_min,
-                report.grades.advanced_top_percent,
-                report.grades.pass_min,
-                report.grades.pass_min
-            ),
+    let formula = match lang {
+        Lang::Zh => format!(
+            "总分 = 案件办理指标得分 × {}% + 群众测评得分 × {}%。测评得分按评议群体加权：{}。",
+            report.kpi_weight,
+            ballots_weight,
+            groups.join("，")
+        ),
+        Lang::En => format!(
+            "Total = case-handling KPI score × {}% + ballot score × {}%. Ballots are weighted by rater group: {}.",
+            report.kpi_weight,
+            ballots_weight,
+            groups.join(", ")
+        ),
+    };
+    let grades = &report.grades;
+    let grade_rule = match lang {
+        Lang::Zh => format!(
+            "等级：总分不低于{}分且名列前{}%为先进，不低于{}分为合格，低于{}分为不合格。",
+            grades.advanced_min, grades.advanced_top_percent, grades.pass_min, grades.pass_min
+        ),
+        Lang::En => format!(
+            "Grades: advanced at {} or more and within the top {}%; pass at {} or more; fail below {}.",
+            grades.advanced_min, grades.advanced_top_percent, grades.pass_min, grades.pass_min
+        ),
+    };
+    html! {
+        section id="method" {
+            h2 { (lang.pick("评分方法", "How the scores are made")) }
+            p { (formula) }
+            p.muted { (grade_rule) }
         }
-    ));
-
-    // Ranking.
-    html.push_str(&format!(
-        "<section id=\"ranking\"><h2>{}</h2><div class=\"table-wrap\"><table><thead><tr>\
-         <th>{}</th><th>{}</th><th class=\"num\">{}</th><th class=\"num wide\">{}</th><th class=\"num wide\">{}</th><th>{}</th>\
-         </tr></thead><tbody>",
-        t("排名", "Ranking"),
-        t("名次", "Rank"),
-        t("部门", "Department"),
-        t("总分", "Total"),
-        t("办件指标", "KPI"),
-        t("测评", "Ballots"),
-        t("等级", "Grade"),
-    ));
-    for department in &report.departments {
-        html.push_str(&format!(
-            "<tr data-department=\"{id}\"><td>{rank}</td><td class=\"name\"><a href=\"#dept-{id}\">{name}</a></td>\
-             <td class=\"num\">{total}</td><td class=\"num wide\">{kpi}</td><td class=\"num wide\">{ballots}</td>\
-             <td><span class=\"grade grade-{grade}\">{grade_label}</span></td></tr>",
-            id = escape(&department.department),
-            rank = department
-                .rank
-                .map_or_else(|| "—".to_owned(), |rank| rank.to_string()),
-            name = escape(&department_name(lang, department)),
-            total = number(department.total),
-            kpi = number(department.kpi_score),
-            ballots = number(department.ballot_score),
-            grade = escape(&department.grade),
-            grade_label = grade_label(lang, &department.grade),
-        ));
     }
-    html.push_str("</tbody></table></div>");
+}
+
+fn grade_badge(lang: Lang, grade: &str) -> Markup {
+    html! {
+        span class={ "grade grade-" (grade) } { (grade_label(lang, grade)) }
+    }
+}
+
+/// The ranking table and the chart of the totals.
+fn ranking_section(report: &PublicAppraisalBody, lang: Lang) -> Markup {
+    let t = |zh: &'static str, en: &'static str| lang.pick(zh, en);
     let totals: Vec<(String, Option<f64>, String)> = report
         .departments
         .iter()
         .map(|d| (department_name(lang, d), d.total, String::new()))
         .collect();
-    html.push_str(&bar_chart(t("总分", "Total score"), &totals));
-    html.push_str("</section>");
-
-    // One section per department.
-    for department in &report.departments {
-        let name = department_name(lang, department);
-        html.push_str(&format!(
-            "<section id=\"dept-{id}\"><h2>{rank}{name} <span class=\"grade grade-{grade}\">{grade_label}</span></h2>\
-             <p>{total_label} <strong>{total}</strong> · {ballots_label} {n}</p><div class=\"charts\">",
-            id = escape(&department.department),
-            rank = department
-                .rank
-                .map_or_else(String::new, |rank| format!("{rank}. ")),
-            name = escape(&name),
-            grade = escape(&department.grade),
-            grade_label = grade_label(lang, &department.grade),
-            total_label = t("总分", "Total"),
-            total = number(department.total),
-            ballots_label = t("有效测评票", "Ballots"),
-            n = department.ballots,
-        ));
-        let dimension_rows: Vec<(String, Option<f64>, String)> = department
-            .dimensions
-            .iter()
-            .map(|score| {
-                let label = report
-                    .dimensions
-                    .iter()
-                    .find(|d| d.id == score.dimension)
-                    .map_or_else(
-                        || score.dimension.clone(),
-                        |d| lang.pick(&d.name, &d.name_en).to_owned(),
-                    );
-                let note = if score.dont_know > 0 {
-                    match lang {
-                        Lang::Zh => format!(" (不了解 {})", score.dont_know),
-                        Lang::En => format!(" ({} don't know)", score.dont_know),
+    html! {
+        section id="ranking" {
+            h2 { (t("排名", "Ranking")) }
+            div.table-wrap {
+                table {
+                    thead {
+                        tr {
+                            th { (t("名次", "Rank")) }
+                            th { (t("部门", "Department")) }
+                            th.num { (t("总分", "Total")) }
+                            th.num.wide { (t("办件指标", "KPI")) }
+                            th.num.wide { (t("测评", "Ballots")) }
+                            th { (t("等级", "Grade")) }
+                        }
                     }
-                } else {
-                    String::new()
-                };
-                (label, score.score, note)
-            })
-            .collect();
-        html.push_str(&bar_chart(t("分项得分", "By dimension"), &dimension_rows));
-        let group_rows: Vec<(String, Option<f64>, String)> = department
-            .groups
-            .iter()
-            .map(|score| {
-                let label = report
-                    .rater_groups
-                    .iter()
-                    .find(|g| g.id == score.group)
-                    .map_or_else(
-                        || score.group.clone(),
-                        |g| lang.pick(&g.name, &g.name_en).to_owned(),
-                    );
-                let note = match lang {
-                    Lang::Zh => format!(" ({}票)", score.ballots),
-                    Lang::En => format!(" ({} ballots)", score.ballots),
-                };
-                (label, score.score, note)
-            })
-            .collect();
-        html.push_str(&bar_chart(t("各评议群体", "By rater group"), &group_rows));
-        html.push_str("</div>");
-        if let Some(kpi) = &department.kpi {
-            html.push_str(&format!(
-                "<h3>{}</h3><dl class=\"kpi\">",
-                t("办件指标", "Case-handling KPIs")
-            ));
-            let rows = [
-                (t("办件量", "Cases"), kpi.volume.to_string()),
-                (
-                    t("按时签收率", "Accepted on time"),
-                    percent(kpi.timely_acceptance.rate),
-                ),
-                (t("答复率", "Response rate"), percent(kpi.response.rate)),
-                (
-                    t("按时办结率", "Completed on time"),
-                    percent(kpi.on_time_completion.rate),
-                ),
-                (t("解决率", "Resolution rate"), percent(kpi.resolution.rate)),
-                (
-                    t("满意率", "Satisfaction rate"),
-                    percent(kpi.satisfaction.rate),
-                ),
-                (t("超期件数", "Overdue cases"), kpi.overdue.to_string()),
-                (t("指标得分", "KPI score"), number(kpi.score)),
-            ];
-            for (label, value) in rows {
-                html.push_str(&format!("<dt>{}</dt><dd>{}</dd>", label, escape(&value)));
+                    tbody {
+                        @for department in &report.departments {
+                            tr data-department=(department.department) {
+                                td {
+                                    @match department.rank {
+                                        Some(rank) => (rank),
+                                        None => "—",
+                                    }
+                                }
+                                td.name {
+                                    a href={ "#dept-" (department.department) } { (department_name(lang, department)) }
+                                }
+                                td.num { (number(department.total)) }
+                                td.num.wide { (number(department.kpi_score)) }
+                                td.num.wide { (number(department.ballot_score)) }
+                                td { (grade_badge(lang, &department.grade)) }
+                            }
+                        }
+                    }
+                }
             }
-            html.push_str("</dl>");
+            (bar_chart(t("总分", "Total score"), &totals))
         }
-        if !department.comments.is_empty() {
-            html.push_str(&format!("<h3>{}</h3><ul>", t("意见建议", "Comments")));
-            for comment in &department.comments {
-                html.push_str(&format!("<li>{}</li>", escape(comment)));
-            }
-            html.push_str("</ul>");
-        }
-        html.push_str(&format!("<h3>{}</h3>", t("整改情况", "Rectification")));
-        if department.rectifications.is_empty() {
-            html.push_str(&format!(
-                "<p class=\"muted\">{}</p>",
-                t("暂无整改事项", "No rectification items")
-            ));
-        } else {
-            html.push_str("<ul>");
-            for item in &department.rectifications {
-                html.push_str(&format!(
-                    "<li data-rectification=\"{status}\">{title} — {due_label} {due} · {label}{overdue}</li>",
-                    status = escape(&item.status),
-                    title = escape(&item.title),
-                    due_label = t("期限", "due"),
-                    due = escape(&item.due_on),
-                    label = rectification_label(lang, &item.status),
-                    overdue = if item.overdue {
-                        format!(" <span class=\"overdue\">{}</span>", t("逾期", "overdue"))
-                    } else {
-                        String::new()
-                    },
-                ));
-            }
-            html.push_str("</ul>");
-        }
-        html.push_str("</section>");
     }
-    html.push_str(&format!(
-        "</main><footer><p>{methods}: {method}, {kpi}, {desensitise}. \
-         <a href=\"/api/v1/public/appraisals/{id}/export.csv\">CSV</a> · \
-         <a href=\"/api/v1/public/appraisals/{id}\">JSON</a></p><p>{note}</p></footer></body></html>",
-        methods = t("计算方法版本", "Method versions"),
-        method = escape(&report.method_version),
-        kpi = escape(&report.kpi_formula_version),
-        desensitise = escape(&report.desensitise_version),
-        id = escape(&report.id),
-        note = t(
-            "意见已去除个人信息（电话、证件号、邮箱、姓名）。评议人身份不公开。",
-            "Comments are stripped of personal data (phone and ID numbers, e-mail addresses, names). Raters are never named."
-        ),
-    ));
-    html
+}
+
+/// One department: its charts, KPI figures, comments and rectification items.
+fn department_section(
+    report: &PublicAppraisalBody,
+    department: &DepartmentResultBody,
+    lang: Lang,
+) -> Markup {
+    let t = |zh: &'static str, en: &'static str| lang.pick(zh, en);
+    let dimension_rows: Vec<(String, Option<f64>, String)> = department
+        .dimensions
+        .iter()
+        .map(|score| {
+            let label = report
+                .dimensions
+                .iter()
+                .find(|d| d.id == score.dimension)
+                .map_or_else(
+                    || score.dimension.clone(),
+                    |d| lang.pick(&d.name, &d.name_en).to_owned(),
+                );
+            let note = if score.dont_know > 0 {
+                match lang {
+                    Lang::Zh => format!(" (不了解 {})", score.dont_know),
+                    Lang::En => format!(" ({} don't know)", score.dont_know),
+                }
+            } else {
+                String::new()
+            };
+            (label, score.score, note)
+        })
+        .collect();
+    let group_rows: Vec<(String, Option<f64>, String)> = department
+        .groups
+        .iter()
+        .map(|score| {
+            let label = report
+                .rater_groups
+                .iter()
+                .find(|g| g.id == score.group)
+                .map_or_else(
+                    || score.group.clone(),
+                    |g| lang.pick(&g.name, &g.name_en).to_owned(),
+                );
+            let note = match lang {
+                Lang::Zh => format!(" ({}票)", score.ballots),
+                Lang::En => format!(" ({} ballots)", score.ballots),
+            };
+            (label, score.score, note)
+        })
+        .collect();
+    html! {
+        section id={ "dept-" (department.department) } {
+            h2 {
+                @if let Some(rank) = department.rank { (rank) ". " }
+                (department_name(lang, department)) " "
+                (grade_badge(lang, &department.grade))
+            }
+            p {
+                (t("总分", "Total")) " " strong { (number(department.total)) }
+                " · " (t("有效测评票", "Ballots")) " " (department.ballots)
+            }
+            div.charts {
+                (bar_chart(t("分项得分", "By dimension"), &dimension_rows))
+                (bar_chart(t("各评议群体", "By rater group"), &group_rows))
+            }
+            @if let Some(kpi) = &department.kpi {
+                h3 { (t("办件指标", "Case-handling KPIs")) }
+                dl.kpi {
+                    dt { (t("办件量", "Cases")) } dd { (kpi.volume) }
+                    dt { (t("按时签收率", "Accepted on time")) } dd { (percent(kpi.timely_acceptance.rate)) }
+                    dt { (t("答复率", "Response rate")) } dd { (percent(kpi.response.rate)) }
+                    dt { (t("按时办结率", "Completed on time")) } dd { (percent(kpi.on_time_completion.rate)) }
+                    dt { (t("解决率", "Resolution rate")) } dd { (percent(kpi.resolution.rate)) }
+                    dt { (t("满意率", "Satisfaction rate")) } dd { (percent(kpi.satisfaction.rate)) }
+                    dt { (t("超期件数", "Overdue cases")) } dd { (kpi.overdue) }
+                    dt { (t("指标得分", "KPI score")) } dd { (number(kpi.score)) }
+                }
+            }
+            @if !department.comments.is_empty() {
+                h3 { (t("意见建议", "Comments")) }
+                ul {
+                    @for comment in &department.comments { li { (comment) } }
+                }
+            }
+            h3 { (t("整改情况", "Rectification")) }
+            @if department.rectifications.is_empty() {
+                p.muted { (t("暂无整改事项", "No rectification items")) }
+            } @else {
+                ul {
+                    @for item in &department.rectifications {
+                        li data-rectification=(item.status) {
+                            (item.title) " — " (t("期限", "due")) " " (item.due_on) " · "
+                            (rectification_label(lang, &item.status))
+                            @if item.overdue {
+                                " " span.overdue { (t("逾期", "overdue")) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Renders the report as one HTML page in `lang`.
+pub fn render(report: &PublicAppraisalBody, lang: Lang) -> String {
+    let t = |zh: &'static str, en: &'static str| lang.pick(zh, en);
+    let title = lang.pick(&report.title, &report.title_en);
+    let published = report
+        .published_at
+        .as_deref()
+        .map_or("—", |at| at.get(..10).unwrap_or(at));
+    let body = html! {
+        header {
+            h1 { (title) }
+            p {
+                (t("评议期间", "Period")) " " (report.period) " · "
+                (t("发布于", "Published")) " " (published) " · "
+                @match lang {
+                    Lang::Zh => a href="?lang=en" hreflang="en" lang="en" { "English" },
+                    Lang::En => a href="?lang=zh" hreflang="zh-CN" lang="zh-CN" { "中文" },
+                }
+            }
+        }
+        main {
+            (method_section(report, lang))
+            (ranking_section(report, lang))
+            @for department in &report.departments {
+                (department_section(report, department, lang))
+            }
+        }
+        footer {
+            p {
+                (t("计算方法版本", "Method versions")) ": " (report.method_version) ", "
+                (report.kpi_formula_version) ", " (report.desensitise_version) ". "
+                a href={ "/api/v1/public/appraisals/" (report.id) "/export.csv" } { "CSV" }
+                " · "
+                a href={ "/api/v1/public/appraisals/" (report.id) } { "JSON" }
+            }
+            p {
+                (t(
+                    "意见已去除个人信息（电话、证件号、邮箱、姓名）。评议人身份不公开。",
+                    "Comments are stripped of personal data (phone and ID numbers, e-mail addresses, names). Raters are never named."
+                ))
+            }
+        }
+    };
+    page(lang, title, STYLE, body).into_string()
+}
+
+/// The page for an id with no published report.
+fn not_found_page(lang: Lang) -> String {
+    let body = html! {
+        p { (lang.pick("未找到已发布的评议结果。", "No published appraisal with this id.")) }
+    };
+    page(lang, "404", "", body).into_string()
 }
 
 fn html_response(status: StatusCode, body: String) -> Response {
@@ -465,16 +462,9 @@ pub async fn public_appraisal_page(
     };
     match published_report(&state, &campaign_id).await {
         Ok(report) => Ok(html_response(StatusCode::OK, render(&report, lang))),
-        Err(error) if error.status() == StatusCode::NOT_FOUND => Ok(html_response(
-            StatusCode::NOT_FOUND,
-            format!(
-                "<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\">\
-                 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>404</title></head>\
-                 <body><p>{}</p></body></html>",
-                lang.pick("zh-CN", "en"),
-                lang.pick("未找到已发布的评议结果。", "No published appraisal with this id.")
-            ),
-        )),
+        Err(error) if error.status() == StatusCode::NOT_FOUND => {
+            Ok(html_response(StatusCode::NOT_FOUND, not_found_page(lang)))
+        }
         Err(error) => Err(error),
     }
 }
@@ -483,12 +473,169 @@ pub async fn public_appraisal_page(
 mod tests {
     use super::*;
 
+    fn ratio(rate: Option<f64>) -> crate::kpi::RatioBody {
+        crate::kpi::RatioBody {
+            numerator: 3,
+            denominator: 4,
+            rate,
+        }
+    }
+
+    /// A report with every part the page shows, and markup in every text a person typed.
+    fn sample_report() -> PublicAppraisalBody {
+        use crate::appraisals::{
+            DimensionBody, DimensionScoreBody, GradesBody, GroupScoreBody, RaterGroupBody,
+            RectificationBody,
+        };
+        let kpi = crate::kpi::KpiBody {
+            department: "dept-a".into(),
+            department_name: "区商务局".into(),
+            department_name_en: Some("Commerce".into()),
+            period: "2026-Q4".into(),
+            formula_version: "kpi.v1".into(),
+            volume: 12,
+            exempted: 1,
+            scored: 11,
+            timely_acceptance: ratio(Some(0.75)),
+            response: ratio(Some(1.0)),
+            on_time_completion: ratio(None),
+            resolution: ratio(Some(0.5)),
+            satisfaction: ratio(Some(0.9167)),
+            overdue: 2,
+            returns: ratio(None),
+            redo: ratio(None),
+            extensions: 0,
+            appeals: 0,
+            appeals_upheld: 0,
+            withdrawals_after_dispatch: 0,
+            score: Some(88.5),
+        };
+        let department =
+            |id: &str, name: &str, rank: Option<u32>, grade: &str| DepartmentResultBody {
+                rank,
+                department: id.into(),
+                name: name.into(),
+                name_en: None,
+                grade: grade.into(),
+                total: rank.map(|rank| 100.0 - f64::from(rank) * 7.5),
+                kpi_score: Some(88.5),
+                ballot_score: None,
+                ballots: 7,
+                dimensions: vec![
+                    DimensionScoreBody {
+                        dimension: "lawful".into(),
+                        score: Some(150.0),
+                        scored: 6,
+                        dont_know: 1,
+                    },
+                    DimensionScoreBody {
+                        dimension: "unknown-dimension".into(),
+                        score: None,
+                        scored: 0,
+                        dont_know: 0,
+                    },
+                ],
+                groups: vec![GroupScoreBody {
+                    group: "enterprises".into(),
+                    ballots: 7,
+                    score: Some(82.0),
+                }],
+                comments: vec![],
+                kpi: None,
+                rectifications: vec![],
+            };
+        let mut first = department("dept-a", "区商务局 <b>\"A\"</b>", Some(1), "advanced");
+        first.name_en = Some("Commerce & <Trade>".into());
+        first.kpi = Some(kpi);
+        first.comments = vec![
+            "<script>alert('x')</script> & \"q\"".into(),
+            "***办事快".into(),
+        ];
+        first.rectifications = vec![
+            RectificationBody {
+                id: "r1".into(),
+                department: "dept-a".into(),
+                title: "窗口 <i>排队</i>".into(),
+                due_on: "2026-12-31".into(),
+                status: "open".into(),
+                overdue: true,
+                rechecks: 0,
+            },
+            RectificationBody {
+                id: "r2".into(),
+                department: "dept-a".into(),
+                title: "回访".into(),
+                due_on: "2026-12-01".into(),
+                status: "verified".into(),
+                overdue: false,
+                rechecks: 1,
+            },
+        ];
+        PublicAppraisalBody {
+            id: "ap-1\"><x>".into(),
+            title: "2026年第四季度 <公开评议>".into(),
+            title_en: "Q4 2026 & public appraisal".into(),
+            period: "2026-Q4".into(),
+            published_at: Some("2026-12-20T08:00:00.000Z".into()),
+            method_version: "appraisal.v1".into(),
+            desensitise_version: "desensitise.v2".into(),
+            kpi_formula_version: "kpi.v1".into(),
+            kpi_weight: 40,
+            grades: GradesBody {
+                advanced_min: 90,
+                advanced_top_percent: 30,
+                pass_min: 60,
+            },
+            dimensions: vec![DimensionBody {
+                id: "lawful".into(),
+                name: "依法行政".into(),
+                name_en: "Lawful <administration>".into(),
+            }],
+            rater_groups: vec![RaterGroupBody {
+                id: "enterprises".into(),
+                name: "企业代表".into(),
+                name_en: "Enterprises".into(),
+                weight: 100,
+            }],
+            departments: vec![
+                first,
+                department("dept-b", "区市场监督管理局", Some(2), "pass"),
+                department("dept-c", "区规划局", None, "not_rated"),
+            ],
+        }
+    }
+
+    /// Every text a person typed is escaped wherever it lands: element content (title, names,
+    /// comments, rectification items) and attribute values (the campaign id in the links, the
+    /// department id in `data-department` and the anchors). A single quote needs no escaping:
+    /// every attribute is double-quoted.
     #[test]
     fn escape_covers_markup_and_quotes() {
-        assert_eq!(
-            escape("<script>alert('x')</script> & \"q\""),
-            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
-        );
+        for lang in [Lang::Zh, Lang::En] {
+            let html = render(&sample_report(), lang);
+            assert!(
+                html.contains("&lt;script&gt;alert('x')&lt;/script&gt; &amp; &quot;q&quot;"),
+                "{html}"
+            );
+            for raw in [
+                "<script",
+                "<b>",
+                "<i>",
+                "<x>",
+                "<Trade>",
+                "<公开评议>",
+                "<administration>",
+            ] {
+                assert!(!html.contains(raw), "{raw} unescaped in {html}");
+            }
+            assert!(html.contains("href=\"/api/v1/public/appraisals/ap-1&quot;&gt;&lt;x&gt;\""));
+        }
+        let zh = render(&sample_report(), Lang::Zh);
+        assert!(zh.contains("区商务局 &lt;b&gt;&quot;A&quot;&lt;/b&gt;"));
+        assert!(zh.contains("窗口 &lt;i&gt;排队&lt;/i&gt;"));
+        let en = render(&sample_report(), Lang::En);
+        assert!(en.contains("Commerce &amp; &lt;Trade&gt;"));
+        assert!(en.contains("Q4 2026 &amp; public appraisal"));
     }
 
     #[test]
@@ -499,7 +646,8 @@ mod tests {
                 ("<b>".into(), Some(150.0), String::new()),
                 ("x".into(), None, String::new()),
             ],
-        );
+        )
+        .into_string();
         assert!(svg.contains("&lt;b&gt;"));
         assert!(!svg.contains("<b>"));
         assert!(svg.contains("width=\"240.0\""), "{svg}");

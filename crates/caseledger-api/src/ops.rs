@@ -1,9 +1,13 @@
 //! Operations endpoints: liveness, readiness, metrics, the OpenAPI document and its reference
-//! page, and the departments list.
+//! page (rendered by `reference_page`), and the departments list.
+
+mod reference_page;
+
+use std::sync::OnceLock;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -173,12 +177,23 @@ pub async fn openapi_json() -> Response {
     }
 }
 
-/// An API reference page rendered on the server from the OpenAPI document: no script, no
-/// network access needed.
-pub async fn docs() -> Html<String> {
-    Html(crate::openapi::render_reference_page(
-        &crate::openapi::document(),
-    ))
+/// The API reference page, rendered on the server from the OpenAPI document with navigation by
+/// tag: no script, no network access needed. The document is fixed at build time, so the page is
+/// rendered once.
+pub async fn docs() -> Response {
+    static PAGE: OnceLock<String> = OnceLock::new();
+    let page = PAGE.get_or_init(|| reference_page::render(&crate::openapi::document()));
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'",
+            ),
+        ],
+        page.as_str(),
+    )
+        .into_response()
 }
 
 /// A known path with a method it does not serve.

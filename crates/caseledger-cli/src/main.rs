@@ -1,6 +1,6 @@
 //! The `caseledger` binary: `serve`, `migrate`, `token`, the `projections` and `audit`
-//! maintenance commands and `consultations verify-draw`. Configuration comes from the
-//! environment; flags override it.
+//! maintenance commands and `consultations verify-draw`. Configuration is layered (`config.rs`):
+//! defaults < `<data dir>/caseledger.toml` < `CASELEDGER_*` < flags.
 //!
 //! The only place that installs a tracing subscriber, reads the clock for tokens, and touches the
 //! data directory (the generated JWT secret and the editable reference data files).
@@ -16,10 +16,12 @@ use caseledger_app::ReferenceData;
 use caseledger_store::{Database, Projector};
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use secrecy::{ExposeSecret, SecretString};
 use tracing::info;
 
-/// The SQLite file inside the data directory, used when no database URL is given.
-const DEFAULT_DATABASE_FILE: &str = "caseledger.db";
+mod config;
+
+use config::{Config, DatabaseUrl, Environment, Given, LogFormat};
 
 #[derive(Parser)]
 #[command(
@@ -28,48 +30,44 @@ const DEFAULT_DATABASE_FILE: &str = "caseledger.db";
     about = "Event-sourced case management for enterprise service and talent work"
 )]
 struct Cli {
-    /// Database: sqlite://path or postgres://user:pass@host/db [default: sqlite in the data
-    /// directory, <data-dir>/caseledger.db].
-    #[arg(
-        long = "database-url",
-        global = true,
-        env = "CASELEDGER_DATABASE_URL",
-        value_name = "DATABASE_URL"
-    )]
-    database_url_given: Option<String>,
-    /// The database URL in effect: the one given, or SQLite in the data directory
-    /// (resolved in `main`, so every command opens the same store as `serve`).
-    #[arg(skip)]
-    database_url: String,
-    /// Where the database (unless --database-url says otherwise), the generated secret and the
-    /// editable reference data files live.
-    #[arg(
-        long,
-        global = true,
-        env = "CASELEDGER_DATA_DIR",
-        default_value = "./data"
-    )]
-    data_dir: PathBuf,
-    /// Log format.
-    #[arg(long, global = true, value_enum, default_value = "text")]
-    log_format: LogFormat,
+    /// Database: sqlite://path or postgres://user:pass@host/db [env: CASELEDGER_DATABASE_URL]
+    /// [default: sqlite in the data directory, <data-dir>/caseledger.db].
+    #[arg(long = "database-url", global = true, value_name = "DATABASE_URL")]
+    database_url: Option<String>,
+    /// Where the database (unless --database-url says otherwise), the generated secrets, the
+    /// editable reference data files and the optional caseledger.toml live
+    /// [env: CASELEDGER_DATA_DIR] [default: ./data].
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// Log format [env: CASELEDGER_LOG_FORMAT] [default: text].
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormat>,
     #[command(subcommand)]
     command: Command,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum LogFormat {
-    Text,
-    Json,
+impl Cli {
+    /// The settings the flags give (the top layer of the configuration).
+    fn flags(&self) -> Given {
+        Given {
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
+            listen: match &self.command {
+                Command::Serve { listen } => *listen,
+                _ => None,
+            },
+            log_format: self.log_format,
+        }
+    }
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Serve the HTTP API and run the projector.
     Serve {
-        /// Address to listen on.
-        #[arg(long, env = "CASELEDGER_LISTEN", default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
+        /// Address to listen on [env: CASELEDGER_LISTEN] [default: 127.0.0.1:8080].
+        #[arg(long)]
+        listen: Option<SocketAddr>,
     },
     /// Apply the database schema and exit.
     Migrate,
@@ -218,14 +216,14 @@ enum ProjectionsCommand {
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> Result<()> {
-    let mut cli = Cli::parse();
-    cli.database_url = database_url(cli.database_url_given.take(), &cli.data_dir);
-    install_tracing(cli.log_format);
+    let cli = Cli::parse();
+    let config = Config::load(cli.flags(), Environment::from_process()?)?;
+    install_tracing(config.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(run(cli))
+    runtime.block_on(run(cli.command, config))
 }
 
 fn install_tracing(format: LogFormat) {
@@ -241,16 +239,17 @@ fn install_tracing(format: LogFormat) {
     }
 }
 
-async fn run(cli: Cli) -> Result<()> {
-    match cli.command {
-        Command::Serve { listen } => serve(&cli.database_url, &cli.data_dir, listen).await,
+async fn run(command: Command, config: Config) -> Result<()> {
+    let database_url = &config.database_url;
+    match command {
+        Command::Serve { .. } => serve(&config).await,
         Command::Migrate => {
-            let db = open(&cli.database_url).await?;
+            let db = open(database_url).await?;
             db.migrate().await.context("applying migrations")?;
             // Set-up prepares the data directory like a first `serve`, so tokens can be minted
             // before the server starts.
-            load_keys(&cli.data_dir)?;
-            println!("schema is up to date ({})", redact(&cli.database_url));
+            load_keys(&config)?;
+            println!("schema is up to date ({database_url})");
             Ok(())
         }
         Command::Token {
@@ -259,7 +258,7 @@ async fn run(cli: Cli) -> Result<()> {
             org,
             ttl,
         } => {
-            let keys = existing_keys(&cli.data_dir)?;
+            let keys = existing_keys(&config)?;
             let ttl = parse_ttl(&ttl)?;
             let now = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -271,66 +270,41 @@ async fn run(cli: Cli) -> Result<()> {
             println!("{token}");
             Ok(())
         }
-        Command::Projections { command } => projections(&cli.database_url, command).await,
-        Command::Audit { command } => audit(&cli.database_url, command).await,
+        Command::Projections { command } => projections(database_url, command).await,
+        Command::Audit { command } => audit(database_url, command).await,
         Command::Snapshots {
             command: SnapshotsCommand::Clear,
         } => {
-            let db = open(&cli.database_url).await?;
+            let db = open(database_url).await?;
             let deleted = db.clear_snapshots().await.context("clearing snapshots")?;
             println!("deleted {deleted} snapshots; the next commands replay their streams");
             Ok(())
         }
-        Command::Consultations { command } => consultations(&cli.database_url, command).await,
+        Command::Consultations { command } => consultations(database_url, command).await,
         Command::Rewards {
             command: RewardsCommand::Audit { program, format },
-        } => rewards_audit(&cli.database_url, &program, format).await,
+        } => rewards_audit(database_url, &program, format).await,
     }
 }
 
-/// The database URL given, or else the SQLite file in the data directory: `--data-dir /x`
-/// alone keeps everything in `/x`, never half of it in `./data/`.
-fn database_url(given: Option<String>, data_dir: &Path) -> String {
-    match given {
-        Some(url) if !url.trim().is_empty() => url,
-        _ => format!(
-            "sqlite://{}",
-            data_dir.join(DEFAULT_DATABASE_FILE).display()
-        ),
-    }
-}
-
-async fn open(url: &str) -> Result<Database> {
-    Database::connect(url)
+async fn open(url: &DatabaseUrl) -> Result<Database> {
+    Database::connect(url.expose())
         .await
-        .with_context(|| format!("opening the event store at {}", redact(url)))
+        .with_context(|| format!("opening the event store at {url}"))
 }
 
-/// Hides a password in a database URL before it is printed or logged.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let credentials = &url[scheme_end + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
-}
-
-async fn serve(database_url: &str, data_dir: &Path, listen: SocketAddr) -> Result<()> {
-    let db = open(database_url).await?;
+async fn serve(config: &Config) -> Result<()> {
+    let db = open(&config.database_url).await?;
     db.migrate().await.context("applying migrations")?;
-    let keys = serving_keys(data_dir)?;
-    let reference = load_reference(data_dir)?;
+    let keys = serving_keys(config)?;
+    let reference = load_reference(&config.data_dir)?;
     let state = AppState::new(db, keys, reference);
+    let listen = config.listen;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
     let address = listener.local_addr().context("reading the bound address")?;
-    info!(%address, database = %redact(database_url), "caseledger serving");
+    info!(%address, database = %config.database_url, "caseledger serving");
     eprintln!(
         "caseledger is serving on http://{address} (API reference: http://{address}/docs)\n\
          Mint a token with, for example:\n  caseledger token --sub alice --role dispatcher\n\
@@ -365,32 +339,38 @@ async fn shutdown_signal() {
     info!("shutting down");
 }
 
-/// The JWT keys: from `CASELEDGER_JWT_SECRET`, or from `<data_dir>/jwt-secret`, generated once
-/// (32 random bytes, hex, mode 0600) so tokens survive a restart.
-fn load_keys(data_dir: &Path) -> Result<JwtKeys> {
-    if let Ok(secret) = std::env::var("CASELEDGER_JWT_SECRET") {
-        if secret.len() < 16 {
-            bail!("CASELEDGER_JWT_SECRET must be at least 16 characters");
+/// The JWT keys: from the configured secret (`CASELEDGER_JWT_SECRET` or `jwt_secret` in
+/// caseledger.toml), or from `<data_dir>/jwt-secret`, generated once (32 random bytes, hex, mode
+/// 0600) so tokens survive a restart.
+fn load_keys(config: &Config) -> Result<JwtKeys> {
+    if let Some(secret) = &config.jwt_secret {
+        if secret.expose_secret().len() < 16 {
+            bail!(
+                "CASELEDGER_JWT_SECRET (or jwt_secret in {}) must be at least 16 characters",
+                config.data_dir.join(config::CONFIG_FILE).display()
+            );
         }
-        return Ok(JwtKeys::from_secret(secret.as_bytes()));
+        return Ok(JwtKeys::from_secret(secret.expose_secret().as_bytes()));
     }
-    let secret = load_or_create_secret(&data_dir.join("jwt-secret"), "token secret")?;
-    Ok(JwtKeys::from_secret(secret.as_bytes()))
+    let secret = load_or_create_secret(&config.data_dir.join("jwt-secret"), "token secret")?;
+    Ok(JwtKeys::from_secret(secret.expose_secret().as_bytes()))
 }
 
 /// The keys `serve` uses: the token keys, and the appraisal rater-key secret from
 /// `<data_dir>/rater-key-secret` (generated once like the token secret). The rater keys of an
 /// open campaign must not change when the token secret is rotated (after a leak, say): a
 /// rater would get a new key and could cast a second ballot. So they have a secret of their own.
-fn serving_keys(data_dir: &Path) -> Result<JwtKeys> {
-    let rater_secret =
-        load_or_create_secret(&data_dir.join("rater-key-secret"), "rater-key secret")?;
-    Ok(load_keys(data_dir)?.with_rater_key_secret(rater_secret.as_bytes()))
+fn serving_keys(config: &Config) -> Result<JwtKeys> {
+    let rater_secret = load_or_create_secret(
+        &config.data_dir.join("rater-key-secret"),
+        "rater-key secret",
+    )?;
+    Ok(load_keys(config)?.with_rater_key_secret(rater_secret.expose_secret().as_bytes()))
 }
 
 /// The secret in `path`, created first when missing (32 random bytes, hex, mode 0600; when
 /// another process creates it at the same moment, theirs is used).
-fn load_or_create_secret(path: &Path, what: &str) -> Result<String> {
+fn load_or_create_secret(path: &Path, what: &str) -> Result<SecretString> {
     if !path.exists() {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -414,23 +394,24 @@ fn load_or_create_secret(path: &Path, what: &str) -> Result<String> {
             }
         }
     }
-    let secret =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let secret = secret.trim();
-    if secret.len() < 16 {
+    let secret = SecretString::from(
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+    );
+    let trimmed = secret.expose_secret().trim();
+    if trimmed.len() < 16 {
         bail!(
             "{} holds a secret shorter than 16 characters",
             path.display()
         );
     }
-    Ok(secret.to_owned())
+    Ok(SecretString::from(trimmed))
 }
 
 /// The JWT keys `serve` uses, for `token`: never generates a secret, since one that `serve` does
 /// not read (another data directory) would only mint tokens that get 401.
-fn existing_keys(data_dir: &Path) -> Result<JwtKeys> {
-    let path = data_dir.join("jwt-secret");
-    if std::env::var_os("CASELEDGER_JWT_SECRET").is_none() && !path.exists() {
+fn existing_keys(config: &Config) -> Result<JwtKeys> {
+    let path = config.data_dir.join("jwt-secret");
+    if config.jwt_secret.is_none() && !path.exists() {
         bail!(
             "no token secret at {}: `caseledger token` signs with the secret of the data \
              directory `serve` uses and never makes one up. Pass the same --data-dir (or \
@@ -439,7 +420,7 @@ fn existing_keys(data_dir: &Path) -> Result<JwtKeys> {
             path.display()
         );
     }
-    load_keys(data_dir)
+    load_keys(config)
 }
 
 fn getrandom(bytes: &mut [u8]) -> Result<()> {
@@ -555,7 +536,7 @@ fn parse_ttl(text: &str) -> Result<u64> {
     Ok(seconds)
 }
 
-async fn projections(database_url: &str, command: ProjectionsCommand) -> Result<()> {
+async fn projections(database_url: &DatabaseUrl, command: ProjectionsCommand) -> Result<()> {
     let db = open(database_url).await?;
     db.migrate().await.context("applying migrations")?;
     let projector = Projector::new(db, caseledger_app::projections());
@@ -644,7 +625,7 @@ fn stored_time(text: &str) -> Result<String> {
     Ok(at.to_utc().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
 }
 
-async fn audit(database_url: &str, command: AuditCommand) -> Result<()> {
+async fn audit(database_url: &DatabaseUrl, command: AuditCommand) -> Result<()> {
     let db = open(database_url).await?;
     db.migrate().await.context("applying migrations")?;
     match command {
@@ -731,7 +712,7 @@ async fn audit(database_url: &str, command: AuditCommand) -> Result<()> {
     }
 }
 
-async fn consultations(database_url: &str, command: ConsultationsCommand) -> Result<()> {
+async fn consultations(database_url: &DatabaseUrl, command: ConsultationsCommand) -> Result<()> {
     let db = open(database_url).await?;
     db.migrate().await.context("applying migrations")?;
     match command {
@@ -769,7 +750,11 @@ async fn consultations(database_url: &str, command: ConsultationsCommand) -> Res
     }
 }
 
-async fn rewards_audit(database_url: &str, program: &str, format: AuditFormat) -> Result<()> {
+async fn rewards_audit(
+    database_url: &DatabaseUrl,
+    program: &str,
+    format: AuditFormat,
+) -> Result<()> {
     let db = open(database_url).await?;
     db.migrate().await.context("applying migrations")?;
     let Some(audit) = db
@@ -804,14 +789,5 @@ mod tests {
         assert_eq!(parse_ttl("90").unwrap(), 90);
         assert!(parse_ttl("8x").is_err());
         assert!(parse_ttl("0").is_err());
-    }
-
-    #[test]
-    fn passwords_are_redacted_from_urls() {
-        assert_eq!(
-            redact("postgres://u:secret@h:5432/db"),
-            "postgres://u:***@h:5432/db"
-        );
-        assert_eq!(redact("sqlite://./data/x.db"), "sqlite://./data/x.db");
     }
 }

@@ -903,8 +903,79 @@ fn bare_command(cwd: &Path, args: &[&str]) -> Command {
         .current_dir(cwd)
         .env_remove("CASELEDGER_DATABASE_URL")
         .env_remove("CASELEDGER_DATA_DIR")
-        .env_remove("CASELEDGER_JWT_SECRET");
+        .env_remove("CASELEDGER_JWT_SECRET")
+        .env_remove("CASELEDGER_LISTEN")
+        .env_remove("CASELEDGER_LOG_FORMAT");
     command
+}
+
+/// The optional `<data dir>/caseledger.toml` is read, the environment overrides it and a flag
+/// overrides both; a token secret configured there is the one `token` signs with (no
+/// `jwt-secret` file is made, and `token` does not refuse).
+#[test]
+fn the_config_file_is_a_layer_under_the_environment_and_the_flags() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let cwd = tempfile::tempdir().unwrap();
+    let dir = data_dir.path().to_str().unwrap();
+    let database = |name: &str| format!("sqlite://{}", data_dir.path().join(name).display());
+    std::fs::write(
+        data_dir.path().join("caseledger.toml"),
+        format!(
+            "database_url = \"{}\"\njwt_secret = \"a-secret-from-the-file-0123\"\n",
+            database("from-file.db")
+        ),
+    )
+    .unwrap();
+
+    let migrate = |env: Option<&str>, flag: Option<&str>| {
+        let mut args = vec!["migrate", "--data-dir", dir];
+        if let Some(flag) = flag {
+            args.extend(["--database-url", flag]);
+        }
+        let mut command = bare_command(cwd.path(), &args);
+        if let Some(env) = env {
+            command.env("CASELEDGER_DATABASE_URL", env);
+        }
+        stdout(&command.output().unwrap())
+    };
+    assert_eq!(
+        migrate(None, None),
+        format!("schema is up to date ({})", database("from-file.db"))
+    );
+    assert_eq!(
+        migrate(Some(&database("from-env.db")), None),
+        format!("schema is up to date ({})", database("from-env.db"))
+    );
+    assert_eq!(
+        migrate(
+            Some(&database("from-env.db")),
+            Some(&database("from-flag.db"))
+        ),
+        format!("schema is up to date ({})", database("from-flag.db"))
+    );
+    for name in ["from-file.db", "from-env.db", "from-flag.db"] {
+        assert!(data_dir.path().join(name).exists(), "{name}");
+    }
+    assert!(!data_dir.path().join("caseledger.db").exists());
+    assert!(
+        !data_dir.path().join("jwt-secret").exists(),
+        "the file's secret is used, none is generated"
+    );
+    let token = bare_command(
+        cwd.path(),
+        &[
+            "token",
+            "--data-dir",
+            dir,
+            "--sub",
+            "d-1",
+            "--role",
+            "dispatcher",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(stdout(&token).starts_with("ey"));
 }
 
 /// The quick-start trap (issue 14 item 8): `--data-dir X` alone keeps the database in X (not in

@@ -1,0 +1,444 @@
+//! The binary's configuration, in layers (`figment`), each overriding the one before:
+//!
+//! 1. built-in defaults (`./data`, `127.0.0.1:8080`, text logs);
+//! 2. `<data dir>/caseledger.toml`, when it exists (optional; never written by the binary);
+//! 3. the `CASELEDGER_*` environment variables;
+//! 4. the command-line flags.
+//!
+//! The data directory itself comes from layers 1, 3 and 4 only: the file lives in it. Secrets (the
+//! token secret, and the database URL, which may carry a password) are `secrecy` types: their
+//! `Debug` output never shows them, so neither does a log line or an error that prints the
+//! configuration.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use figment::providers::{Format, Serialized, Toml};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+/// The optional configuration file, inside the data directory.
+pub const CONFIG_FILE: &str = "caseledger.toml";
+
+/// The SQLite file inside the data directory, used when no database URL is given.
+pub const DEFAULT_DATABASE_FILE: &str = "caseledger.db";
+
+/// Each configuration key and the environment variable that sets it.
+const ENVIRONMENT: [(&str, &str); 5] = [
+    ("data_dir", "CASELEDGER_DATA_DIR"),
+    ("database_url", "CASELEDGER_DATABASE_URL"),
+    ("listen", "CASELEDGER_LISTEN"),
+    ("jwt_secret", "CASELEDGER_JWT_SECRET"),
+    ("log_format", "CASELEDGER_LOG_FORMAT"),
+];
+
+/// The log format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The settings one layer gives, each optional: the defaults and the command-line flags. (No
+/// `Debug`: it holds the database URL as typed.)
+#[derive(Default, Serialize)]
+pub struct Given {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
+}
+
+impl Given {
+    fn defaults() -> Self {
+        Given {
+            data_dir: Some(PathBuf::from("./data")),
+            database_url: None,
+            listen: Some(SocketAddr::from(([127, 0, 0, 1], 8080))),
+            log_format: Some(LogFormat::Text),
+        }
+    }
+}
+
+/// The `CASELEDGER_*` variables, taken verbatim. (figment's own `Env` provider parses values:
+/// `123` would become a number, `"x"` lose its quotes, `[a]` become an array; a secret or a URL
+/// must arrive exactly as typed.) An empty variable counts as given, as it did with clap.
+pub struct Environment {
+    values: Vec<(&'static str, String)>,
+}
+
+impl Environment {
+    /// The variables of this process.
+    pub fn from_process() -> Result<Self> {
+        let mut values = Vec::new();
+        for (key, variable) in ENVIRONMENT {
+            match std::env::var(variable) {
+                Ok(value) => values.push((key, value)),
+                Err(std::env::VarError::NotPresent) => {}
+                Err(std::env::VarError::NotUnicode(_)) => bail!("{variable} is not valid UTF-8"),
+            }
+        }
+        Ok(Self { values })
+    }
+
+    /// The given variables (by name; unknown names are ignored), for tests.
+    #[cfg(test)]
+    pub fn from_variables(variables: &[(&str, &str)]) -> Self {
+        let values = ENVIRONMENT
+            .iter()
+            .filter_map(|(key, variable)| {
+                let (_, value) = variables.iter().find(|(name, _)| name == variable)?;
+                Some((*key, (*value).to_owned()))
+            })
+            .collect();
+        Self { values }
+    }
+}
+
+impl Provider for Environment {
+    fn metadata(&self) -> Metadata {
+        // Errors name the variable, e.g. "for key `listen` in CASELEDGER_LISTEN".
+        Metadata::named("the environment").interpolater(|_, keys| {
+            ENVIRONMENT
+                .iter()
+                .find(|(key, _)| keys == [*key])
+                .map_or_else(|| keys.join("."), |(_, variable)| (*variable).to_owned())
+        })
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let dict: Dict = self
+            .values
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), Value::from(value.clone())))
+            .collect();
+        Ok(Profile::Default.collect(dict))
+    }
+}
+
+/// A database URL. It may carry a password, so it is held as a secret, and `Debug` and
+/// `Display` show it with the password masked.
+#[derive(Clone)]
+pub struct DatabaseUrl(SecretString);
+
+impl DatabaseUrl {
+    /// The URL itself, to connect with. Never log it: log `self` (masked).
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redact(self.expose()))
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({self})")
+    }
+}
+
+/// Hides a password in a database URL before it is printed or logged.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// The configuration in effect.
+#[derive(Debug)]
+pub struct Config {
+    /// Where the database (unless `database_url` names another), the secrets and the reference
+    /// data files live.
+    pub data_dir: PathBuf,
+    /// The database given, or SQLite in the data directory.
+    pub database_url: DatabaseUrl,
+    /// Where `serve` listens.
+    pub listen: SocketAddr,
+    /// The log format.
+    pub log_format: LogFormat,
+    /// The token secret, when configured; otherwise `<data dir>/jwt-secret` is used.
+    pub jwt_secret: Option<SecretString>,
+}
+
+/// What the layers merge into, before the database URL is resolved.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Layered {
+    data_dir: PathBuf,
+    database_url: Option<SecretString>,
+    listen: SocketAddr,
+    log_format: LogFormat,
+    jwt_secret: Option<SecretString>,
+}
+
+impl Config {
+    /// Merges the layers: defaults < `<data dir>/caseledger.toml` < `environment` < `flags`.
+    pub fn load(flags: Given, environment: Environment) -> Result<Self> {
+        let defaults = Given::defaults();
+        // The data directory first, without the file: the file is found through it.
+        let data_dir: PathBuf = Figment::from(Serialized::defaults(&defaults))
+            .merge(&environment)
+            .merge(Serialized::defaults(&flags))
+            .extract_inner("data_dir")
+            .context("reading the configuration")?;
+        if data_dir.as_os_str().is_empty() {
+            bail!("the data directory (--data-dir or CASELEDGER_DATA_DIR) must not be empty");
+        }
+        // Absolute, so that figment neither searches parent directories for the file (it would
+        // for a relative path) nor requires it (`file_exact` would).
+        let file = std::path::absolute(data_dir.join(CONFIG_FILE))
+            .context("resolving the data directory")?;
+        if Figment::from(Toml::file(&file)).contains("data_dir") {
+            bail!(
+                "{} sets data_dir: the file lives in the data directory, so it cannot move it; \
+                 use --data-dir or CASELEDGER_DATA_DIR",
+                file.display()
+            );
+        }
+        let layered: Layered = Figment::from(Serialized::defaults(&defaults))
+            .merge(Toml::file(&file))
+            .merge(&environment)
+            .merge(Serialized::defaults(&flags))
+            .extract()
+            .context("reading the configuration")?;
+        let database_url = match layered.database_url {
+            Some(url) if !url.expose_secret().trim().is_empty() => DatabaseUrl(url),
+            _ => DatabaseUrl(SecretString::from(format!(
+                "sqlite://{}",
+                layered.data_dir.join(DEFAULT_DATABASE_FILE).display()
+            ))),
+        };
+        Ok(Config {
+            data_dir: layered.data_dir,
+            database_url,
+            listen: layered.listen,
+            log_format: layered.log_format,
+            jwt_secret: layered.jwt_secret,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn write_config(dir: &Path, text: &str) {
+        std::fs::write(dir.join(CONFIG_FILE), text).unwrap();
+    }
+
+    #[test]
+    fn passwords_are_redacted_from_urls() {
+        assert_eq!(
+            redact("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact("sqlite://./data/x.db"), "sqlite://./data/x.db");
+    }
+
+    #[test]
+    fn defaults_alone_keep_everything_in_the_data_directory() {
+        let config = Config::load(Given::default(), Environment::from_variables(&[])).unwrap();
+        assert_eq!(config.data_dir, PathBuf::from("./data"));
+        assert_eq!(
+            config.database_url.expose(),
+            "sqlite://./data/caseledger.db"
+        );
+        assert_eq!(config.listen, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(config.log_format, LogFormat::Text);
+        assert!(config.jwt_secret.is_none());
+    }
+
+    /// Each layer overrides the one before, key by key: defaults < file < environment < flags.
+    #[test]
+    fn layers_override_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().to_str().unwrap();
+        write_config(
+            dir.path(),
+            "listen = \"127.0.0.1:7001\"\n\
+             log_format = \"json\"\n\
+             database_url = \"sqlite:///from-file.db\"\n\
+             jwt_secret = \"file-secret-0123456789\"\n",
+        );
+
+        // The file over the defaults.
+        let environment = || Environment::from_variables(&[("CASELEDGER_DATA_DIR", data_dir)]);
+        let config = Config::load(Given::default(), environment()).unwrap();
+        assert_eq!(config.listen, "127.0.0.1:7001".parse().unwrap());
+        assert_eq!(config.log_format, LogFormat::Json);
+        assert_eq!(config.database_url.expose(), "sqlite:///from-file.db");
+        assert_eq!(
+            config.jwt_secret.as_ref().unwrap().expose_secret(),
+            "file-secret-0123456789"
+        );
+
+        // The environment over the file, for the keys it sets.
+        let environment = || {
+            Environment::from_variables(&[
+                ("CASELEDGER_DATA_DIR", data_dir),
+                ("CASELEDGER_LISTEN", "127.0.0.1:7002"),
+                ("CASELEDGER_DATABASE_URL", "sqlite:///from-env.db"),
+                ("CASELEDGER_JWT_SECRET", "env-secret-0123456789"),
+            ])
+        };
+        let config = Config::load(Given::default(), environment()).unwrap();
+        assert_eq!(config.listen, "127.0.0.1:7002".parse().unwrap());
+        assert_eq!(config.database_url.expose(), "sqlite:///from-env.db");
+        assert_eq!(
+            config.jwt_secret.as_ref().unwrap().expose_secret(),
+            "env-secret-0123456789"
+        );
+        assert_eq!(config.log_format, LogFormat::Json, "still the file's");
+
+        // The flags over the environment.
+        let flags = Given {
+            database_url: Some("sqlite:///from-flag.db".into()),
+            listen: Some("127.0.0.1:7003".parse().unwrap()),
+            log_format: Some(LogFormat::Text),
+            ..Given::default()
+        };
+        let config = Config::load(flags, environment()).unwrap();
+        assert_eq!(config.listen, "127.0.0.1:7003".parse().unwrap());
+        assert_eq!(config.database_url.expose(), "sqlite:///from-flag.db");
+        assert_eq!(config.log_format, LogFormat::Text);
+        assert_eq!(
+            config.jwt_secret.as_ref().unwrap().expose_secret(),
+            "env-secret-0123456789",
+            "no flag for the secret: it would show in the process list"
+        );
+    }
+
+    /// The data directory: flag over environment over default; the file in the directory that
+    /// wins is the one read, and the database defaults to that directory.
+    #[test]
+    fn the_data_directory_picks_the_file_and_the_database() {
+        let from_env = tempfile::tempdir().unwrap();
+        let from_flag = tempfile::tempdir().unwrap();
+        write_config(from_env.path(), "listen = \"127.0.0.1:7101\"\n");
+        write_config(from_flag.path(), "listen = \"127.0.0.1:7102\"\n");
+        let environment = Environment::from_variables(&[(
+            "CASELEDGER_DATA_DIR",
+            from_env.path().to_str().unwrap(),
+        )]);
+        let flags = Given {
+            data_dir: Some(from_flag.path().to_owned()),
+            ..Given::default()
+        };
+        let config = Config::load(flags, environment).unwrap();
+        assert_eq!(config.data_dir, from_flag.path());
+        assert_eq!(config.listen, "127.0.0.1:7102".parse().unwrap());
+        assert_eq!(
+            config.database_url.expose(),
+            format!("sqlite://{}/caseledger.db", from_flag.path().display())
+        );
+        // An empty database URL means the default, as before.
+        let config = Config::load(
+            Given::default(),
+            Environment::from_variables(&[("CASELEDGER_DATABASE_URL", "")]),
+        )
+        .unwrap();
+        assert_eq!(
+            config.database_url.expose(),
+            "sqlite://./data/caseledger.db"
+        );
+    }
+
+    /// Values from the environment arrive verbatim: figment's parser would turn these into a
+    /// number, a boolean and an unquoted string.
+    #[test]
+    fn environment_values_are_taken_as_typed() {
+        for secret in ["12345678901234567890", "true", "\"quoted-secret-0123\""] {
+            let config = Config::load(
+                Given::default(),
+                Environment::from_variables(&[("CASELEDGER_JWT_SECRET", secret)]),
+            )
+            .unwrap();
+            assert_eq!(config.jwt_secret.unwrap().expose_secret(), secret);
+        }
+    }
+
+    #[test]
+    fn mistakes_are_refused_with_their_source() {
+        let error = Config::load(
+            Given::default(),
+            Environment::from_variables(&[("CASELEDGER_LISTEN", "not-an-address")]),
+        )
+        .unwrap_err();
+        assert!(
+            format!("{error:#}").contains("CASELEDGER_LISTEN"),
+            "{error:#}"
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let environment = || {
+            Environment::from_variables(&[("CASELEDGER_DATA_DIR", dir.path().to_str().unwrap())])
+        };
+        write_config(dir.path(), "listen_address = \"127.0.0.1:1\"\n");
+        let error = Config::load(Given::default(), environment()).unwrap_err();
+        assert!(format!("{error:#}").contains("listen_address"), "{error:#}");
+        write_config(dir.path(), "data_dir = \"/elsewhere\"\n");
+        let error = Config::load(Given::default(), environment()).unwrap_err();
+        assert!(format!("{error:#}").contains("cannot move it"), "{error:#}");
+
+        let error = Config::load(
+            Given::default(),
+            Environment::from_variables(&[("CASELEDGER_DATA_DIR", "")]),
+        )
+        .unwrap_err();
+        assert!(
+            format!("{error:#}").contains("must not be empty"),
+            "{error:#}"
+        );
+    }
+
+    /// `Debug` of the configuration (what a log line or a panic would print) shows neither the
+    /// token secret nor the database password.
+    #[test]
+    fn debug_output_hides_the_secrets() {
+        let config = Config::load(
+            Given::default(),
+            Environment::from_variables(&[
+                ("CASELEDGER_JWT_SECRET", "jwt-secret-do-not-print-42"),
+                (
+                    "CASELEDGER_DATABASE_URL",
+                    "postgres://app:db-password-do-not-print@db.internal:5432/caseledger",
+                ),
+            ]),
+        )
+        .unwrap();
+        for shown in [format!("{config:?}"), format!("{config:#?}")] {
+            assert!(!shown.contains("jwt-secret-do-not-print-42"), "{shown}");
+            assert!(!shown.contains("db-password-do-not-print"), "{shown}");
+            assert!(
+                shown.contains("postgres://app:***@db.internal:5432/caseledger"),
+                "{shown}"
+            );
+            assert!(shown.contains("REDACTED"), "{shown}");
+        }
+        assert_eq!(
+            config.database_url.to_string(),
+            "postgres://app:***@db.internal:5432/caseledger"
+        );
+    }
+}
