@@ -157,6 +157,7 @@ pub struct KpiTrendAnswer {
     /// The department.
     pub department: String,
     /// `month`, `quarter` or `year`.
+    #[schema(value_type = crate::schema::KpiGranularity)]
     pub granularity: String,
     /// One entry per period, oldest first.
     pub items: Vec<KpiBody>,

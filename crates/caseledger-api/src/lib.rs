@@ -29,6 +29,7 @@ pub mod queues;
 pub mod reads;
 pub mod reference;
 pub mod rewards;
+pub mod schema;
 pub mod state;
 pub mod subjects;
 pub mod timers;
