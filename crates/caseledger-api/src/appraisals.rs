@@ -103,7 +103,7 @@ pub struct CreateAppraisalRequest {
     /// English title.
     pub title_en: String,
     /// The KPI period appraised: `2026-Q4`, `2026-11` or `2026`.
-    #[schema(pattern = "^[0-9]{4}(-(0[1-9]|1[0-2])|-[Qq][1-4])?$")]
+    #[schema(pattern = "^2[0-9]{3}(-(0[1-9]|1[0-2])|-[Qq][1-4])?$")]
     pub period: String,
     /// The departments appraised.
     pub departments: Vec<String>,

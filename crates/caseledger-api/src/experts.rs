@@ -154,7 +154,7 @@ pub struct WorkloadBody {
 #[serde(deny_unknown_fields)]
 pub struct ExpertListQuery {
     /// `active`, `suspended` or `removed`.
-    #[param(value_type = Option<crate::schema::ExpertStatus>)]
+    #[param(value_type = Option<crate::schema::ListedExpertStatus>)]
     pub status: Option<String>,
     /// Wait (up to 5 s) until the view includes the event at this position.
     pub min_position: Option<i64>,

@@ -58,6 +58,10 @@ macro_rules! closed_sets {
             use utoipa::{PartialSchema, ToSchema};
             $(components.schemas.insert($name::name().into_owned(), $name::schema());)*
             components.schemas.insert(AlertKind::name().into_owned(), AlertKind::schema());
+            components.schemas.insert(
+                ListedExpertStatus::name().into_owned(),
+                ListedExpertStatus::schema(),
+            );
         }
     };
 }
@@ -162,6 +166,33 @@ impl utoipa::PartialSchema for AlertKind {
 }
 
 impl utoipa::ToSchema for AlertKind {}
+
+/// The statuses the expert list filters by: every `expert::ExpertStatus` but the default one
+/// (an expert not added yet is in no list).
+pub struct ListedExpertStatus;
+
+impl ListedExpertStatus {
+    /// The statuses' names.
+    pub fn names() -> Vec<&'static str> {
+        let unlisted: &'static str = expert::ExpertStatus::default().into();
+        <expert::ExpertStatus as strum::VariantNames>::VARIANTS
+            .iter()
+            .copied()
+            .filter(|name| *name != unlisted)
+            .collect()
+    }
+}
+
+impl utoipa::PartialSchema for ListedExpertStatus {
+    fn schema() -> RefOr<Schema> {
+        closed_set(
+            &Self::names(),
+            "The statuses of experts in the pool's lists.",
+        )
+    }
+}
+
+impl utoipa::ToSchema for ListedExpertStatus {}
 
 /// Formats and patterns of the path parameters, by name, as the handlers parse them (an id that
 /// does not parse answers 404 or 400). Applied by the `PathFormats` modifier in `openapi.rs`.
@@ -272,6 +303,10 @@ mod tests {
         let mut alerts = serde_names::<case::Threshold>();
         alerts.push("escalation".to_owned());
         assert_eq!(listed("AlertKind"), alerts);
+        assert_eq!(
+            listed("ListedExpertStatus"),
+            ["active", "suspended", "removed"]
+        );
         // Every declared set is used by some field or parameter of the document.
         for (name, names) in CLOSED_SETS {
             assert_eq!(listed(name), *names, "{name}");
