@@ -79,17 +79,29 @@ fn token(url: &str, data_dir: &Path, sub: &str, roles: &[&str], org: &str) -> St
     caseledger(url, data_dir, &args)
 }
 
+/// A running `caseledger serve`, killed when dropped (also when a seeding step panics).
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// `caseledger serve` on a free port, with the address it printed.
-fn serve(url: &str, data_dir: &Path) -> (Child, String) {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("CASELEDGER_DATABASE_URL", url)
-        .env("CASELEDGER_DATA_DIR", data_dir)
-        .env_remove("CASELEDGER_JWT_SECRET")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+fn serve(url: &str, data_dir: &Path) -> (Server, String) {
+    let mut server = Server(
+        Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("CASELEDGER_DATABASE_URL", url)
+            .env("CASELEDGER_DATA_DIR", data_dir)
+            .env_remove("CASELEDGER_JWT_SECRET")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(server.0.stderr.take().unwrap()).lines();
     let address = loop {
         let line = lines
             .next()
@@ -101,7 +113,7 @@ fn serve(url: &str, data_dir: &Path) -> (Child, String) {
     };
     // Keep draining stderr so the server never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    (child, address)
+    (server, address)
 }
 
 /// The schemathesis command: `SCHEMATHESIS`, the `schemathesis` script, or the Python module.
@@ -300,7 +312,7 @@ async fn conformance(url: String, store: &str) {
     caseledger(&url, dir, &["migrate"]);
     let everyone = token(&url, dir, "conformance", &STAFF_ROLES, DEPARTMENT);
     let enterprise = token(&url, dir, "ent-user", &["enterprise"], SUBJECT);
-    let (mut server, address) = serve(&url, dir);
+    let (server, address) = serve(&url, dir);
     let base = format!("http://{address}");
     let ids = seed(&base, &everyone).await;
     let config_file = dir.join("schemathesis.toml");
@@ -344,8 +356,7 @@ async fn conformance(url: String, store: &str) {
             ));
         }
     }
-    server.kill().unwrap();
-    server.wait().unwrap();
+    drop(server);
     eprintln!("conformance on {store}: {:.0?}", started.elapsed());
     assert!(
         failures.is_empty(),
