@@ -46,6 +46,7 @@ impl Lang {
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// `zh` (default) or `en`.
+    #[param(value_type = Option<crate::schema::PageLanguage>)]
     pub lang: Option<String>,
 }
 

@@ -58,6 +58,7 @@ const STAFF_READERS: &[Role] = &[
 #[serde(deny_unknown_fields)]
 pub struct RaterGroupRequest {
     /// A slug, e.g. `enterprises`.
+    #[schema(pattern = "^[a-z0-9_.-]{1,64}$")]
     pub id: String,
     /// Chinese name.
     pub name: String,
@@ -66,6 +67,7 @@ pub struct RaterGroupRequest {
     /// Weight in percent; the groups sum to 100.
     pub weight: u32,
     /// Roles whose tokens may rate in this group (e.g. `enterprise`).
+    #[schema(value_type = Vec<crate::schema::Role>)]
     pub roles: Vec<String>,
 }
 
@@ -74,6 +76,7 @@ pub struct RaterGroupRequest {
 #[serde(deny_unknown_fields)]
 pub struct DimensionRequest {
     /// A slug, e.g. `lawful`.
+    #[schema(pattern = "^[a-z0-9_.-]{1,64}$")]
     pub id: String,
     /// Chinese name.
     pub name: String,
@@ -102,6 +105,7 @@ pub struct CreateAppraisalRequest {
     /// English title.
     pub title_en: String,
     /// The KPI period appraised: `2026-Q4`, `2026-11` or `2026`.
+    #[schema(pattern = "^2[0-9]{3}(-(0[1-9]|1[0-2])|-[Qq][1-4])?$")]
     pub period: String,
     /// The departments appraised.
     pub departments: Vec<String>,
@@ -130,6 +134,7 @@ pub struct CastBallotRequest {
     pub scores: BTreeMap<String, Option<u8>>,
     /// An optional comment (published only desensitised), at most 2,000 characters.
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub comment: Option<String>,
 }
 
@@ -149,8 +154,10 @@ pub struct AddRectificationRequest {
     /// The department.
     pub department: String,
     /// What is to be rectified (1 to 200 characters; public).
+    #[schema(min_length = 1, max_length = 200)]
     pub title: String,
     /// By when (`YYYY-MM-DD`, China time).
+    #[schema(format = Date)]
     pub due_on: String,
 }
 
@@ -159,6 +166,7 @@ pub struct AddRectificationRequest {
 #[serde(deny_unknown_fields)]
 pub struct ReportRectificationRequest {
     /// What was done (1 to 2,000 characters; staff only).
+    #[schema(min_length = 1, max_length = 2000)]
     pub note: String,
 }
 
@@ -169,6 +177,7 @@ pub struct RecheckRequest {
     /// Confirmed (verified) or not (open again).
     pub passed: bool,
     /// The finding (1 to 2,000 characters; staff only).
+    #[schema(min_length = 1, max_length = 2000)]
     pub note: String,
 }
 
@@ -238,14 +247,17 @@ pub struct GroupScoreBody {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RectificationBody {
     /// The item id.
+    #[schema(format = Uuid)]
     pub id: String,
     /// The department.
     pub department: String,
     /// What is to be rectified.
     pub title: String,
     /// By when.
+    #[schema(format = Date)]
     pub due_on: String,
     /// `open`, `reported` or `verified`.
+    #[schema(value_type = crate::schema::RectificationStatus)]
     pub status: String,
     /// Not verified and past its due date (China today).
     pub overdue: bool,
@@ -265,6 +277,7 @@ pub struct DepartmentResultBody {
     /// English name.
     pub name_en: Option<String>,
     /// `advanced`, `pass`, `fail` or `not_rated`.
+    #[schema(value_type = crate::schema::Grade)]
     pub grade: String,
     /// Total score (two decimals).
     pub total: Option<f64>,
@@ -321,10 +334,12 @@ pub struct PublicAppraisalBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AppraisalBody {
     /// The campaign id.
+    #[schema(format = Uuid)]
     pub id: String,
     /// Its version (also the `ETag`).
     pub version: i64,
     /// `draft`, `open`, `closed`, `computed` or `published`.
+    #[schema(value_type = crate::schema::CampaignStatus)]
     pub status: String,
     /// Chinese title.
     pub title: String,
@@ -335,7 +350,7 @@ pub struct AppraisalBody {
     /// Departments appraised.
     pub departments: Vec<String>,
     /// Rater groups, with the roles that rate in each.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Vec<Object>)]
     pub rater_groups: serde_json::Value,
     /// Dimensions.
     pub dimensions: Vec<DimensionBody>,
@@ -349,7 +364,7 @@ pub struct AppraisalBody {
     /// The computed report (same shape as the public one), once computed.
     pub results: Option<PublicAppraisalBody>,
     /// Rectification items with the department's report and the re-check finding.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Vec<Object>)]
     pub rectifications: serde_json::Value,
     /// Created, opened, closed, computed, published (RFC 3339).
     #[schema(value_type = Object)]
@@ -367,8 +382,10 @@ pub struct AppraisalListBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AppraisalSummaryBody {
     /// The campaign id.
+    #[schema(format = Uuid)]
     pub id: String,
     /// Status.
+    #[schema(value_type = crate::schema::CampaignStatus)]
     pub status: String,
     /// Chinese title.
     pub title: String,

@@ -78,6 +78,7 @@ pub struct DigestQuery {
     /// Only digests after this number.
     pub after: Option<i64>,
     /// At most this many (1 to 1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 
@@ -133,12 +134,15 @@ pub struct AuditEventsQuery {
     /// e.g. `CaseDispatched`.
     pub event_type: Option<String>,
     /// Recorded at or after (RFC 3339).
+    #[param(format = DateTime)]
     pub from: Option<String>,
     /// Recorded before (RFC 3339).
+    #[param(format = DateTime)]
     pub to: Option<String>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Page size, 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// Why you read this (recorded in the access log).
     pub purpose: Option<String>,
@@ -164,6 +168,7 @@ pub struct AuditEventBody {
     /// When it happened (from the command).
     pub occurred_at: Option<String>,
     /// When the store recorded it.
+    #[schema(format = DateTime)]
     pub recorded_at: String,
     /// The request that caused it.
     pub request_id: Option<String>,

@@ -50,18 +50,22 @@ const READ_YOUR_WRITES_TIMEOUT: Duration = Duration::from_secs(5);
 #[serde(deny_unknown_fields)]
 pub struct RegisterCaseRequest {
     /// The enterprise or talent raising the problem (a lowercase slug id).
+    #[schema(pattern = "^[a-z0-9_.-]{1,64}$")]
     pub enterprise_id: String,
     /// A short title (1 to 200 characters).
+    #[schema(min_length = 1, max_length = 200)]
     pub title: String,
     /// The problem in full (1 to 20,000 characters).
+    #[schema(min_length = 1, max_length = 20000)]
     pub description: String,
     /// A category label (1 to 64 characters), e.g. `financing`.
+    #[schema(min_length = 1, max_length = 64)]
     pub category: String,
     /// `normal` or `urgent`.
-    #[schema(value_type = String, example = "normal")]
+    #[schema(value_type = crate::schema::Urgency, example = "normal")]
     pub urgency: Urgency,
     /// `liaison_visit`, `leader_visit`, `hotline`, `platform` or `letter`.
-    #[schema(value_type = String, example = "liaison_visit")]
+    #[schema(value_type = crate::schema::CaseSource, example = "liaison_visit")]
     pub source: CaseSource,
 }
 
@@ -70,12 +74,14 @@ pub struct RegisterCaseRequest {
 #[serde(deny_unknown_fields)]
 pub struct DispatchCaseRequest {
     /// The one department responsible for the answer.
+    #[schema(pattern = "^[a-z0-9_.-]{1,64}$")]
     pub lead_department: String,
     /// Departments that assist.
     #[serde(default)]
     pub co_departments: Vec<String>,
     /// A note for the departments.
     #[serde(default)]
+    #[schema(max_length = 20000)]
     pub note: Option<String>,
 }
 
@@ -84,15 +90,18 @@ pub struct DispatchCaseRequest {
 #[serde(deny_unknown_fields)]
 pub struct RespondCaseRequest {
     /// `resolved`, `partially_resolved`, `explained` or `referred`.
-    #[schema(value_type = String, example = "resolved")]
+    #[schema(value_type = crate::schema::Resolution, example = "resolved")]
     pub resolution: Resolution,
     /// The answer.
+    #[schema(min_length = 1, max_length = 20000)]
     pub text: String,
     /// The legal or policy basis; required for `explained`.
     #[serde(default)]
+    #[schema(max_length = 20000)]
     pub basis: Option<String>,
     /// Supporting documents, pinned by hash.
     #[serde(default)]
+    #[schema(max_items = 50)]
     pub evidence: Vec<EvidenceBody>,
 }
 
@@ -101,11 +110,13 @@ pub struct RespondCaseRequest {
 #[serde(deny_unknown_fields)]
 pub struct RateCaseRequest {
     /// 1 (very dissatisfied) to 5 (very satisfied).
+    #[schema(minimum = 1, maximum = 5)]
     pub satisfaction: u8,
     /// Whether the problem is resolved in the enterprise's view.
     pub resolved: bool,
     /// An optional comment.
     #[serde(default)]
+    #[schema(max_length = 20000)]
     pub comment: Option<String>,
 }
 
@@ -114,6 +125,7 @@ pub struct RateCaseRequest {
 #[serde(deny_unknown_fields)]
 pub struct AddNoteRequest {
     /// The note (never shown to the enterprise or the public).
+    #[schema(min_length = 1, max_length = 20000)]
     pub text: String,
 }
 
@@ -122,6 +134,7 @@ pub struct AddNoteRequest {
 #[serde(deny_unknown_fields)]
 pub struct ReasonRequest {
     /// Why (1 to 20,000 characters).
+    #[schema(min_length = 1, max_length = 20000)]
     pub reason: String,
 }
 
@@ -132,6 +145,7 @@ pub struct DecisionRequest {
     /// Grant (`true`) or refuse (`false`).
     pub approve: bool,
     /// Why.
+    #[schema(min_length = 1, max_length = 20000)]
     pub reason: String,
 }
 
@@ -140,9 +154,10 @@ pub struct DecisionRequest {
 #[serde(deny_unknown_fields)]
 pub struct DeclineRequest {
     /// `out_of_scope`, `unlawful_request`, `insufficient_information` or `in_other_proceedings`.
-    #[schema(value_type = String, example = "out_of_scope")]
+    #[schema(value_type = crate::schema::DeclineReason, example = "out_of_scope")]
     pub reason: DeclineReason,
     /// The explanation given to the enterprise.
+    #[schema(min_length = 1, max_length = 20000)]
     pub text: String,
 }
 
@@ -151,6 +166,7 @@ pub struct DeclineRequest {
 #[serde(deny_unknown_fields)]
 pub struct ReturnRequest {
     /// Why.
+    #[schema(min_length = 1, max_length = 20000)]
     pub reason: String,
     /// The competent department, if known: a first return naming one moves the case there.
     #[serde(default)]
@@ -162,8 +178,10 @@ pub struct ReturnRequest {
 #[serde(deny_unknown_fields)]
 pub struct ReassignRequest {
     /// The new lead department.
+    #[schema(pattern = "^[a-z0-9_.-]{1,64}$")]
     pub lead_department: String,
     /// Why.
+    #[schema(min_length = 1, max_length = 20000)]
     pub reason: String,
 }
 
@@ -172,9 +190,10 @@ pub struct ReassignRequest {
 #[serde(deny_unknown_fields)]
 pub struct LogContactRequest {
     /// `phone`, `visit`, `meeting` or `online`.
-    #[schema(value_type = String, example = "phone")]
+    #[schema(value_type = crate::schema::ContactChannel, example = "phone")]
     pub channel: ContactChannel,
     /// What was discussed.
+    #[schema(min_length = 1, max_length = 20000)]
     pub summary: String,
 }
 
@@ -183,6 +202,7 @@ pub struct LogContactRequest {
 #[serde(deny_unknown_fields)]
 pub struct PublicUpdateRequest {
     /// The update (never name officers here).
+    #[schema(min_length = 1, max_length = 20000)]
     pub text: String,
 }
 
@@ -193,6 +213,7 @@ pub struct ExtensionRequest {
     /// How much, in the unit of the policy's extension cap (see the case's `sla_rule`).
     pub amount: u32,
     /// Why.
+    #[schema(min_length = 1, max_length = 20000)]
     pub reason: String,
 }
 
@@ -214,6 +235,7 @@ pub struct AppealDecisionRequest {
     /// Upheld: the rating stays but no longer counts in scoring.
     pub upheld: bool,
     /// Why.
+    #[schema(min_length = 1, max_length = 20000)]
     pub reason: String,
 }
 
@@ -223,9 +245,10 @@ pub struct AppealDecisionRequest {
 pub struct ExemptionRequest {
     /// `unreasonable_request`, `outside_competence`, `force_majeure`, `enterprise_unreachable`
     /// or `repeated_complaint`.
-    #[schema(value_type = String, example = "unreasonable_request")]
+    #[schema(value_type = crate::schema::ExemptionReason, example = "unreasonable_request")]
     pub reason: ExemptionReason,
     /// The justification.
+    #[schema(min_length = 1, max_length = 20000)]
     pub text: String,
 }
 
@@ -234,8 +257,10 @@ pub struct ExemptionRequest {
 #[serde(deny_unknown_fields)]
 pub struct MergeRequest {
     /// The id of the case that continues.
+    #[schema(format = Uuid)]
     pub into: String,
     /// Why.
+    #[schema(min_length = 1, max_length = 20000)]
     pub reason: String,
 }
 
@@ -244,8 +269,10 @@ pub struct MergeRequest {
 #[serde(deny_unknown_fields)]
 pub struct EvidenceBody {
     /// The document's name (1 to 200 characters).
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     /// Lowercase hex SHA-256 of the document (64 characters).
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     pub sha256: String,
 }
 
@@ -258,12 +285,14 @@ pub struct CaseResponseBody {
     /// The department that answered.
     pub department: String,
     /// How it was resolved.
+    #[schema(value_type = crate::schema::Resolution)]
     pub resolution: String,
     /// The answer.
     pub text: String,
     /// The legal or policy basis.
     pub basis: Option<String>,
     /// When (RFC 3339).
+    #[schema(format = DateTime)]
     pub responded_at: String,
     /// Supporting documents.
     pub evidence: Vec<EvidenceBody>,
@@ -277,6 +306,7 @@ pub struct PublicUpdateBody {
     /// The update.
     pub text: String,
     /// When (RFC 3339).
+    #[schema(format = DateTime)]
     pub posted_at: String,
 }
 
@@ -284,12 +314,15 @@ pub struct PublicUpdateBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AlertBody {
     /// `warn50`, `warn80`, `breach` or `escalation`.
+    #[schema(value_type = crate::schema::AlertKind)]
     pub kind: String,
     /// `accept`, `first_contact`, `respond` or `resolve`.
+    #[schema(value_type = crate::schema::DeadlineKind)]
     pub deadline: String,
     /// The handling cycle.
     pub cycle: u32,
     /// When (RFC 3339).
+    #[schema(format = DateTime)]
     pub at: String,
     /// For an escalation: the leaders it went to (empty: the dispatch office).
     pub leaders: Vec<String>,
@@ -313,15 +346,17 @@ pub struct HandlingBody {
     /// A pause request waits for the dispatcher.
     pub pause_pending: bool,
     /// Exempted from scoring, with the reason code.
+    #[schema(value_type = Option<crate::schema::ExemptionReason>)]
     pub exemption: Option<String>,
     /// A withdrawal after dispatch waits for a quality check.
     pub quality_check: bool,
     /// The appeal against the rating: `pending`, `upheld` or `rejected`.
+    #[schema(value_type = Option<crate::schema::AppealStatus>)]
     pub appeal: Option<String>,
     /// Warnings, breaches and escalations.
     pub alerts: Vec<AlertBody>,
     /// The SLA rule the case runs under.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub sla_rule: Option<serde_json::Value>,
 }
 
@@ -329,14 +364,17 @@ pub struct HandlingBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CaseRatingBody {
     /// 1 to 5.
+    #[schema(minimum = 1, maximum = 5)]
     pub satisfaction: u8,
     /// Whether the problem is resolved in the enterprise's view.
     pub resolved: bool,
     /// Comment.
     pub comment: Option<String>,
     /// `enterprise` or `dispatcher`.
+    #[schema(value_type = crate::schema::Role)]
     pub rated_as: String,
     /// When (RFC 3339).
+    #[schema(format = DateTime)]
     pub rated_at: String,
 }
 
@@ -344,10 +382,12 @@ pub struct CaseRatingBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CaseBody {
     /// The case id.
+    #[schema(format = Uuid)]
     pub id: String,
     /// The case's version (also the `ETag`).
     pub version: i64,
     /// `registered`, `dispatched`, `accepted`, `responded` or `closed`.
+    #[schema(value_type = crate::schema::CaseStatus)]
     pub status: String,
     /// The enterprise or talent.
     pub enterprise_id: String,
@@ -358,8 +398,10 @@ pub struct CaseBody {
     /// Category label.
     pub category: String,
     /// `normal` or `urgent`.
+    #[schema(value_type = crate::schema::Urgency)]
     pub urgency: String,
     /// Where it came from.
+    #[schema(value_type = crate::schema::CaseSource)]
     pub source: String,
     /// Responsible department.
     pub lead_department: Option<String>,
@@ -378,6 +420,7 @@ pub struct CaseBody {
     /// The earliest open deadline; absent while the clock is paused or the case has ended.
     pub next_due: Option<String>,
     /// The open deadlines that have passed now.
+    #[schema(value_type = Vec<crate::schema::DeadlineKind>)]
     pub overdue: Vec<String>,
     /// The public case number.
     pub case_number: Option<String>,
@@ -392,6 +435,7 @@ pub struct CaseBody {
     /// The case this one was merged into.
     pub merged_into: Option<String>,
     /// Registered at.
+    #[schema(format = DateTime)]
     pub registered_at: String,
     /// Dispatched at.
     pub dispatched_at: Option<String>,
@@ -404,6 +448,7 @@ pub struct CaseBody {
     /// The rating.
     pub rating: Option<CaseRatingBody>,
     /// Last change.
+    #[schema(format = DateTime)]
     pub updated_at: String,
     /// Staff only: who registered the case.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -566,6 +611,7 @@ pub struct HistoryEventBody {
     /// When it happened (from the command).
     pub occurred_at: Option<String>,
     /// When the store recorded it.
+    #[schema(format = DateTime)]
     pub recorded_at: String,
     /// Who acted.
     pub actor: HistoryActorBody,
@@ -582,6 +628,7 @@ pub struct HistoryActorBody {
     /// User id.
     pub sub: Option<String>,
     /// Roles.
+    #[schema(value_type = Vec<crate::schema::Role>)]
     pub roles: Vec<String>,
     /// Organisation.
     pub org: Option<String>,
@@ -1555,6 +1602,7 @@ impl EventMetadata {
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Only cases in this status.
+    #[param(value_type = Option<crate::schema::CaseStatus>)]
     pub status: Option<String>,
     /// Only cases this department leads or assists.
     pub department: Option<String>,
@@ -1564,6 +1612,7 @@ pub struct ListQuery {
     /// what you may see.
     pub case_number: Option<String>,
     /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,

@@ -58,22 +58,28 @@ const DEPARTMENT_STAFF: &[Role] = &[Role::DepartmentHandler, Role::DepartmentHea
 #[serde(deny_unknown_fields)]
 pub struct SubmitConsultationRequest {
     /// `strategic_policy`, `key_project`, `sci_tech_plan` or `investment_project`.
-    #[schema(example = "investment_project")]
+    #[schema(value_type = crate::schema::TopicType, example = "investment_project")]
     pub topic_type: String,
     /// Title (1 to 200 characters).
+    #[schema(min_length = 1, max_length = 200)]
     pub title: String,
     /// The questions put to the panel, at least one.
+    #[schema(min_items = 1)]
     pub questions: Vec<String>,
     /// Where the materials are (document number or file reference).
     #[serde(default)]
     pub materials_ref: Option<String>,
     /// `public`, `internal` or `confidential`.
+    #[schema(value_type = crate::schema::Confidentiality)]
     pub confidentiality: String,
     /// Disciplines needed (slugs), at least one.
+    #[schema(min_items = 1)]
     pub disciplines: Vec<String>,
     /// Seats, 3 to 15.
+    #[schema(minimum = 3, maximum = 15)]
     pub panel_size: u32,
     /// Opinions due by (`YYYY-MM-DD`, China time, after today).
+    #[schema(format = Date)]
     pub deadline: String,
     /// Units involved in the matter (applicant, investor): experts conflicted with them are not
     /// drawn.
@@ -87,6 +93,7 @@ pub struct SubmitConsultationRequest {
 pub struct DrawRequest {
     /// Alternates to name, 0 to 10 (default 2).
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 10)]
     pub alternates: Option<u32>,
 }
 
@@ -100,6 +107,7 @@ pub struct ProposeSelectionRequest {
     #[serde(default)]
     pub alternates: Vec<String>,
     /// Why not a random draw (1 to 20,000 characters).
+    #[schema(min_length = 1, max_length = 20000)]
     pub reason: String,
 }
 
@@ -116,6 +124,7 @@ pub struct AcceptSeatRequest {
 #[serde(deny_unknown_fields)]
 pub struct RecuseRequest {
     /// The expert.
+    #[schema(pattern = "^[a-z0-9_.-]{1,64}$")]
     pub expert_id: String,
     /// Why.
     pub reason: String,
@@ -126,6 +135,7 @@ pub struct RecuseRequest {
 #[serde(deny_unknown_fields)]
 pub struct OpinionRequest {
     /// `support`, `conditional` or `oppose`.
+    #[schema(value_type = crate::schema::Stance)]
     pub stance: String,
     /// The reasoning.
     pub rationale: String,
@@ -146,6 +156,7 @@ pub struct ConcludeRequest {
     #[serde(default)]
     pub dissent: Option<String>,
     /// Recommendations, at least one; numbered from 1 in this order.
+    #[schema(min_items = 1)]
     pub recommendations: Vec<String>,
 }
 
@@ -154,8 +165,10 @@ pub struct ConcludeRequest {
 #[serde(deny_unknown_fields)]
 pub struct AdoptionItemRequest {
     /// The recommendation's number (from 1).
+    #[schema(minimum = 1)]
     pub recommendation: u32,
     /// `adopted`, `partly` or `not_adopted`.
+    #[schema(value_type = crate::schema::AdoptionOutcome)]
     pub outcome: String,
     /// Why (required for `not_adopted`).
     #[serde(default)]
@@ -179,8 +192,10 @@ pub struct SeatBody {
     /// The expert.
     pub expert_id: String,
     /// `invited`, `accepted`, `declined` or `recused`.
+    #[schema(value_type = crate::schema::SeatState)]
     pub state: String,
     /// `draw`, `alternate` or `manual`.
+    #[schema(value_type = crate::schema::SeatedVia)]
     pub via: String,
     /// From a unit subordinate to the requester.
     pub subordinate: bool,
@@ -194,6 +209,7 @@ pub struct SeatBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SelectionBody {
     /// `draw` or `manual`.
+    #[schema(value_type = crate::schema::SelectionMethod)]
     pub method: String,
     /// True for a manual selection: flagged in every view.
     pub manual: bool,
@@ -232,6 +248,7 @@ pub struct PendingSelectionBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConclusionBody {
     /// The majority stance.
+    #[schema(value_type = crate::schema::Stance)]
     pub majority: String,
     /// Support count.
     pub support: u32,
@@ -260,6 +277,7 @@ pub struct AdoptionBody {
     /// The recommendation's number.
     pub recommendation: u32,
     /// `adopted`, `partly` or `not_adopted`.
+    #[schema(value_type = crate::schema::AdoptionOutcome)]
     pub outcome: String,
     /// Why.
     pub reason: Option<String>,
@@ -269,14 +287,17 @@ pub struct AdoptionBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConsultationBody {
     /// The request id.
+    #[schema(format = Uuid)]
     pub id: String,
     /// Version (also the `ETag`).
     pub version: i64,
     /// Status.
+    #[schema(value_type = crate::schema::ConsultationStatus)]
     pub status: String,
     /// The requesting department.
     pub requesting_unit: String,
     /// Topic type.
+    #[schema(value_type = crate::schema::TopicType)]
     pub topic_type: String,
     /// Title.
     pub title: String,
@@ -291,6 +312,7 @@ pub struct ConsultationBody {
     /// The pledge text version an expert accepts.
     pub pledge_version: String,
     /// Confidentiality.
+    #[schema(value_type = crate::schema::Confidentiality)]
     pub confidentiality: String,
     /// Disciplines.
     pub disciplines: Vec<String>,
@@ -301,6 +323,7 @@ pub struct ConsultationBody {
     /// Opinions needed before a conclusion.
     pub quorum: u32,
     /// Opinions due by.
+    #[schema(format = Date)]
     pub deadline: String,
     /// Who submitted.
     pub submitted_by: String,
@@ -341,6 +364,7 @@ pub struct OpinionBody {
     /// 1, 2, … (amendments are new versions).
     pub version: u32,
     /// The stance.
+    #[schema(value_type = crate::schema::Stance)]
     pub stance: String,
     /// The reasoning.
     pub rationale: String,
@@ -385,6 +409,7 @@ pub struct DrawVerificationBody {
     /// The request.
     pub consultation_id: String,
     /// `draw` or `manual`; absent before any selection.
+    #[schema(value_type = Option<crate::schema::SelectionMethod>)]
     pub method: Option<String>,
     /// True only for a random draw whose every check passed.
     pub matches: bool,
@@ -460,10 +485,12 @@ pub struct AdoptionRatesBody {
 #[serde(deny_unknown_fields)]
 pub struct ConsultationListQuery {
     /// Only this status.
+    #[param(value_type = Option<crate::schema::ConsultationStatus>)]
     pub status: Option<String>,
     /// Only this requesting department (oversight roles).
     pub requesting_unit: Option<String>,
     /// At most this many, 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// Wait (up to 5 s) until the view includes the event at this position.
     pub min_position: Option<i64>,

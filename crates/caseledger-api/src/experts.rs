@@ -37,12 +37,16 @@ const POOL_READERS: &[Role] = &[Role::PanelSecretary, Role::Auditor, Role::Distr
 pub struct ExpertProfileRequest {
     /// The expert's user id (add only; a lowercase slug, the `sub` of their `expert` token).
     #[serde(default)]
+    #[schema(pattern = "^[a-z0-9_.-]{1,64}$")]
     pub expert_id: Option<String>,
     /// Name (1 to 100 characters).
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     /// Disciplines (slugs such as `finance`), at least one.
+    #[schema(min_items = 1)]
     pub disciplines: Vec<String>,
     /// The unit the expert works for (a slug: a department id, a subject id, any unit).
+    #[schema(pattern = "^[a-z0-9_.-]{1,64}$")]
     pub employer_unit: String,
     /// Requesting units (departments) the employer unit is subordinate to.
     #[serde(default)]
@@ -57,6 +61,7 @@ pub struct ExpertProfileRequest {
 #[serde(deny_unknown_fields)]
 pub struct ReasonRequest {
     /// Why (1 to 20,000 characters).
+    #[schema(min_length = 1, max_length = 20000)]
     pub reason: String,
 }
 
@@ -73,6 +78,7 @@ pub struct ExpertBody {
     /// The stream's version (also the `ETag`).
     pub version: i64,
     /// `active`, `suspended` or `removed`.
+    #[schema(value_type = crate::schema::ExpertStatus)]
     pub status: String,
     /// Why suspended or removed.
     pub status_reason: Option<String>,
@@ -148,6 +154,7 @@ pub struct WorkloadBody {
 #[serde(deny_unknown_fields)]
 pub struct ExpertListQuery {
     /// `active`, `suspended` or `removed`.
+    #[param(value_type = Option<crate::schema::ListedExpertStatus>)]
     pub status: Option<String>,
     /// Wait (up to 5 s) until the view includes the event at this position.
     pub min_position: Option<i64>,

@@ -66,6 +66,7 @@ pub struct KpiBody {
     /// Its English name.
     pub department_name_en: Option<String>,
     /// `2026-11`, `2026-Q4` or `2026`.
+    #[schema(pattern = "^2[0-9]{3}(-(0[1-9]|1[0-2])|-[Qq][1-4])?$")]
     pub period: String,
     /// `kpi.v1`.
     pub formula_version: String,
@@ -157,6 +158,7 @@ pub struct KpiTrendAnswer {
     /// The department.
     pub department: String,
     /// `month`, `quarter` or `year`.
+    #[schema(value_type = crate::schema::KpiGranularity)]
     pub granularity: String,
     /// One entry per period, oldest first.
     pub items: Vec<KpiBody>,
@@ -167,6 +169,7 @@ pub struct KpiTrendAnswer {
 #[into_params(parameter_in = Query)]
 pub struct KpiQuery {
     /// A month (`2026-11`), quarter (`2026-Q4`) or year (`2026`), China Standard Time.
+    #[param(pattern = "^2[0-9]{3}(-(0[1-9]|1[0-2])|-[Qq][1-4])?$")]
     pub period: String,
     /// Wait until the KPI view has applied this feed position (read your writes).
     pub min_position: Option<i64>,
@@ -177,8 +180,10 @@ pub struct KpiQuery {
 #[into_params(parameter_in = Query)]
 pub struct KpiTrendQuery {
     /// The first period (month, quarter or year).
+    #[param(pattern = "^2[0-9]{3}(-(0[1-9]|1[0-2])|-[Qq][1-4])?$")]
     pub from: String,
     /// The last period, of the same kind (at most 36 periods).
+    #[param(pattern = "^2[0-9]{3}(-(0[1-9]|1[0-2])|-[Qq][1-4])?$")]
     pub to: String,
     /// Wait until the KPI view has applied this feed position (read your writes).
     pub min_position: Option<i64>,

@@ -29,6 +29,7 @@ pub mod portfolios;
 pub mod queues;
 pub mod reads;
 pub mod rewards;
+pub mod schema;
 pub mod state;
 pub mod subjects;
 

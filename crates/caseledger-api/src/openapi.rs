@@ -6,7 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{OpenApi as OpenApiDocument, RefOr};
 use utoipa::{Modify, OpenApi};
 
-use crate::{commands, error};
+use crate::{commands, error, schema};
 
 /// The caseledger HTTP API.
 #[derive(OpenApi)]
@@ -43,8 +43,14 @@ pub fn document() -> OpenApiDocument {
     DOCUMENT
         .get_or_init(|| {
             let mut document = crate::api_routes().into_openapi();
-            BearerAuth.modify(&mut document);
-            CommonAnswers.modify(&mut document);
+            for modifier in [
+                &BearerAuth as &dyn Modify,
+                &CommonAnswers,
+                &PathFormats,
+                &OtherFormats,
+            ] {
+                modifier.modify(&mut document);
+            }
             document
         })
         .clone()
@@ -71,12 +77,14 @@ impl Modify for BearerAuth {
 /// in every annotation: a bearer-protected operation can answer 401; every route can answer 400
 /// (a NUL character or invalid UTF-8 in its path or query is refused before any handler) and 503
 /// (storage unavailable); an operation with a body can answer 413 and 415; a command can answer
-/// 409 and 412 (`If-Match`, `Idempotency-Key`). An operation that
-/// documents one of these statuses itself keeps its own, more specific description.
+/// 409 and 412 (`If-Match`, `Idempotency-Key`), and, since every command's refusal is mapped by
+/// its kind (`commands::refusal_status`), 403, 422 and, with an id in its path, 404. An
+/// operation that documents one of these statuses itself keeps its own, more specific
+/// description.
 struct CommonAnswers;
 
 /// `(status, component name, description, applies to)`.
-const COMMON_ANSWERS: [(&str, &str, &str, Applies); 7] = [
+const COMMON_ANSWERS: [(&str, &str, &str, Applies); 10] = [
     (
         "400",
         "BadRequest",
@@ -116,6 +124,26 @@ const COMMON_ANSWERS: [(&str, &str, &str, Applies); 7] = [
         Applies::Command,
     ),
     (
+        "403",
+        "Forbidden",
+        "`role_not_allowed`, or another refusal of who you are (`not_own_enterprise`, \
+         `not_lead_department` …)",
+        Applies::Command,
+    ),
+    (
+        "404",
+        "NotFound",
+        "The id in the path names nothing you may see",
+        Applies::CommandOnPathId,
+    ),
+    (
+        "422",
+        "Refused",
+        "`validation_failed` listing every bad field, or a business rule that refuses the command \
+         in the current state",
+        Applies::Command,
+    ),
+    (
         "503",
         "Unavailable",
         "`storage_unavailable` (retry after `Retry-After` seconds) or, for a read with \
@@ -132,6 +160,8 @@ enum Applies {
     /// A command endpoint (it answers `CommandAccepted`): every one runs through
     /// `commands::execute`, which honours `If-Match` and `Idempotency-Key`.
     Command,
+    /// A command on an aggregate named in its path.
+    CommandOnPathId,
 }
 
 /// Whether an operation's success answer is a `CommandAccepted`.
@@ -181,12 +211,19 @@ impl Modify for CommonAnswers {
                     .is_some_and(|requirements| !requirements.is_empty());
                 let with_body = operation.request_body.is_some();
                 let command = is_command(operation);
+                let with_path_id = operation.parameters.iter().flatten().any(|parameter| {
+                    matches!(
+                        parameter.parameter_in,
+                        utoipa::openapi::path::ParameterIn::Path
+                    )
+                });
                 for (status, name, _, applies) in COMMON_ANSWERS {
                     let applies = match applies {
                         Applies::Every => true,
                         Applies::Authenticated => authenticated,
                         Applies::WithBody => with_body,
                         Applies::Command => command,
+                        Applies::CommandOnPathId => command && with_path_id,
                     };
                     if applies {
                         operation
@@ -194,6 +231,84 @@ impl Modify for CommonAnswers {
                             .responses
                             .entry(status.to_owned())
                             .or_insert_with(|| RefOr::Ref(Ref::from_response_name(name)));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The closed sets' schemas (`schema::register`) and the formats and patterns of path
+/// parameters (`case_id` is a UUID, `subject_id` a slug …), declared once by name in
+/// `schema::PATH_PARAMETERS` instead of in every annotation.
+struct PathFormats;
+
+impl Modify for PathFormats {
+    fn modify(&self, openapi: &mut OpenApiDocument) {
+        use utoipa::openapi::path::ParameterIn;
+        use utoipa::openapi::schema::Schema;
+        schema::register(openapi.components.get_or_insert_with(Default::default));
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                for parameter in operation.parameters.iter_mut().flatten() {
+                    if !matches!(parameter.parameter_in, ParameterIn::Path) {
+                        continue;
+                    }
+                    let format = schema::PATH_PARAMETERS
+                        .iter()
+                        .find(|(name, _)| *name == parameter.name)
+                        .map(|(_, format)| *format);
+                    if let (Some(format), Some(RefOr::T(Schema::Object(object)))) =
+                        (format, parameter.schema.as_mut())
+                    {
+                        format.apply(object);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Answers an operation gives in a second media type, chosen by a query parameter, that its
+/// annotation does not list: `(operation id, status, media type)`.
+const OTHER_FORMATS: [(&str, &str, &str); 1] = [
+    // `?format=csv`: one row per event and per flag.
+    ("program_audit", "200", "text/csv"),
+];
+
+struct OtherFormats;
+
+impl Modify for OtherFormats {
+    fn modify(&self, openapi: &mut OpenApiDocument) {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        use utoipa::openapi::ContentBuilder;
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                for (id, status, media_type) in OTHER_FORMATS {
+                    if operation.operation_id.as_deref() != Some(id) {
+                        continue;
+                    }
+                    if let Some(RefOr::T(response)) = operation.responses.responses.get_mut(status)
+                    {
+                        let text = ObjectBuilder::new().schema_type(Type::String).build();
+                        response.content.insert(
+                            media_type.to_owned(),
+                            ContentBuilder::new().schema(Some(text)).build(),
+                        );
                     }
                 }
             }

@@ -32,6 +32,7 @@ pub struct ProjectionReadiness {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Readiness {
     /// `ready` or `not_ready`.
+    #[schema(value_type = crate::schema::ReadinessStatus)]
     pub status: String,
     /// Whether the database answered.
     pub database: bool,

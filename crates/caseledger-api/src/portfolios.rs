@@ -60,11 +60,13 @@ const DEPARTMENT_ROLES: &[Role] = &[Role::DepartmentHandler, Role::DepartmentHea
 #[serde(deny_unknown_fields)]
 pub struct CreatePortfolioRequest {
     /// `leader` or `department`.
-    #[schema(example = "leader")]
+    #[schema(value_type = crate::schema::OwnerKind, example = "leader")]
     pub owner_kind: String,
     /// The leader's user id (a lowercase slug, the token's `sub`) or a department id.
+    #[schema(pattern = "^[a-z0-9_.-]{1,64}$")]
     pub owner_id: String,
     /// The owner's display name (1 to 200 characters).
+    #[schema(min_length = 1, max_length = 200)]
     pub owner_name: String,
 }
 
@@ -73,13 +75,15 @@ pub struct CreatePortfolioRequest {
 #[serde(deny_unknown_fields)]
 pub struct AssignSubjectRequest {
     /// A registered subject id.
+    #[schema(pattern = "^[a-z0-9_.-]{1,64}$")]
     pub subject_id: String,
     /// `monthly`, `quarterly`, `half_yearly` or `yearly`.
-    #[schema(example = "quarterly")]
+    #[schema(value_type = crate::schema::VisitObligation, example = "quarterly")]
     pub obligation: String,
     /// Since when the obligation runs (`YYYY-MM-DD`, China time, not in the future); default
     /// today.
     #[serde(default)]
+    #[schema(format = Date)]
     pub assigned_on: Option<String>,
 }
 
@@ -88,8 +92,10 @@ pub struct AssignSubjectRequest {
 #[serde(deny_unknown_fields)]
 pub struct UnassignSubjectRequest {
     /// The subject id.
+    #[schema(pattern = "^[a-z0-9_.-]{1,64}$")]
     pub subject_id: String,
     /// Why (1 to 20,000 characters).
+    #[schema(min_length = 1, max_length = 20000)]
     pub reason: String,
 }
 
@@ -98,12 +104,16 @@ pub struct UnassignSubjectRequest {
 #[serde(deny_unknown_fields)]
 pub struct RecordVisitRequest {
     /// The subject visited (must be assigned).
+    #[schema(pattern = "^[a-z0-9_.-]{1,64}$")]
     pub subject_id: String,
     /// The day of the visit (`YYYY-MM-DD`, China time, not in the future).
+    #[schema(format = Date)]
     pub visited_on: String,
     /// Who took part: names or user ids (at least one, each 1 to 100 characters).
+    #[schema(min_items = 1)]
     pub participants: Vec<String>,
     /// What was learned (1 to 20,000 characters).
+    #[schema(min_length = 1, max_length = 20000)]
     pub learned: String,
     /// Cases raised at the visit and registered already (with `source: leader_visit` or
     /// `liaison_visit`); each must belong to the visited subject.
@@ -116,8 +126,10 @@ pub struct RecordVisitRequest {
 #[serde(deny_unknown_fields)]
 pub struct LinkCaseRequest {
     /// The visit (its `created_id`).
+    #[schema(format = Uuid)]
     pub visit_id: String,
     /// The case.
+    #[schema(format = Uuid)]
     pub case_id: String,
 }
 
@@ -132,16 +144,21 @@ pub struct AssignmentBody {
     /// Its name (absent while the subjects view has not caught up).
     pub subject_name: Option<String>,
     /// `monthly`, `quarterly`, `half_yearly` or `yearly`.
+    #[schema(value_type = crate::schema::VisitObligation)]
     pub obligation: String,
     /// Since when the obligation runs.
+    #[schema(format = Date)]
     pub assigned_on: String,
     /// The latest visit on or before `as_of`.
     pub last_visit_on: Option<String>,
     /// First day of the obligation period containing `as_of`.
+    #[schema(format = Date)]
     pub current_period_start: String,
     /// Last day of that period.
+    #[schema(format = Date)]
     pub current_period_end: String,
     /// When the next required visit is due.
+    #[schema(format = Date)]
     pub due_on: String,
     /// Whether a required visit is missing (docs/DECISIONS.md).
     pub overdue: bool,
@@ -179,6 +196,7 @@ pub struct PortfolioBody {
     /// The portfolio's version (also the `ETag`).
     pub version: i64,
     /// `leader` or `department`.
+    #[schema(value_type = crate::schema::OwnerKind)]
     pub owner_kind: String,
     /// The leader's user id or the department id.
     pub owner_id: String,
@@ -187,10 +205,13 @@ pub struct PortfolioBody {
     /// Visits recorded so far.
     pub visit_count: u32,
     /// Created at (RFC 3339).
+    #[schema(format = DateTime)]
     pub created_at: String,
     /// Last change (RFC 3339).
+    #[schema(format = DateTime)]
     pub updated_at: String,
     /// The reference date of `subjects`.
+    #[schema(format = Date)]
     pub as_of: String,
     /// Assigned subjects, by id.
     pub subjects: Vec<AssignmentBody>,
@@ -204,6 +225,7 @@ pub struct PortfolioSummaryBody {
     /// The portfolio's version.
     pub version: i64,
     /// `leader` or `department`.
+    #[schema(value_type = crate::schema::OwnerKind)]
     pub owner_kind: String,
     /// The leader's user id or the department id.
     pub owner_id: String,
@@ -221,6 +243,7 @@ pub struct PortfolioSummaryBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PortfolioListBody {
     /// The reference date of the overdue counts.
+    #[schema(format = Date)]
     pub as_of: String,
     /// Portfolios by id.
     pub items: Vec<PortfolioSummaryBody>,
@@ -232,6 +255,7 @@ pub struct OverdueOwnerBody {
     /// The portfolio id.
     pub portfolio_id: String,
     /// `leader` or `department`.
+    #[schema(value_type = crate::schema::OwnerKind)]
     pub owner_kind: String,
     /// The leader's user id or the department id.
     pub owner_id: String,
@@ -245,6 +269,7 @@ pub struct OverdueOwnerBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OverdueVisitsBody {
     /// The reference date.
+    #[schema(format = Date)]
     pub as_of: String,
     /// Owners with at least one overdue subject, leaders first, then by portfolio id.
     pub owners: Vec<OverdueOwnerBody>,
@@ -254,10 +279,12 @@ pub struct OverdueVisitsBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct VisitBody {
     /// The visit id.
+    #[schema(format = Uuid)]
     pub id: String,
     /// The subject visited.
     pub subject_id: String,
     /// The day of the visit.
+    #[schema(format = Date)]
     pub visited_on: String,
     /// Who took part.
     pub participants: Vec<String>,
@@ -268,6 +295,7 @@ pub struct VisitBody {
     /// Who recorded it.
     pub recorded_by: String,
     /// When (RFC 3339).
+    #[schema(format = DateTime)]
     pub recorded_at: String,
 }
 
@@ -677,6 +705,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct PortfolioReadQuery {
     /// The reference date for due and overdue (`YYYY-MM-DD`); default today in China (UTC+8).
+    #[param(format = Date)]
     pub as_of: Option<String>,
     /// Wait (up to 5 s) until the view includes the event at this position.
     pub min_position: Option<i64>,
@@ -688,8 +717,10 @@ pub struct PortfolioReadQuery {
 #[serde(deny_unknown_fields)]
 pub struct PortfolioListQuery {
     /// `leader` or `department`.
+    #[param(value_type = Option<crate::schema::OwnerKind>)]
     pub owner_kind: Option<String>,
     /// The reference date (`YYYY-MM-DD`); default today in China (UTC+8).
+    #[param(format = Date)]
     pub as_of: Option<String>,
     /// Read-your-writes.
     pub min_position: Option<i64>,
@@ -966,6 +997,7 @@ pub async fn list_visits(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OverviewCaseBody {
     /// The case id.
+    #[schema(format = Uuid)]
     pub id: String,
     /// The public case number.
     pub case_number: Option<String>,
@@ -974,16 +1006,19 @@ pub struct OverviewCaseBody {
     /// Title.
     pub title: String,
     /// Status.
+    #[schema(value_type = crate::schema::CaseStatus)]
     pub status: String,
     /// The lead department.
     pub lead_department: Option<String>,
     /// The earliest open deadline.
     pub next_due: Option<String>,
     /// Open deadlines passed on the server's clock now.
+    #[schema(value_type = Vec<crate::schema::DeadlineKind>)]
     pub overdue: Vec<String>,
     /// Whether the case was escalated (督办) in its current cycle.
     pub escalated: bool,
     /// The satisfaction grade, when rated.
+    #[schema(minimum = 1, maximum = 5)]
     pub satisfaction: Option<u8>,
 }
 

@@ -33,6 +33,7 @@ const DISTRICT_READERS: &[Role] = &[
 #[serde(deny_unknown_fields)]
 pub struct QueueQuery {
     /// At most this many cases (1 to 500, default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// Only cases with a passed open deadline.
     #[serde(default)]
@@ -48,8 +49,10 @@ pub struct QueueQuery {
 #[serde(deny_unknown_fields)]
 pub struct OverdueQuery {
     /// Only cases this department leads.
+    #[param(pattern = "^[a-z0-9_.-]{1,64}$")]
     pub department: Option<String>,
     /// At most this many cases (1 to 500, default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// Wait (up to 5 s) until the list includes the event at this position (from a command
     /// answer).
@@ -246,6 +249,7 @@ pub struct PublicUpdateEntry {
     /// The update.
     pub text: String,
     /// When (RFC 3339).
+    #[schema(format = DateTime)]
     pub posted_at: String,
 }
 
@@ -256,10 +260,13 @@ pub struct PublicStatusBody {
     pub case_number: String,
     /// `registered`, `dispatched`, `accepted`, `paused`, `responded`, `closed`, `declined`,
     /// `withdrawn` or `merged`.
+    #[schema(value_type = crate::schema::CaseStatus)]
     pub status: String,
     /// The date the case was registered (China Standard Time).
+    #[schema(format = Date)]
     pub registered_on: String,
     /// When it last changed (RFC 3339).
+    #[schema(format = DateTime)]
     pub updated_at: String,
     /// Updates posted under the departments' names.
     pub public_updates: Vec<PublicUpdateEntry>,

@@ -120,8 +120,10 @@ pub struct CreateProgramRequest {
     /// Scores left out at each end per criterion (trimmed mean, `reward-aggregation.v1`).
     pub trim: u32,
     /// Public notice in working days (at least 5).
+    #[schema(minimum = 5)]
     pub notice_working_days: u32,
     /// Reviewers per nomination (3 to 15).
+    #[schema(minimum = 3, maximum = 15)]
     pub reviewers: u32,
     /// Alternates per nomination (default 2).
     #[serde(default)]
@@ -165,6 +167,7 @@ pub struct ApproveProgramRequest {
 #[serde(deny_unknown_fields)]
 pub struct NomineeRequest {
     /// `unit` or `person`.
+    #[schema(value_type = crate::schema::NomineeKind)]
     pub kind: String,
     /// Name.
     pub name: String,
@@ -198,6 +201,7 @@ pub struct ContributionRequest {
 #[serde(deny_unknown_fields)]
 pub struct SubmitNominationRequest {
     /// The program.
+    #[schema(format = Uuid)]
     pub program_id: String,
     /// Who.
     pub nominee: NomineeRequest,
@@ -240,6 +244,7 @@ pub struct EligibilityRequest {
 #[serde(deny_unknown_fields)]
 pub struct RecuseReviewerRequest {
     /// The reviewer.
+    #[schema(pattern = "^[a-z0-9_.-]{1,64}$")]
     pub expert_id: String,
     /// Why.
     pub reason: String,
@@ -291,6 +296,7 @@ pub struct ObjectionRequest {
 #[serde(deny_unknown_fields)]
 pub struct ResolveObjectionRequest {
     /// The objection.
+    #[schema(format = Uuid)]
     pub objection_id: String,
     /// Upheld or dismissed.
     pub upheld: bool,
@@ -337,8 +343,10 @@ pub struct RevokeRequest {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProgramBody {
     /// Id.
+    #[schema(format = Uuid)]
     pub id: String,
     /// `draft` or `approved`.
+    #[schema(value_type = crate::schema::ProgramStatus)]
     pub status: String,
     /// Approval document.
     pub approval_document: Option<String>,
@@ -418,6 +426,7 @@ pub struct AuditRosterEntryBody {
     /// The expert.
     pub expert_id: String,
     /// `drawn` or `alternate`.
+    #[schema(value_type = crate::schema::SeatedAs)]
     pub seated_as: String,
     /// Recusal reason.
     pub recused: Option<String>,
@@ -465,6 +474,7 @@ pub struct NominationAuditBody {
     /// The nominee's unit.
     pub unit: String,
     /// Final status.
+    #[schema(value_type = crate::schema::NominationStatus)]
     pub status: String,
     /// `[eligible, reason]`, or `null` before the decision.
     #[schema(value_type = Option<Vec<Object>>)]
@@ -622,12 +632,16 @@ pub struct AwardBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct NominationBody {
     /// Id.
+    #[schema(format = Uuid)]
     pub id: String,
     /// Program.
+    #[schema(format = Uuid)]
     pub program_id: String,
     /// Status.
+    #[schema(value_type = crate::schema::NominationStatus)]
     pub status: String,
     /// `unit` or `person`.
+    #[schema(value_type = crate::schema::NomineeKind)]
     pub nominee_kind: String,
     /// Name.
     pub nominee_name: String,
@@ -752,8 +766,10 @@ pub struct PublicAwardsBody {
 #[serde(deny_unknown_fields)]
 pub struct NominationQuery {
     /// Only this program.
+    #[param(format = Uuid)]
     pub program_id: Option<String>,
     /// Only this status.
+    #[param(value_type = Option<crate::schema::NominationStatus>)]
     pub status: Option<String>,
     /// Wait for this position.
     pub min_position: Option<i64>,
@@ -765,6 +781,7 @@ pub struct NominationQuery {
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// `json` (default) or `csv`.
+    #[param(value_type = Option<crate::schema::AuditFormat>)]
     pub format: Option<String>,
 }
 

@@ -53,6 +53,7 @@ const DEPARTMENT_ROLES: &[Role] = &[Role::DepartmentHandler, Role::DepartmentHea
 pub struct ContactRequest {
     /// The contact person (1 to 100 characters).
     #[serde(default)]
+    #[schema(max_length = 100)]
     pub person: Option<String>,
     /// Telephone (digits, spaces, `+`, `-`, parentheses).
     #[serde(default)]
@@ -62,6 +63,7 @@ pub struct ContactRequest {
     pub email: Option<String>,
     /// For a talent: the person's details (field, employer, title…), up to 20,000 characters.
     #[serde(default)]
+    #[schema(max_length = 20000)]
     pub personal_details: Option<String>,
 }
 
@@ -71,21 +73,26 @@ pub struct ContactRequest {
 pub struct RegisterSubjectRequest {
     /// The subject id, a lowercase slug (`ent-0042`): what cases store as `enterprise_id` and an
     /// `enterprise` token carries in `org`.
+    #[schema(pattern = "^[a-z0-9_.-]{1,64}$")]
     pub id: String,
     /// The name (1 to 200 characters).
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     /// `private_enterprise`, `large_enterprise`, `state_owned_enterprise`, `institute`,
     /// `university` or `talent`.
-    #[schema(example = "private_enterprise")]
+    #[schema(value_type = crate::schema::SubjectKind, example = "private_enterprise")]
     pub kind: String,
     /// Industry label (1 to 64 characters).
     #[serde(default)]
+    #[schema(max_length = 64)]
     pub industry: Option<String>,
     /// District area (1 to 64 characters).
     #[serde(default)]
+    #[schema(max_length = 64)]
     pub district_area: Option<String>,
     /// Street (1 to 64 characters).
     #[serde(default)]
+    #[schema(max_length = 64)]
     pub street: Option<String>,
     /// Private contact data.
     #[serde(default)]
@@ -97,6 +104,7 @@ pub struct RegisterSubjectRequest {
 #[serde(deny_unknown_fields)]
 pub struct RenameSubjectRequest {
     /// The new name (1 to 200 characters).
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
 }
 
@@ -157,6 +165,7 @@ pub struct SubjectBody {
     /// Name.
     pub name: String,
     /// Kind.
+    #[schema(value_type = crate::schema::SubjectKind)]
     pub kind: String,
     /// Industry label.
     pub industry: Option<String>,
@@ -165,8 +174,10 @@ pub struct SubjectBody {
     /// Street.
     pub street: Option<String>,
     /// Registered at (RFC 3339).
+    #[schema(format = DateTime)]
     pub registered_at: String,
     /// Last change (RFC 3339).
+    #[schema(format = DateTime)]
     pub updated_at: String,
     /// Private: contact data.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -380,8 +391,10 @@ pub struct SubjectReadQuery {
 #[serde(deny_unknown_fields)]
 pub struct SubjectListQuery {
     /// Only subjects of this kind.
+    #[param(value_type = Option<crate::schema::SubjectKind>)]
     pub kind: Option<String>,
     /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,

@@ -11,6 +11,8 @@ use crate::ids::UserId;
 /// A role from the domain model. Tokens carry these names in their `roles` claim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::VariantNames, strum::VariantArray)]
+#[strum(serialize_all = "snake_case")]
 pub enum Role {
     /// A district leader who liaises with enterprises and talents.
     DistrictLeader,
@@ -60,21 +62,7 @@ impl Role {
 
     /// The role's wire name (`department_handler`).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Role::DistrictLeader => "district_leader",
-            Role::LiaisonOfficer => "liaison_officer",
-            Role::Dispatcher => "dispatcher",
-            Role::DepartmentHandler => "department_handler",
-            Role::DepartmentHead => "department_head",
-            Role::Enterprise => "enterprise",
-            Role::Expert => "expert",
-            Role::PanelSecretary => "panel_secretary",
-            Role::RewardOffice => "reward_office",
-            Role::CommitteeMember => "committee_member",
-            Role::ApprovingAuthority => "approving_authority",
-            Role::Auditor => "auditor",
-            Role::Admin => "admin",
-        }
+        self.into()
     }
 }
 
@@ -92,8 +80,10 @@ pub struct UnknownRole(pub String);
 impl FromStr for Role {
     type Err = UnknownRole;
     fn from_str(text: &str) -> Result<Self, UnknownRole> {
-        Role::ALL
-            .into_iter()
+        use strum::VariantArray;
+        Role::VARIANTS
+            .iter()
+            .copied()
             .find(|role| role.as_str() == text)
             .ok_or_else(|| UnknownRole(text.to_owned()))
     }

@@ -222,6 +222,8 @@ pub struct Ballot {
 /// Where a campaign stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::VariantNames, strum::VariantArray, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum CampaignStatus {
     /// Created, not yet open for ballots.
     Draft,
@@ -238,19 +240,15 @@ pub enum CampaignStatus {
 impl CampaignStatus {
     /// The wire name.
     pub fn as_str(self) -> &'static str {
-        match self {
-            CampaignStatus::Draft => "draft",
-            CampaignStatus::Open => "open",
-            CampaignStatus::Closed => "closed",
-            CampaignStatus::Computed => "computed",
-            CampaignStatus::Published => "published",
-        }
+        self.into()
     }
 }
 
 /// Where a rectification item stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::VariantNames, strum::VariantArray, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum RectificationStatus {
     /// To be done by the department.
     Open,
@@ -263,17 +261,15 @@ pub enum RectificationStatus {
 impl RectificationStatus {
     /// The wire name.
     pub fn as_str(self) -> &'static str {
-        match self {
-            RectificationStatus::Open => "open",
-            RectificationStatus::Reported => "reported",
-            RectificationStatus::Verified => "verified",
-        }
+        self.into()
     }
 }
 
 /// A grade.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::VariantNames, strum::VariantArray, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum Grade {
     /// 先进: at least `advanced_min` and in the top share.
     Advanced,
@@ -288,12 +284,7 @@ pub enum Grade {
 impl Grade {
     /// The wire name.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Grade::Advanced => "advanced",
-            Grade::Pass => "pass",
-            Grade::Fail => "fail",
-            Grade::NotRated => "not_rated",
-        }
+        self.into()
     }
 }
 

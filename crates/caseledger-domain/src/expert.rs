@@ -49,6 +49,8 @@ pub struct ExpertProfile {
 /// Where an expert stands in the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::VariantNames, strum::VariantArray, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum ExpertStatus {
     /// Not added yet.
     #[default]
@@ -64,12 +66,7 @@ pub enum ExpertStatus {
 impl ExpertStatus {
     /// The wire name.
     pub fn as_str(self) -> &'static str {
-        match self {
-            ExpertStatus::Unknown => "unknown",
-            ExpertStatus::Active => "active",
-            ExpertStatus::Suspended => "suspended",
-            ExpertStatus::Removed => "removed",
-        }
+        self.into()
     }
 }
 

@@ -37,6 +37,8 @@ pub fn china_date(at: DateTime<Utc>) -> NaiveDate {
 /// How often an assigned subject must be visited: at least once in every calendar period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::VariantNames, strum::VariantArray, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum VisitObligation {
     /// Every calendar month.
     Monthly,
@@ -59,17 +61,12 @@ impl VisitObligation {
 
     /// The wire name (`half_yearly`).
     pub fn as_str(self) -> &'static str {
-        match self {
-            VisitObligation::Monthly => "monthly",
-            VisitObligation::Quarterly => "quarterly",
-            VisitObligation::HalfYearly => "half_yearly",
-            VisitObligation::Yearly => "yearly",
-        }
+        self.into()
     }
 
     /// Parses a wire name.
     pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|o| o.as_str() == text)
+        text.parse().ok()
     }
 
     fn months(self) -> u32 {
@@ -191,6 +188,8 @@ fn previous_period(obligation: VisitObligation, period: &Period) -> Option<Perio
 /// Who liaises through a portfolio.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::VariantNames)]
+#[strum(serialize_all = "snake_case")]
 pub enum PortfolioOwner {
     /// A district leader, by user id (the token's `sub`).
     Leader {
@@ -217,10 +216,7 @@ impl PortfolioOwner {
 
     /// `leader` or `department`.
     pub fn kind(&self) -> &'static str {
-        match self {
-            PortfolioOwner::Leader { .. } => "leader",
-            PortfolioOwner::Department { .. } => "department",
-        }
+        self.into()
     }
 
     /// The owner's id as text.

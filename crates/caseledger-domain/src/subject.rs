@@ -24,6 +24,8 @@ use crate::text::{BoundedText, Label, LongText, Title};
 /// What kind of subject this is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::VariantNames, strum::VariantArray, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum SubjectKind {
     /// A private enterprise (民营企业).
     PrivateEnterprise,
@@ -52,19 +54,12 @@ impl SubjectKind {
 
     /// The kind's wire name (`state_owned_enterprise`).
     pub fn as_str(self) -> &'static str {
-        match self {
-            SubjectKind::PrivateEnterprise => "private_enterprise",
-            SubjectKind::LargeEnterprise => "large_enterprise",
-            SubjectKind::StateOwnedEnterprise => "state_owned_enterprise",
-            SubjectKind::Institute => "institute",
-            SubjectKind::University => "university",
-            SubjectKind::Talent => "talent",
-        }
+        self.into()
     }
 
     /// Parses a wire name.
     pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|kind| kind.as_str() == text)
+        text.parse().ok()
     }
 }
 

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 /// How pressing a case is; selects the SLA limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::VariantNames, strum::VariantArray, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum Urgency {
     /// Ordinary time limits.
     Normal,
@@ -17,6 +19,8 @@ pub enum Urgency {
 /// Where a case came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::VariantNames, strum::VariantArray, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum CaseSource {
     /// Raised during a liaison officer's visit.
     LiaisonVisit,
@@ -33,6 +37,8 @@ pub enum CaseSource {
 /// How the lead department answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::VariantNames, strum::VariantArray, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum Resolution {
     /// The problem is solved.
     Resolved,
@@ -77,6 +83,8 @@ impl From<Satisfaction> for u8 {
 /// Where a case stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::VariantNames, strum::VariantArray, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum CaseStatus {
     /// Registered, waiting for dispatch (also after a return to the dispatcher).
     Registered,
@@ -114,17 +122,7 @@ impl CaseStatus {
 
     /// The status's wire name.
     pub fn as_str(self) -> &'static str {
-        match self {
-            CaseStatus::Registered => "registered",
-            CaseStatus::Dispatched => "dispatched",
-            CaseStatus::Accepted => "accepted",
-            CaseStatus::Paused => "paused",
-            CaseStatus::Responded => "responded",
-            CaseStatus::Closed => "closed",
-            CaseStatus::Declined => "declined",
-            CaseStatus::Withdrawn => "withdrawn",
-            CaseStatus::Merged => "merged",
-        }
+        self.into()
     }
 
     /// Whether nothing more can happen to the case except a reopen (closed) or nothing at all.
@@ -139,6 +137,8 @@ impl CaseStatus {
 /// Why a case was declined before dispatch (不予受理).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::VariantNames, strum::VariantArray, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum DeclineReason {
     /// Not a matter for the district government.
     OutOfScope,
@@ -153,6 +153,8 @@ pub enum DeclineReason {
 /// How a department reached the enterprise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::VariantNames, strum::VariantArray, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum ContactChannel {
     /// A phone call.
     Phone,
@@ -167,6 +169,8 @@ pub enum ContactChannel {
 /// Why a case is exempted from scoring (核减).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::VariantNames, strum::VariantArray, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum ExemptionReason {
     /// The request is unreasonable (不合理诉求).
     UnreasonableRequest,
@@ -192,6 +196,8 @@ pub struct Evidence {
 /// The deadlines a case is measured against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::VariantNames, strum::VariantArray, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum DeadlineKind {
     /// Acceptance (签收).
     Accept,
@@ -214,18 +220,15 @@ impl DeadlineKind {
 
     /// The wire name.
     pub fn as_str(self) -> &'static str {
-        match self {
-            DeadlineKind::Accept => "accept",
-            DeadlineKind::FirstContact => "first_contact",
-            DeadlineKind::Respond => "respond",
-            DeadlineKind::Resolve => "resolve",
-        }
+        self.into()
     }
 }
 
 /// When a timer fires, as a share of the time from a deadline's start to the deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::VariantNames, strum::VariantArray, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum Threshold {
     /// Half the time has passed.
     Warn50,
@@ -250,11 +253,7 @@ impl Threshold {
 
     /// The wire name.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Threshold::Warn50 => "warn50",
-            Threshold::Warn80 => "warn80",
-            Threshold::Breach => "breach",
-        }
+        self.into()
     }
 }
 

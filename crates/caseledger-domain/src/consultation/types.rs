@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 /// What the consultation is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::VariantNames, strum::VariantArray, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum TopicType {
     /// A strategic policy.
     StrategicPolicy,
@@ -22,6 +24,8 @@ pub enum TopicType {
 /// How confidential the materials are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::VariantNames, strum::VariantArray, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum Confidentiality {
     /// May be published.
     Public,
@@ -34,6 +38,8 @@ pub enum Confidentiality {
 /// An expert's position.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::VariantNames, strum::VariantArray, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum Stance {
     /// In favour.
     Support,
@@ -46,6 +52,8 @@ pub enum Stance {
 /// What the requester did with a recommendation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::VariantNames, strum::VariantArray, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum AdoptionOutcome {
     /// Adopted.
     Adopted,
@@ -56,45 +64,36 @@ pub enum AdoptionOutcome {
 }
 
 macro_rules! wire_names {
-    ($type:ty { $($variant:ident => $name:literal),* $(,)? }) => {
-        impl $type {
-            /// The wire name.
+    ($($type:ty),* $(,)?) => {
+        $(impl $type {
+            /// The wire name (strum's, the same as serde's).
             pub fn as_str(self) -> &'static str {
-                match self { $(<$type>::$variant => $name),* }
+                self.into()
             }
             /// Parses a wire name.
             pub fn parse(text: &str) -> Option<Self> {
-                match text { $($name => Some(<$type>::$variant),)* _ => None }
+                text.parse().ok()
             }
-        }
+        })*
     };
 }
 
-wire_names!(TopicType {
-    StrategicPolicy => "strategic_policy",
-    KeyProject => "key_project",
-    SciTechPlan => "sci_tech_plan",
-    InvestmentProject => "investment_project",
-});
-wire_names!(Confidentiality {
-    Public => "public",
-    Internal => "internal",
-    Confidential => "confidential",
-});
-wire_names!(Stance {
-    Support => "support",
-    Conditional => "conditional",
-    Oppose => "oppose",
-});
-wire_names!(AdoptionOutcome {
-    Adopted => "adopted",
-    Partly => "partly",
-    NotAdopted => "not_adopted",
-});
+wire_names!(
+    TopicType,
+    Confidentiality,
+    Stance,
+    AdoptionOutcome,
+    ConsultationStatus,
+    SeatState,
+    SeatedVia,
+    SelectionMethod,
+);
 
 /// Where a request stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::VariantNames, strum::VariantArray, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum ConsultationStatus {
     /// Not submitted yet (no stream).
     #[default]
@@ -121,23 +120,11 @@ pub enum ConsultationStatus {
     Cancelled,
 }
 
-wire_names!(ConsultationStatus {
-    New => "new",
-    Submitted => "submitted",
-    Accepted => "accepted",
-    Rejected => "rejected",
-    PanelDrawn => "panel_drawn",
-    PanelConfirmed => "panel_confirmed",
-    CollectingOpinions => "collecting_opinions",
-    Concluded => "concluded",
-    AdoptionReported => "adoption_reported",
-    Closed => "closed",
-    Cancelled => "cancelled",
-});
-
 /// Where a seat stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::VariantNames, strum::VariantArray, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum SeatState {
     /// Seated, pledge not yet accepted.
     Invited,
@@ -149,16 +136,11 @@ pub enum SeatState {
     Recused,
 }
 
-wire_names!(SeatState {
-    Invited => "invited",
-    Accepted => "accepted",
-    Declined => "declined",
-    Recused => "recused",
-});
-
 /// How an expert came to a seat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::VariantNames, strum::VariantArray, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum SeatedVia {
     /// The random draw.
     Draw,
@@ -168,26 +150,17 @@ pub enum SeatedVia {
     Manual,
 }
 
-wire_names!(SeatedVia {
-    Draw => "draw",
-    Alternate => "alternate",
-    Manual => "manual",
-});
-
 /// How the panel was chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::VariantNames, strum::VariantArray, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum SelectionMethod {
     /// The random draw.
     Draw,
     /// By hand, with a reason and an approval.
     Manual,
 }
-
-wire_names!(SelectionMethod {
-    Draw => "draw",
-    Manual => "manual",
-});
 
 /// One recommendation's adoption, as recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,6 +9,8 @@ use crate::ids::UnitId;
 /// Whether a unit or a person is nominated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::VariantNames, strum::VariantArray, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum NomineeKind {
     /// A unit (enterprise, institute, team).
     Unit,
@@ -59,6 +61,8 @@ pub struct ChecklistItem {
 /// Where a nomination stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::VariantNames, strum::VariantArray, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum NominationStatus {
     /// Not submitted (no events).
     #[default]
@@ -96,23 +100,7 @@ pub enum NominationStatus {
 impl NominationStatus {
     /// The wire name.
     pub fn as_str(self) -> &'static str {
-        match self {
-            NominationStatus::New => "new",
-            NominationStatus::Submitted => "submitted",
-            NominationStatus::Eligible => "eligible",
-            NominationStatus::Ineligible => "ineligible",
-            NominationStatus::UnderReview => "under_review",
-            NominationStatus::Scored => "scored",
-            NominationStatus::Shortlisted => "shortlisted",
-            NominationStatus::NotShortlisted => "not_shortlisted",
-            NominationStatus::InNotice => "in_notice",
-            NominationStatus::NoticeClosed => "notice_closed",
-            NominationStatus::Approved => "approved",
-            NominationStatus::Announced => "announced",
-            NominationStatus::Withdrawn => "withdrawn",
-            NominationStatus::Disqualified => "disqualified",
-            NominationStatus::Revoked => "revoked",
-        }
+        self.into()
     }
 
     /// Whether the nomination can no longer move before approval (or was approved).
