@@ -10,6 +10,7 @@ mod case_loop;
 mod concurrency;
 mod consultation;
 mod contract;
+mod documents;
 mod error_codes;
 mod exports;
 mod feed;
