@@ -11,6 +11,7 @@ mod case_loop;
 mod concurrency;
 mod consultation;
 mod contract;
+mod documents;
 mod error_codes;
 mod exports;
 mod feed;

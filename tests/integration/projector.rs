@@ -33,8 +33,8 @@ impl Projection for Recording {
         "recording"
     }
 
-    fn tables(&self) -> &'static [&'static str] {
-        &["test_applied"]
+    fn tables(&self) -> Vec<&'static str> {
+        vec!["test_applied"]
     }
 
     async fn apply(&self, tx: &mut Tx, events: &[FeedEvent]) -> Result<(), ProjectionError> {
@@ -54,8 +54,8 @@ impl Projection for Recording {
         Ok(())
     }
 
-    fn checksum_sql(&self) -> &'static str {
-        "SELECT CAST(position AS TEXT) AS row FROM test_applied ORDER BY position"
+    fn checksum_sql(&self) -> Vec<String> {
+        vec!["SELECT CAST(position AS TEXT) AS row FROM test_applied ORDER BY position".to_owned()]
     }
 }
 

@@ -639,6 +639,18 @@ async fn reward_program_from_nomination_to_revocation_with_the_audit(test_db: Te
     assert!(csv.starts_with("section,nomination_id,nominee,sequence,at,actor,event,detail\n"));
     assert!(csv.contains("AwardRevoked"));
     assert!(!csv.contains("\nflag,"));
+
+    // The view rebuilds from the log to what the live projector wrote.
+    let last = db.latest_event_position().await.unwrap().unwrap();
+    let projector = caseledger_store::Projector::new(db.clone(), caseledger_api::projections());
+    let reached = projector
+        .wait_for("rewards", last, std::time::Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(reached, caseledger_store::projector::CatchUp::Reached);
+    let live = projector.checksum("rewards").await.unwrap();
+    let rebuilt = projector.rebuild("rewards", &mut |_, _| {}).await.unwrap();
+    assert_eq!(rebuilt, live);
     app.stop().await;
 }
 

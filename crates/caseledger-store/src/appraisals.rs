@@ -5,9 +5,8 @@
 //! items. It never keeps a rater key or a raw comment: those stay in the `BallotCast` events,
 //! read only by the aggregate (one ballot per rater) and by `compute_results`.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 
-use async_trait::async_trait;
 use caseledger_domain::appraisal::{
     AppraisalEvent, AppraisalResults, CampaignDefinition, CampaignStatus, RectificationStatus,
 };
@@ -15,11 +14,9 @@ use caseledger_domain::kpi::DepartmentKpi;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::db::{
-    list_placeholders, values_placeholders, Bind, Database, StoreError, Tx, ROWS_PER_STATEMENT,
-};
+use crate::db::{Bind, Database, StoreError};
+use crate::documents::{Column, Document, DocumentProjection, Table};
 use crate::feed::FeedEvent;
-use crate::projector::{Projection, ProjectionError};
 
 /// The aggregate type name of appraisal campaigns in the events table.
 pub const AGGREGATE_TYPE: &str = "AppraisalCampaign";
@@ -80,8 +77,24 @@ pub struct CampaignView {
     pub updated_at: DateTime<Utc>,
 }
 
-impl CampaignView {
-    fn created(event: &AppraisalEvent) -> Option<Self> {
+/// The `appraisals` projection.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct AppraisalsProjection;
+
+impl DocumentProjection for AppraisalsProjection {
+    const NAME: &'static str = "appraisals";
+    type Documents = CampaignView;
+}
+
+impl Document for CampaignView {
+    type Event = AppraisalEvent;
+    const AGGREGATE_TYPE: &'static str = AGGREGATE_TYPE;
+    const TABLE: Table = Table::new("appraisal_view", "campaign_id")
+        .numbered()
+        .versioned()
+        .with_columns(&[Column::new("status")]);
+
+    fn create(_: &FeedEvent, event: &AppraisalEvent) -> Result<Self, &'static str> {
         let AppraisalEvent::CampaignCreated {
             campaign_id,
             definition,
@@ -89,9 +102,9 @@ impl CampaignView {
             ..
         } = event
         else {
-            return None;
+            return Err("event for a campaign that was never created");
         };
-        Some(Self {
+        Ok(Self {
             campaign_id: campaign_id.to_string(),
             definition: definition.clone(),
             status: CampaignStatus::Draft,
@@ -109,7 +122,8 @@ impl CampaignView {
         })
     }
 
-    fn evolve(&mut self, event: &AppraisalEvent) {
+    fn evolve(&mut self, feed: &FeedEvent, event: &AppraisalEvent) {
+        self.version = feed.sequence;
         match event {
             AppraisalEvent::CampaignCreated { .. } => {}
             AppraisalEvent::CampaignOpened { opened_at, .. } => {
@@ -211,127 +225,17 @@ impl CampaignView {
         }
     }
 
+    fn columns(&self, row: &mut Vec<Bind>) {
+        row.push(Bind::Text(self.status.as_str().to_owned()));
+    }
+}
+
+impl CampaignView {
     fn item(&mut self, item_id: &str) -> Option<&mut RectificationView> {
         self.rectifications
             .iter_mut()
             .find(|item| item.item_id == item_id)
     }
-}
-
-/// The `appraisals` projection.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct AppraisalsProjection;
-
-#[async_trait]
-impl Projection for AppraisalsProjection {
-    fn name(&self) -> &'static str {
-        "appraisals"
-    }
-
-    fn tables(&self) -> &'static [&'static str] {
-        &["appraisal_view"]
-    }
-
-    async fn apply(&self, tx: &mut Tx, events: &[FeedEvent]) -> Result<(), ProjectionError> {
-        let mut parsed = Vec::new();
-        let mut order: Vec<String> = Vec::new();
-        let mut seen = HashSet::new();
-        for event in events
-            .iter()
-            .filter(|event| event.aggregate_type == AGGREGATE_TYPE)
-        {
-            let appraisal_event: AppraisalEvent = serde_json::from_str(&event.payload)
-                .map_err(|error| ProjectionError::event(event, error))?;
-            if seen.insert(event.aggregate_id.as_str()) {
-                order.push(event.aggregate_id.clone());
-            }
-            parsed.push((event, appraisal_event));
-        }
-        if parsed.is_empty() {
-            return Ok(());
-        }
-        let mut touched = load_many(tx, &order).await?;
-        let mut next_list_order: Option<i64> = None;
-        for (event, appraisal_event) in parsed {
-            if !touched.contains_key(&event.aggregate_id) {
-                let Some(view) = CampaignView::created(&appraisal_event) else {
-                    return Err(ProjectionError::event(
-                        event,
-                        "event for a campaign that was never created",
-                    ));
-                };
-                let list_order = match next_list_order {
-                    Some(n) => n,
-                    None => max_list_order(tx).await? + 1,
-                };
-                next_list_order = Some(list_order + 1);
-                touched.insert(event.aggregate_id.clone(), (view, list_order));
-            }
-            let (view, _) = touched
-                .get_mut(&event.aggregate_id)
-                .expect("inserted above");
-            view.evolve(&appraisal_event);
-            view.version = event.sequence;
-        }
-        for chunk in order.chunks(ROWS_PER_STATEMENT) {
-            let mut binds = Vec::with_capacity(chunk.len() * 5);
-            for campaign_id in chunk {
-                let (view, list_order) = &touched[campaign_id];
-                binds.extend([
-                    Bind::Text(campaign_id.clone()),
-                    Bind::Int(*list_order),
-                    Bind::Text(view.status.as_str().to_owned()),
-                    Bind::Int(view.version),
-                    Bind::Text(serde_json::to_string(view).map_err(StoreError::from)?),
-                ]);
-            }
-            let sql = format!(
-                "INSERT INTO appraisal_view (campaign_id, list_order, status, version, document) \
-                 VALUES {} ON CONFLICT (campaign_id) DO UPDATE SET status = excluded.status, \
-                     version = excluded.version, document = excluded.document",
-                values_placeholders(chunk.len(), 5)
-            );
-            tx.execute_with(&sql, &binds).await?;
-        }
-        Ok(())
-    }
-
-    fn checksum_sql(&self) -> &'static str {
-        "SELECT campaign_id || '|' || list_order || '|' || status || '|' || version || '|' || document AS row \
-           FROM appraisal_view ORDER BY campaign_id"
-    }
-}
-
-async fn load_many(
-    tx: &mut Tx,
-    campaign_ids: &[String],
-) -> Result<HashMap<String, (CampaignView, i64)>, ProjectionError> {
-    let mut found = HashMap::with_capacity(campaign_ids.len());
-    for chunk in campaign_ids.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "SELECT campaign_id, document, list_order FROM appraisal_view WHERE campaign_id IN ({})",
-            list_placeholders(chunk.len())
-        );
-        let binds: Vec<Bind> = chunk.iter().map(|id| Bind::Text(id.clone())).collect();
-        let rows: Vec<(String, String, i64)> =
-            with_tx!(tx, |conn| bind_all!(sqlx::query_as(&sql), &binds)
-                .fetch_all(&mut *conn)
-                .await)?;
-        for (campaign_id, document, list_order) in rows {
-            let view = serde_json::from_str(&document).map_err(StoreError::from)?;
-            found.insert(campaign_id, (view, list_order));
-        }
-    }
-    Ok(found)
-}
-
-async fn max_list_order(tx: &mut Tx) -> Result<i64, ProjectionError> {
-    let max: Option<i64> = with_tx!(tx, |conn| sqlx::query_scalar(
-        "SELECT max(list_order) FROM appraisal_view"
-    )
-    .fetch_one(&mut *conn)
-    .await)?;
-    Ok(max.unwrap_or(0))
 }
 
 impl Database {
@@ -340,27 +244,15 @@ impl Database {
         &self,
         campaign_id: &str,
     ) -> Result<Option<CampaignView>, StoreError> {
-        let document: Option<String> = with_pool!(self, |pool| sqlx::query_scalar(
-            "SELECT document FROM appraisal_view WHERE campaign_id = $1"
-        )
-        .bind(campaign_id)
-        .fetch_optional(pool)
-        .await)?;
-        Ok(document
-            .map(|document| serde_json::from_str(&document))
-            .transpose()?)
+        self.document(campaign_id).await
     }
 
     /// Every campaign, newest first (at most 200).
     pub async fn list_campaigns(&self) -> Result<Vec<CampaignView>, StoreError> {
-        let documents: Vec<String> = with_pool!(self, |pool| sqlx::query_scalar(
-            "SELECT document FROM appraisal_view ORDER BY list_order DESC LIMIT 200"
+        self.documents(
+            "SELECT document FROM appraisal_view ORDER BY list_order DESC LIMIT 200",
+            &[],
         )
-        .fetch_all(pool)
-        .await)?;
-        documents
-            .iter()
-            .map(|document| Ok(serde_json::from_str(document)?))
-            .collect()
+        .await
     }
 }

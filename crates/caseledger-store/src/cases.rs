@@ -5,9 +5,6 @@
 //! visibility). `list_order` numbers cases in the order the feed registered them, so a rebuild
 //! numbers them identically.
 
-use std::collections::HashMap;
-
-use async_trait::async_trait;
 use caseledger_domain::case::{
     CaseEvent, CaseSource, CaseStatus, DeadlineKind, EnterpriseCase, Evidence, Resolution,
     Threshold, Timer, Urgency,
@@ -16,11 +13,9 @@ use caseledger_domain::{Role, SubjectId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::db::{
-    list_placeholders, values_placeholders, Bind, Database, StoreError, Tx, ROWS_PER_STATEMENT,
-};
+use crate::db::{Bind, Database, StoreError};
+use crate::documents::{Column, Document, DocumentProjection, Row, Rows, Table};
 use crate::feed::FeedEvent;
-use crate::projector::{Projection, ProjectionError};
 
 /// The aggregate type name of enterprise cases in the events table.
 pub const AGGREGATE_TYPE: &str = "EnterpriseCase";
@@ -228,8 +223,47 @@ fn wire<T: Serialize>(value: &T) -> String {
         .unwrap_or_default()
 }
 
-impl CaseView {
-    fn registered(event: &CaseEvent) -> Option<Self> {
+/// The `cases` projection.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CasesProjection;
+
+impl DocumentProjection for CasesProjection {
+    const NAME: &'static str = "cases";
+    type Documents = CaseView;
+}
+
+impl Document for CaseView {
+    type Event = CaseEvent;
+    const AGGREGATE_TYPE: &'static str = AGGREGATE_TYPE;
+    const TABLE: Table = Table::new("case_view", "case_id")
+        .numbered()
+        .versioned()
+        .with_columns(&[
+            Column::new("status"),
+            Column::fixed("enterprise_id"),
+            Column::new("lead_department"),
+            Column::fixed("category"),
+            Column::new("next_due_ms"),
+            Column::fixed("case_number"),
+            Column::new("verifier_sha256"),
+        ])
+        .with_derived(&[
+            // Which departments a case involves, for lists and handler visibility.
+            Rows::new(
+                "case_departments",
+                "case_id",
+                &["department_id", "case_id", "list_order"],
+            ),
+            // The timers still to fire, from the aggregate state: one row per deadline and
+            // threshold. The timer runner reads them; firing one removes it here.
+            Rows::new(
+                "case_timers",
+                "case_id",
+                &["case_id", "deadline", "threshold", "cycle", "fire_at_ms"],
+            ),
+        ]);
+
+    fn create(_: &FeedEvent, event: &CaseEvent) -> Result<Self, &'static str> {
         let CaseEvent::CaseRegistered {
             case_id,
             enterprise_id,
@@ -244,9 +278,9 @@ impl CaseView {
             verifier_sha256,
         } = event
         else {
-            return None;
+            return Err("event for a case that was never registered");
         };
-        Some(Self {
+        Ok(Self {
             case_id: case_id.to_string(),
             case_number: case_number.clone(),
             enterprise_id: enterprise_id.to_string(),
@@ -298,7 +332,8 @@ impl CaseView {
         })
     }
 
-    fn evolve(&mut self, event: &CaseEvent) {
+    fn evolve(&mut self, feed: &FeedEvent, event: &CaseEvent) {
+        self.version = feed.sequence;
         self.state.evolve(event);
         self.updated_at = event.at();
         match event {
@@ -485,6 +520,42 @@ impl CaseView {
         self.sync_clock();
     }
 
+    fn columns(&self, row: &mut Vec<Bind>) {
+        row.extend([
+            Bind::Text(self.status.as_str().to_owned()),
+            Bind::Text(self.enterprise_id.clone()),
+            Bind::OptionalText(self.lead_department.clone()),
+            Bind::Text(self.category.clone()),
+            Bind::OptionalInt(self.next_due.map(|due| due.timestamp_millis())),
+            Bind::OptionalText(self.case_number.clone()),
+            Bind::OptionalText(self.verifier_sha256.clone()),
+        ]);
+    }
+
+    fn derived(row: &Row<Self>, tables: &mut [Vec<Bind>]) {
+        let [departments, timers] = tables else {
+            return;
+        };
+        for department in row.view.departments() {
+            departments.extend([
+                Bind::Text(department.to_owned()),
+                Bind::Text(row.key.clone()),
+                Bind::Int(row.list_order),
+            ]);
+        }
+        for (timer, fire_at) in row.view.state.pending_timers() {
+            timers.extend([
+                Bind::Text(row.key.clone()),
+                Bind::Text(timer.deadline.as_str().to_owned()),
+                Bind::Text(timer.threshold.as_str().to_owned()),
+                Bind::Int(i64::from(timer.cycle)),
+                Bind::Int(fire_at.timestamp_millis()),
+            ]);
+        }
+    }
+}
+
+impl CaseView {
     /// Status, departments and due dates come from the aggregate state, so they follow the same
     /// rules: a reassignment or a rerouting return moves the lead (and with it the queues and
     /// who may read the case), a return to the dispatcher leaves the case with no department.
@@ -540,203 +611,6 @@ impl CaseView {
     }
 }
 
-/// The `cases` projection.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct CasesProjection;
-
-struct Touched {
-    view: CaseView,
-    list_order: i64,
-}
-
-#[async_trait]
-impl Projection for CasesProjection {
-    fn name(&self) -> &'static str {
-        "cases"
-    }
-
-    fn tables(&self) -> &'static [&'static str] {
-        &["case_view", "case_departments", "case_timers"]
-    }
-
-    async fn apply(&self, tx: &mut Tx, events: &[FeedEvent]) -> Result<(), ProjectionError> {
-        // Read every touched case once, evolve in memory, write each once: a handful of
-        // statements per batch instead of several per event.
-        let mut parsed = Vec::new();
-        let mut order: Vec<String> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        for event in events
-            .iter()
-            .filter(|event| event.aggregate_type == AGGREGATE_TYPE)
-        {
-            let case_event: CaseEvent = serde_json::from_str(&event.payload)
-                .map_err(|error| ProjectionError::event(event, error))?;
-            if seen.insert(event.aggregate_id.as_str()) {
-                order.push(event.aggregate_id.clone());
-            }
-            parsed.push((event, case_event));
-        }
-        if parsed.is_empty() {
-            return Ok(());
-        }
-        let mut touched = load_many(tx, &order).await?;
-        let mut next_list_order: Option<i64> = None;
-        for (event, case_event) in parsed {
-            if !touched.contains_key(&event.aggregate_id) {
-                let Some(view) = CaseView::registered(&case_event) else {
-                    return Err(ProjectionError::event(
-                        event,
-                        "event for a case that was never registered",
-                    ));
-                };
-                let list_order = match next_list_order {
-                    Some(n) => n,
-                    None => max_list_order(tx).await? + 1,
-                };
-                next_list_order = Some(list_order + 1);
-                touched.insert(event.aggregate_id.clone(), Touched { view, list_order });
-            }
-            let entry = touched
-                .get_mut(&event.aggregate_id)
-                .expect("inserted above");
-            entry.view.evolve(&case_event);
-            entry.view.version = event.sequence;
-        }
-        let entries: Vec<&Touched> = order
-            .iter()
-            .filter_map(|case_id| touched.get(case_id))
-            .collect();
-        store_many(tx, &entries).await
-    }
-
-    fn checksum_sql(&self) -> &'static str {
-        "SELECT case_id || '|' || list_order || '|' || status || '|' || version || '|' || document AS row \
-           FROM case_view ORDER BY case_id"
-    }
-}
-
-/// The stored views of `case_ids` (those that exist).
-async fn load_many(
-    tx: &mut Tx,
-    case_ids: &[String],
-) -> Result<HashMap<String, Touched>, ProjectionError> {
-    let mut found = HashMap::with_capacity(case_ids.len());
-    for chunk in case_ids.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "SELECT case_id, document, list_order FROM case_view WHERE case_id IN ({})",
-            list_placeholders(chunk.len())
-        );
-        let binds: Vec<Bind> = chunk.iter().map(|id| Bind::Text(id.clone())).collect();
-        let rows: Vec<(String, String, i64)> =
-            with_tx!(tx, |conn| bind_all!(sqlx::query_as(&sql), &binds)
-                .fetch_all(&mut *conn)
-                .await)?;
-        for (case_id, document, list_order) in rows {
-            let view = serde_json::from_str(&document).map_err(StoreError::from)?;
-            found.insert(case_id, Touched { view, list_order });
-        }
-    }
-    Ok(found)
-}
-
-async fn max_list_order(tx: &mut Tx) -> Result<i64, ProjectionError> {
-    let max: Option<i64> = with_tx!(tx, |conn| sqlx::query_scalar(
-        "SELECT max(list_order) FROM case_view"
-    )
-    .fetch_one(&mut *conn)
-    .await)?;
-    Ok(max.unwrap_or(0))
-}
-
-/// Upserts the views and replaces their department rows, a chunk of rows per statement.
-async fn store_many(tx: &mut Tx, entries: &[&Touched]) -> Result<(), ProjectionError> {
-    for chunk in entries.chunks(ROWS_PER_STATEMENT) {
-        let mut binds = Vec::with_capacity(chunk.len() * 11);
-        for entry in chunk {
-            let view = &entry.view;
-            binds.extend([
-                Bind::Text(view.case_id.clone()),
-                Bind::Int(entry.list_order),
-                Bind::Text(view.status.as_str().to_owned()),
-                Bind::Text(view.enterprise_id.clone()),
-                Bind::OptionalText(view.lead_department.clone()),
-                Bind::Text(view.category.clone()),
-                Bind::Int(view.version),
-                Bind::Text(serde_json::to_string(view).map_err(StoreError::from)?),
-                Bind::OptionalInt(view.next_due.map(|due| due.timestamp_millis())),
-                Bind::OptionalText(view.case_number.clone()),
-                Bind::OptionalText(view.verifier_sha256.clone()),
-            ]);
-        }
-        let sql = format!(
-            "INSERT INTO case_view (case_id, list_order, status, enterprise_id, lead_department, category, version, document, \
-                 next_due_ms, case_number, verifier_sha256) \
-             VALUES {} ON CONFLICT (case_id) DO UPDATE SET status = excluded.status, \
-                 lead_department = excluded.lead_department, version = excluded.version, document = excluded.document, \
-                 next_due_ms = excluded.next_due_ms, verifier_sha256 = excluded.verifier_sha256",
-            values_placeholders(chunk.len(), 11)
-        );
-        tx.execute_with(&sql, &binds).await?;
-
-        let ids: Vec<Bind> = chunk
-            .iter()
-            .map(|entry| Bind::Text(entry.view.case_id.clone()))
-            .collect();
-        let sql = format!(
-            "DELETE FROM case_departments WHERE case_id IN ({})",
-            list_placeholders(ids.len())
-        );
-        tx.execute_with(&sql, &ids).await?;
-        let sql = format!(
-            "DELETE FROM case_timers WHERE case_id IN ({})",
-            list_placeholders(ids.len())
-        );
-        tx.execute_with(&sql, &ids).await?;
-
-        // The timers still to fire, from the aggregate state: one row per deadline and
-        // threshold. The timer runner reads them; firing one removes it here.
-        let mut timer_binds = Vec::new();
-        for entry in chunk {
-            for (timer, fire_at) in entry.view.state.pending_timers() {
-                timer_binds.extend([
-                    Bind::Text(entry.view.case_id.clone()),
-                    Bind::Text(timer.deadline.as_str().to_owned()),
-                    Bind::Text(timer.threshold.as_str().to_owned()),
-                    Bind::Int(i64::from(timer.cycle)),
-                    Bind::Int(fire_at.timestamp_millis()),
-                ]);
-            }
-        }
-        for rows in timer_binds.chunks(5 * ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO case_timers (case_id, deadline, threshold, cycle, fire_at_ms) VALUES {}",
-                values_placeholders(rows.len() / 5, 5)
-            );
-            tx.execute_with(&sql, rows).await?;
-        }
-
-        let mut binds = Vec::new();
-        for entry in chunk {
-            for department in entry.view.departments() {
-                binds.extend([
-                    Bind::Text(department.to_owned()),
-                    Bind::Text(entry.view.case_id.clone()),
-                    Bind::Int(entry.list_order),
-                ]);
-            }
-        }
-        // Each case involves a handful of departments; keep statements within the bind limit.
-        for rows in binds.chunks(3 * ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO case_departments (department_id, case_id, list_order) VALUES {}",
-                values_placeholders(rows.len() / 3, 3)
-            );
-            tx.execute_with(&sql, rows).await?;
-        }
-    }
-    Ok(())
-}
-
 /// Filters of the case list. All are optional and combine with AND.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CaseFilter {
@@ -766,15 +640,7 @@ pub struct CasePage {
 impl Database {
     /// One case from the `cases` projection.
     pub async fn case_view(&self, case_id: &str) -> Result<Option<CaseView>, StoreError> {
-        let document: Option<String> = with_pool!(self, |pool| sqlx::query_scalar(
-            "SELECT document FROM case_view WHERE case_id = $1"
-        )
-        .bind(case_id)
-        .fetch_optional(pool)
-        .await)?;
-        Ok(document
-            .map(|document| serde_json::from_str(&document))
-            .transpose()?)
+        self.document(case_id).await
     }
 
     /// A page of cases matching `filter`, newest registration first.
@@ -807,27 +673,10 @@ impl Database {
             sql.push_str(" WHERE ");
             sql.push_str(&conditions.join(" AND "));
         }
-        let limit = filter.limit.clamp(1, 200);
-        binds.push(Bind::Int(limit + 1));
-        sql.push_str(&format!(
-            " ORDER BY v.list_order DESC LIMIT ${}",
-            binds.len()
-        ));
-        let rows: Vec<(String, i64)> = with_pool!(self, |pool| {
-            let query = bind_all!(sqlx::query_as(&sql), &binds);
-            query.fetch_all(pool).await
-        })?;
-        let has_more = rows.len() as i64 > limit;
-        let mut cases = Vec::with_capacity(rows.len());
-        let mut last_order = None;
-        for (document, list_order) in rows.into_iter().take(limit as usize) {
-            cases.push(serde_json::from_str(&document)?);
-            last_order = Some(list_order);
-        }
-        Ok(CasePage {
-            cases,
-            next_before: if has_more { last_order } else { None },
-        })
+        let (cases, next_before) = self
+            .document_page(&sql, "v.list_order", binds, filter.limit)
+            .await?;
+        Ok(CasePage { cases, next_before })
     }
 }
 
@@ -929,16 +778,11 @@ impl Database {
 
     /// Cases with this public case number (normally one).
     pub async fn cases_by_number(&self, case_number: &str) -> Result<Vec<CaseView>, StoreError> {
-        let documents: Vec<String> = with_pool!(self, |pool| sqlx::query_scalar(
-            "SELECT document FROM case_view WHERE case_number = $1 LIMIT 10"
+        self.documents(
+            "SELECT document FROM case_view WHERE case_number = $1 LIMIT 10",
+            &[Bind::Text(case_number.to_owned())],
         )
-        .bind(case_number)
-        .fetch_all(pool)
-        .await)?;
-        documents
-            .iter()
-            .map(|document| Ok(serde_json::from_str(document)?))
-            .collect()
+        .await
     }
 
     /// A queue of cases, by earliest open deadline. Any number of enterprise ids: beyond one
@@ -1020,13 +864,6 @@ impl Database {
             " ORDER BY CASE WHEN next_due_ms IS NULL THEN 1 ELSE 0 END, next_due_ms, list_order LIMIT ${}",
             binds.len()
         ));
-        let documents: Vec<String> = with_pool!(self, |pool| {
-            let query = bind_all!(sqlx::query_scalar(&sql), &binds);
-            query.fetch_all(pool).await
-        })?;
-        documents
-            .iter()
-            .map(|document| Ok(serde_json::from_str(document)?))
-            .collect()
+        self.documents(&sql, &binds).await
     }
 }

@@ -11,9 +11,8 @@
 //! an expert out and an edited view cannot change a panel. [`Database::verify_draw`] uses the
 //! same fold, stopped at the draw's position, to check the snapshot recorded in the event.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 
-use async_trait::async_trait;
 use caseledger_domain::consultation::{
     draw, AdoptionOutcome, ConsultationEvent, ConsultationRequest, PoolEntry, SelectionMethod,
 };
@@ -21,11 +20,9 @@ use caseledger_domain::expert::{Expert, ExpertEvent, ExpertProfile, ExpertStatus
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::db::{
-    list_placeholders, values_placeholders, Bind, Database, StoreError, Tx, ROWS_PER_STATEMENT,
-};
+use crate::db::{Bind, Database, StoreError};
+use crate::documents::{Column, Document, DocumentProjection, Row, Rows, Table};
 use crate::feed::{columns, decode_event, FeedEvent};
-use crate::projector::{Projection, ProjectionError};
 
 /// The aggregate type name of experts in the events table.
 pub const EXPERT_TYPE: &str = "Expert";
@@ -54,145 +51,64 @@ pub struct ExpertView {
     pub status_reason: Option<String>,
 }
 
-impl ExpertView {
-    fn evolve(view: Option<Self>, expert_id: &str, event: &ExpertEvent) -> Option<Self> {
-        match (view, event) {
-            (
-                None,
-                ExpertEvent::ExpertAdded {
-                    profile, added_at, ..
-                },
-            ) => Some(Self {
-                expert_id: expert_id.to_owned(),
-                status: ExpertStatus::Active,
-                profile: profile.clone(),
-                version: 0,
-                added_at: *added_at,
-                updated_at: *added_at,
-                status_reason: None,
-            }),
-            (None, _) => None,
-            (Some(mut view), event) => {
-                view.updated_at = event.at();
-                match event {
-                    ExpertEvent::ExpertAdded { .. } => {}
-                    ExpertEvent::ExpertUpdated { profile, .. } => view.profile = profile.clone(),
-                    ExpertEvent::ExpertSuspended { reason, .. } => {
-                        view.status = ExpertStatus::Suspended;
-                        view.status_reason = Some(reason.clone());
-                    }
-                    ExpertEvent::ExpertReinstated { .. } => {
-                        view.status = ExpertStatus::Active;
-                        view.status_reason = None;
-                    }
-                    ExpertEvent::ExpertRemoved { reason, .. } => {
-                        view.status = ExpertStatus::Removed;
-                        view.status_reason = Some(reason.clone());
-                    }
-                }
-                Some(view)
-            }
-        }
-    }
-}
-
 /// The `experts` projection.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ExpertsProjection;
 
-#[async_trait]
-impl Projection for ExpertsProjection {
-    fn name(&self) -> &'static str {
-        "experts"
-    }
-
-    fn tables(&self) -> &'static [&'static str] {
-        &["expert_view"]
-    }
-
-    async fn apply(&self, tx: &mut Tx, events: &[FeedEvent]) -> Result<(), ProjectionError> {
-        let mut parsed = Vec::new();
-        let mut order: Vec<String> = Vec::new();
-        let mut seen = HashSet::new();
-        for event in events.iter().filter(|e| e.aggregate_type == EXPERT_TYPE) {
-            let expert_event: ExpertEvent = serde_json::from_str(&event.payload)
-                .map_err(|error| ProjectionError::event(event, error))?;
-            if seen.insert(event.aggregate_id.as_str()) {
-                order.push(event.aggregate_id.clone());
-            }
-            parsed.push((event, expert_event));
-        }
-        if parsed.is_empty() {
-            return Ok(());
-        }
-        let mut views: HashMap<String, ExpertView> = load_documents(
-            tx,
-            "SELECT expert_id, document FROM expert_view WHERE expert_id IN",
-            &order,
-        )
-        .await?;
-        for (event, expert_event) in parsed {
-            let view = views.remove(&event.aggregate_id);
-            let Some(mut view) = ExpertView::evolve(view, &event.aggregate_id, &expert_event)
-            else {
-                return Err(ProjectionError::event(
-                    event,
-                    "event for an expert that was never added",
-                ));
-            };
-            view.version = event.sequence;
-            views.insert(event.aggregate_id.clone(), view);
-        }
-        for chunk in order.chunks(ROWS_PER_STATEMENT) {
-            let mut binds = Vec::with_capacity(chunk.len() * 4);
-            for expert_id in chunk {
-                let view = &views[expert_id];
-                binds.extend([
-                    Bind::Text(view.expert_id.clone()),
-                    Bind::Text(view.status.as_str().to_owned()),
-                    Bind::Int(view.version),
-                    Bind::Text(serde_json::to_string(view).map_err(StoreError::from)?),
-                ]);
-            }
-            let sql = format!(
-                "INSERT INTO expert_view (expert_id, status, version, document) VALUES {} \
-                 ON CONFLICT (expert_id) DO UPDATE SET status = excluded.status, \
-                     version = excluded.version, document = excluded.document",
-                values_placeholders(chunk.len(), 4)
-            );
-            tx.execute_with(&sql, &binds).await?;
-        }
-        Ok(())
-    }
-
-    fn checksum_sql(&self) -> &'static str {
-        "SELECT expert_id || '|' || status || '|' || version || '|' || document AS row \
-           FROM expert_view ORDER BY expert_id"
-    }
+impl DocumentProjection for ExpertsProjection {
+    const NAME: &'static str = "experts";
+    type Documents = ExpertView;
 }
 
-/// Loads `(id, document)` rows of `select … WHERE id IN` for `ids`, parsed.
-async fn load_documents<T: serde::de::DeserializeOwned>(
-    tx: &mut Tx,
-    select: &str,
-    ids: &[String],
-) -> Result<HashMap<String, T>, ProjectionError> {
-    let mut found = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!("{select} ({})", list_placeholders(chunk.len()));
-        let binds: Vec<Bind> = chunk.iter().map(|id| Bind::Text(id.clone())).collect();
-        let rows: Vec<(String, String)> =
-            with_tx!(tx, |conn| bind_all!(sqlx::query_as(&sql), &binds)
-                .fetch_all(&mut *conn)
-                .await)?;
-        for (id, document) in rows {
-            found.insert(
-                id,
-                serde_json::from_str(&document).map_err(StoreError::from)?,
-            );
+impl Document for ExpertView {
+    type Event = ExpertEvent;
+    const AGGREGATE_TYPE: &'static str = EXPERT_TYPE;
+    const TABLE: Table = Table::new("expert_view", "expert_id")
+        .versioned()
+        .with_columns(&[Column::new("status")]);
+
+    fn create(feed: &FeedEvent, event: &ExpertEvent) -> Result<Self, &'static str> {
+        let ExpertEvent::ExpertAdded {
+            profile, added_at, ..
+        } = event
+        else {
+            return Err("event for an expert that was never added");
+        };
+        Ok(Self {
+            expert_id: feed.aggregate_id.clone(),
+            status: ExpertStatus::Active,
+            profile: profile.clone(),
+            version: 0,
+            added_at: *added_at,
+            updated_at: *added_at,
+            status_reason: None,
+        })
+    }
+
+    fn evolve(&mut self, feed: &FeedEvent, event: &ExpertEvent) {
+        self.version = feed.sequence;
+        self.updated_at = event.at();
+        match event {
+            ExpertEvent::ExpertAdded { .. } => {}
+            ExpertEvent::ExpertUpdated { profile, .. } => self.profile = profile.clone(),
+            ExpertEvent::ExpertSuspended { reason, .. } => {
+                self.status = ExpertStatus::Suspended;
+                self.status_reason = Some(reason.clone());
+            }
+            ExpertEvent::ExpertReinstated { .. } => {
+                self.status = ExpertStatus::Active;
+                self.status_reason = None;
+            }
+            ExpertEvent::ExpertRemoved { reason, .. } => {
+                self.status = ExpertStatus::Removed;
+                self.status_reason = Some(reason.clone());
+            }
         }
     }
-    Ok(found)
+
+    fn columns(&self, row: &mut Vec<Bind>) {
+        row.push(Bind::Text(self.status.as_str().to_owned()));
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -259,181 +175,123 @@ pub struct OpinionView {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ConsultationsProjection;
 
-#[async_trait]
-impl Projection for ConsultationsProjection {
-    fn name(&self) -> &'static str {
-        "consultations"
-    }
+impl DocumentProjection for ConsultationsProjection {
+    const NAME: &'static str = "consultations";
+    type Documents = ConsultationView;
+}
 
-    fn tables(&self) -> &'static [&'static str] {
-        &[
-            "consultation_view",
+impl Document for ConsultationView {
+    type Event = ConsultationEvent;
+    const AGGREGATE_TYPE: &'static str = CONSULTATION_TYPE;
+    const TABLE: Table = Table::new("consultation_view", "consultation_id")
+        .versioned()
+        .with_columns(&[
+            Column::fixed("list_order"),
+            Column::fixed("requesting_unit"),
+            Column::new("status"),
+            Column::new("recommendations"),
+            Column::new("adopted"),
+            Column::new("partly"),
+            Column::new("not_adopted"),
+        ])
+        // The seats, rewritten whenever the request changes.
+        .with_derived(&[Rows::new(
             "consultation_seats",
+            "consultation_id",
+            &["consultation_id", "expert_id", "state"],
+        )])
+        // Every opinion version, as submitted.
+        .with_logged(Rows::new(
             "consultation_opinions",
-        ]
+            "consultation_id",
+            &["consultation_id", "expert_id", "version", "document"],
+        ));
+
+    fn create(feed: &FeedEvent, event: &ConsultationEvent) -> Result<Self, &'static str> {
+        if !matches!(event, ConsultationEvent::ConsultationSubmitted { .. }) {
+            return Err("event for a consultation that was never submitted");
+        }
+        Ok(Self {
+            consultation_id: feed.aggregate_id.clone(),
+            list_order: feed.at.position,
+            version: 0,
+            state: ConsultationRequest::default(),
+        })
     }
 
-    async fn apply(&self, tx: &mut Tx, events: &[FeedEvent]) -> Result<(), ProjectionError> {
-        let mut parsed = Vec::new();
-        let mut order: Vec<String> = Vec::new();
-        let mut seen = HashSet::new();
-        for event in events
-            .iter()
-            .filter(|e| e.aggregate_type == CONSULTATION_TYPE)
-        {
-            let consultation_event: ConsultationEvent = serde_json::from_str(&event.payload)
-                .map_err(|error| ProjectionError::event(event, error))?;
-            if seen.insert(event.aggregate_id.as_str()) {
-                order.push(event.aggregate_id.clone());
-            }
-            parsed.push((event, consultation_event));
+    fn evolve(&mut self, feed: &FeedEvent, event: &ConsultationEvent) {
+        self.state.evolve(event);
+        self.version = feed.sequence;
+    }
+
+    fn columns(&self, row: &mut Vec<Bind>) {
+        let [recommendations, adopted, partly, not_adopted] = self.counts();
+        row.extend([
+            Bind::Int(self.list_order),
+            Bind::Text(
+                self.state
+                    .requesting_unit
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+            ),
+            Bind::Text(self.state.status.as_str().to_owned()),
+            Bind::Int(recommendations),
+            Bind::Int(adopted),
+            Bind::Int(partly),
+            Bind::Int(not_adopted),
+        ]);
+    }
+
+    fn derived(row: &Row<Self>, tables: &mut [Vec<Bind>]) {
+        let [seats] = tables else {
+            return;
+        };
+        for seat in &row.view.state.seats {
+            seats.extend([
+                Bind::Text(row.key.clone()),
+                Bind::Text(seat.expert_id.to_string()),
+                Bind::Text(seat.state.as_str().to_owned()),
+            ]);
         }
-        if parsed.is_empty() {
+    }
+
+    fn logged(
+        feed: &FeedEvent,
+        event: &ConsultationEvent,
+        rows: &mut Vec<Bind>,
+    ) -> Result<(), StoreError> {
+        let ConsultationEvent::OpinionSubmitted {
+            expert_id,
+            version,
+            stance,
+            rationale,
+            conditions,
+            signature,
+            content_sha256,
+            submitted_at,
+        } = event
+        else {
             return Ok(());
-        }
-        let mut views: HashMap<String, ConsultationView> = load_documents(
-            tx,
-            "SELECT consultation_id, document FROM consultation_view WHERE consultation_id IN",
-            &order,
-        )
-        .await?;
-        let mut opinions: Vec<OpinionView> = Vec::new();
-        for (event, consultation_event) in parsed {
-            let view =
-                views
-                    .entry(event.aggregate_id.clone())
-                    .or_insert_with(|| ConsultationView {
-                        consultation_id: event.aggregate_id.clone(),
-                        list_order: event.at.position,
-                        version: 0,
-                        state: ConsultationRequest::default(),
-                    });
-            if view.version == 0
-                && !matches!(
-                    consultation_event,
-                    ConsultationEvent::ConsultationSubmitted { .. }
-                )
-            {
-                return Err(ProjectionError::event(
-                    event,
-                    "event for a consultation that was never submitted",
-                ));
-            }
-            view.state.evolve(&consultation_event);
-            view.version = event.sequence;
-            if let ConsultationEvent::OpinionSubmitted {
-                expert_id,
-                version,
-                stance,
-                rationale,
-                conditions,
-                signature,
-                content_sha256,
-                submitted_at,
-            } = consultation_event
-            {
-                opinions.push(OpinionView {
-                    consultation_id: event.aggregate_id.clone(),
-                    expert_id: expert_id.to_string(),
-                    version,
-                    stance: stance.as_str().to_owned(),
-                    rationale,
-                    conditions,
-                    signature,
-                    content_sha256,
-                    submitted_at,
-                });
-            }
-        }
-        for chunk in order.chunks(ROWS_PER_STATEMENT) {
-            let mut binds = Vec::with_capacity(chunk.len() * 10);
-            for id in chunk {
-                let view = &views[id];
-                let [recommendations, adopted, partly, not_adopted] = view.counts();
-                binds.extend([
-                    Bind::Text(view.consultation_id.clone()),
-                    Bind::Int(view.list_order),
-                    Bind::Text(
-                        view.state
-                            .requesting_unit
-                            .as_ref()
-                            .map(ToString::to_string)
-                            .unwrap_or_default(),
-                    ),
-                    Bind::Text(view.state.status.as_str().to_owned()),
-                    Bind::Int(view.version),
-                    Bind::Int(recommendations),
-                    Bind::Int(adopted),
-                    Bind::Int(partly),
-                    Bind::Int(not_adopted),
-                    Bind::Text(serde_json::to_string(view).map_err(StoreError::from)?),
-                ]);
-            }
-            let sql = format!(
-                "INSERT INTO consultation_view (consultation_id, list_order, requesting_unit, status, \
-                     version, recommendations, adopted, partly, not_adopted, document) VALUES {} \
-                 ON CONFLICT (consultation_id) DO UPDATE SET status = excluded.status, \
-                     version = excluded.version, recommendations = excluded.recommendations, \
-                     adopted = excluded.adopted, partly = excluded.partly, \
-                     not_adopted = excluded.not_adopted, document = excluded.document",
-                values_placeholders(chunk.len(), 10)
-            );
-            tx.execute_with(&sql, &binds).await?;
-            let ids: Vec<Bind> = chunk.iter().map(|id| Bind::Text(id.clone())).collect();
-            let sql = format!(
-                "DELETE FROM consultation_seats WHERE consultation_id IN ({})",
-                list_placeholders(ids.len())
-            );
-            tx.execute_with(&sql, &ids).await?;
-            let mut binds = Vec::new();
-            for id in chunk {
-                for seat in &views[id].state.seats {
-                    binds.extend([
-                        Bind::Text(id.clone()),
-                        Bind::Text(seat.expert_id.to_string()),
-                        Bind::Text(seat.state.as_str().to_owned()),
-                    ]);
-                }
-            }
-            for rows in binds.chunks(3 * ROWS_PER_STATEMENT) {
-                let sql = format!(
-                    "INSERT INTO consultation_seats (consultation_id, expert_id, state) VALUES {}",
-                    values_placeholders(rows.len() / 3, 3)
-                );
-                tx.execute_with(&sql, rows).await?;
-            }
-        }
-        for chunk in opinions.chunks(ROWS_PER_STATEMENT) {
-            let mut binds = Vec::with_capacity(chunk.len() * 4);
-            for opinion in chunk {
-                binds.extend([
-                    Bind::Text(opinion.consultation_id.clone()),
-                    Bind::Text(opinion.expert_id.clone()),
-                    Bind::Int(i64::from(opinion.version)),
-                    Bind::Text(serde_json::to_string(opinion).map_err(StoreError::from)?),
-                ]);
-            }
-            let sql = format!(
-                "INSERT INTO consultation_opinions (consultation_id, expert_id, version, document) \
-                 VALUES {}",
-                values_placeholders(chunk.len(), 4)
-            );
-            tx.execute_with(&sql, &binds).await?;
-        }
+        };
+        let opinion = OpinionView {
+            consultation_id: feed.aggregate_id.clone(),
+            expert_id: expert_id.to_string(),
+            version: *version,
+            stance: stance.as_str().to_owned(),
+            rationale: rationale.clone(),
+            conditions: conditions.clone(),
+            signature: signature.clone(),
+            content_sha256: content_sha256.clone(),
+            submitted_at: *submitted_at,
+        };
+        rows.extend([
+            Bind::Text(opinion.consultation_id.clone()),
+            Bind::Text(opinion.expert_id.clone()),
+            Bind::Int(i64::from(opinion.version)),
+            Bind::Text(serde_json::to_string(&opinion)?),
+        ]);
         Ok(())
-    }
-
-    fn checksum_sql(&self) -> &'static str {
-        "SELECT row FROM ( \
-           SELECT 'c|' || consultation_id || '|' || list_order || '|' || status || '|' || version \
-                  || '|' || adopted || '|' || partly || '|' || not_adopted || '|' || document AS row \
-             FROM consultation_view \
-           UNION ALL \
-           SELECT 's|' || consultation_id || '|' || expert_id || '|' || state AS row FROM consultation_seats \
-           UNION ALL \
-           SELECT 'o|' || consultation_id || '|' || expert_id || '|' || version || '|' || document AS row \
-             FROM consultation_opinions \
-         ) AS rows ORDER BY row"
     }
 }
 
@@ -490,30 +348,17 @@ pub struct AdoptionRate {
 impl Database {
     /// One expert from the `experts` projection.
     pub async fn expert_view(&self, expert_id: &str) -> Result<Option<ExpertView>, StoreError> {
-        let document: Option<String> = with_pool!(self, |pool| sqlx::query_scalar(
-            "SELECT document FROM expert_view WHERE expert_id = $1"
-        )
-        .bind(expert_id)
-        .fetch_optional(pool)
-        .await)?;
-        Ok(document.map(|d| serde_json::from_str(&d)).transpose()?)
+        self.document(expert_id).await
     }
 
     /// The experts, optionally of one status, by id. (A district's pool holds hundreds, not
     /// millions: no paging.)
     pub async fn list_experts(&self, status: Option<&str>) -> Result<Vec<ExpertView>, StoreError> {
-        let documents: Vec<String> = with_pool!(self, |pool| {
-            sqlx::query_scalar(
-            "SELECT document FROM expert_view WHERE ($1 IS NULL OR status = $1) ORDER BY expert_id"
+        self.documents(
+            "SELECT document FROM expert_view WHERE ($1 IS NULL OR status = $1) ORDER BY expert_id",
+            &[Bind::OptionalText(status.map(str::to_owned))],
         )
-        .bind(status)
-        .fetch_all(pool)
         .await
-        })?;
-        documents
-            .iter()
-            .map(|d| Ok(serde_json::from_str(d)?))
-            .collect()
     }
 
     /// One request from the `consultations` projection.
@@ -521,13 +366,7 @@ impl Database {
         &self,
         consultation_id: &str,
     ) -> Result<Option<ConsultationView>, StoreError> {
-        let document: Option<String> = with_pool!(self, |pool| sqlx::query_scalar(
-            "SELECT document FROM consultation_view WHERE consultation_id = $1"
-        )
-        .bind(consultation_id)
-        .fetch_optional(pool)
-        .await)?;
-        Ok(document.map(|d| serde_json::from_str(&d)).transpose()?)
+        self.document(consultation_id).await
     }
 
     /// Requests matching `filter`, newest first.
@@ -563,14 +402,7 @@ impl Database {
             " ORDER BY v.list_order DESC LIMIT ${}",
             binds.len()
         ));
-        let documents: Vec<String> = with_pool!(self, |pool| {
-            let query = bind_all!(sqlx::query_scalar(&sql), &binds);
-            query.fetch_all(pool).await
-        })?;
-        documents
-            .iter()
-            .map(|d| Ok(serde_json::from_str(d)?))
-            .collect()
+        self.documents(&sql, &binds).await
     }
 
     /// Every opinion version of a request, by expert and version.
@@ -578,17 +410,12 @@ impl Database {
         &self,
         consultation_id: &str,
     ) -> Result<Vec<OpinionView>, StoreError> {
-        let documents: Vec<String> = with_pool!(self, |pool| sqlx::query_scalar(
+        self.documents(
             "SELECT document FROM consultation_opinions WHERE consultation_id = $1 \
-              ORDER BY expert_id, version"
+              ORDER BY expert_id, version",
+            &[Bind::Text(consultation_id.to_owned())],
         )
-        .bind(consultation_id)
-        .fetch_all(pool)
-        .await)?;
-        documents
-            .iter()
-            .map(|d| Ok(serde_json::from_str(d)?))
-            .collect()
+        .await
     }
 
     /// An expert's workload across requests.

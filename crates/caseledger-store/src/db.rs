@@ -431,7 +431,7 @@ impl SqliteStore {
 /// A value bound to a query built at run time (filters that may or may not apply, multi-row
 /// statements).
 #[derive(Debug, Clone)]
-pub(crate) enum Bind {
+pub enum Bind {
     Text(String),
     OptionalText(Option<String>),
     Int(i64),

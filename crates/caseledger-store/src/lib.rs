@@ -22,6 +22,7 @@ pub mod cases;
 pub mod commands;
 pub mod conditions;
 pub mod consultations;
+mod documents;
 pub mod feed;
 pub mod history;
 pub mod idempotency;

@@ -10,18 +10,15 @@
 //! a visit is due or overdue is the domain's [`caseledger_domain::portfolio::visit_status`],
 //! applied by the caller, so the rule has one definition.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 
-use async_trait::async_trait;
 use caseledger_domain::portfolio::{PortfolioEvent, PortfolioOwner, VisitObligation};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::db::{
-    list_placeholders, values_placeholders, Bind, Database, StoreError, Tx, ROWS_PER_STATEMENT,
-};
+use crate::db::{Bind, Database, StoreError};
+use crate::documents::{Column, Document, DocumentProjection, Row, Rows, Table};
 use crate::feed::FeedEvent;
-use crate::projector::{Projection, ProjectionError};
 
 /// The aggregate type name of liaison portfolios in the events table.
 pub const AGGREGATE_TYPE: &str = "LiaisonPortfolio";
@@ -85,8 +82,33 @@ pub struct VisitView {
     pub recorded_at: DateTime<Utc>,
 }
 
-impl PortfolioView {
-    fn created(portfolio_id: &str, event: &PortfolioEvent) -> Option<Self> {
+/// The `portfolios` projection.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PortfoliosProjection;
+
+impl DocumentProjection for PortfoliosProjection {
+    const NAME: &'static str = "portfolios";
+    type Documents = (PortfolioView, VisitView);
+}
+
+impl Document for PortfolioView {
+    type Event = PortfolioEvent;
+    const AGGREGATE_TYPE: &'static str = AGGREGATE_TYPE;
+    const TABLE: Table = Table::new("portfolio_view", "portfolio_id")
+        .versioned()
+        .with_columns(&[
+            Column::fixed("owner_kind"),
+            Column::fixed("owner_id"),
+            Column::new("owner_name"),
+        ])
+        // The current assignments, rewritten whenever the portfolio changes.
+        .with_derived(&[Rows::new(
+            "portfolio_subjects",
+            "portfolio_id",
+            &["portfolio_id", "subject_id", "obligation", "assigned_on"],
+        )]);
+
+    fn create(feed: &FeedEvent, event: &PortfolioEvent) -> Result<Self, &'static str> {
         let PortfolioEvent::PortfolioCreated {
             owner,
             owner_name,
@@ -94,10 +116,10 @@ impl PortfolioView {
             ..
         } = event
         else {
-            return None;
+            return Err("event for a portfolio that was never created");
         };
-        Some(Self {
-            portfolio_id: portfolio_id.to_owned(),
+        Ok(Self {
+            portfolio_id: feed.aggregate_id.clone(),
             owner: owner.clone(),
             owner_name: owner_name.clone(),
             assignments: BTreeMap::new(),
@@ -108,10 +130,10 @@ impl PortfolioView {
         })
     }
 
-    /// Applies one event; a new visit is returned for the caller to store.
-    fn evolve(&mut self, event: &PortfolioEvent) -> Option<VisitView> {
+    fn evolve(&mut self, feed: &FeedEvent, event: &PortfolioEvent) {
+        self.version = feed.sequence;
         match event {
-            PortfolioEvent::PortfolioCreated { .. } => None,
+            PortfolioEvent::PortfolioCreated { .. } => {}
             PortfolioEvent::SubjectAssigned {
                 subject_id,
                 obligation,
@@ -130,7 +152,6 @@ impl PortfolioView {
                     },
                 );
                 self.updated_at = *assigned_at;
-                None
             }
             PortfolioEvent::SubjectUnassigned {
                 subject_id,
@@ -139,251 +160,111 @@ impl PortfolioView {
             } => {
                 self.assignments.remove(subject_id.as_str());
                 self.updated_at = *unassigned_at;
-                None
             }
-            PortfolioEvent::VisitRecorded {
-                visit_id,
-                subject_id,
-                visited_on,
-                participants,
-                learned,
-                case_ids,
-                recorded_by,
-                recorded_at,
-            } => {
+            PortfolioEvent::VisitRecorded { recorded_at, .. } => {
                 self.visit_count += 1;
                 self.updated_at = *recorded_at;
-                Some(VisitView {
-                    visit_id: visit_id.to_string(),
-                    portfolio_id: self.portfolio_id.clone(),
-                    subject_id: subject_id.to_string(),
-                    visited_on: *visited_on,
-                    participants: participants.clone(),
-                    learned: learned.clone(),
-                    case_ids: case_ids.iter().map(ToString::to_string).collect(),
-                    recorded_by: recorded_by.to_string(),
-                    recorded_at: *recorded_at,
-                })
             }
-            PortfolioEvent::VisitCaseLinked { linked_at, .. } => {
-                self.updated_at = *linked_at;
-                None
-            }
+            PortfolioEvent::VisitCaseLinked { linked_at, .. } => self.updated_at = *linked_at,
+        }
+    }
+
+    fn columns(&self, row: &mut Vec<Bind>) {
+        row.extend([
+            Bind::Text(self.owner.kind().to_owned()),
+            Bind::Text(self.owner.id().to_owned()),
+            Bind::Text(self.owner_name.clone()),
+        ]);
+    }
+
+    fn derived(row: &Row<Self>, tables: &mut [Vec<Bind>]) {
+        let [subjects] = tables else {
+            return;
+        };
+        for assignment in row.view.assignments.values() {
+            subjects.extend([
+                Bind::Text(row.key.clone()),
+                Bind::Text(assignment.subject_id.clone()),
+                Bind::Text(assignment.obligation.as_str().to_owned()),
+                Bind::Text(assignment.assigned_on.to_string()),
+            ]);
         }
     }
 }
 
-/// The `portfolios` projection.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct PortfoliosProjection;
+/// Visits are rows of their own, keyed by visit id: recorded by one event of their portfolio,
+/// linked to cases by later ones.
+impl Document for VisitView {
+    type Event = PortfolioEvent;
+    const AGGREGATE_TYPE: &'static str = AGGREGATE_TYPE;
+    const TABLE: Table = Table::new("portfolio_visits", "visit_id").with_columns(&[
+        Column::fixed("portfolio_id"),
+        Column::fixed("subject_id"),
+        Column::fixed("visited_on"),
+    ]);
 
-#[async_trait]
-impl Projection for PortfoliosProjection {
-    fn name(&self) -> &'static str {
-        "portfolios"
+    fn key(_: &FeedEvent, event: &PortfolioEvent) -> Option<String> {
+        match event {
+            PortfolioEvent::VisitRecorded { visit_id, .. }
+            | PortfolioEvent::VisitCaseLinked { visit_id, .. } => Some(visit_id.to_string()),
+            _ => None,
+        }
     }
 
-    fn tables(&self) -> &'static [&'static str] {
-        &["portfolio_view", "portfolio_subjects", "portfolio_visits"]
+    fn create(feed: &FeedEvent, event: &PortfolioEvent) -> Result<Self, &'static str> {
+        VisitView::recorded(&feed.aggregate_id, event).ok_or("link to an unknown visit")
     }
 
-    async fn apply(&self, tx: &mut Tx, events: &[FeedEvent]) -> Result<(), ProjectionError> {
-        // Read every touched portfolio and every earlier visit a link refers to once, evolve in
-        // memory, write each row once.
-        let mut parsed = Vec::new();
-        let mut order: Vec<String> = Vec::new();
-        let mut seen = HashSet::new();
-        let mut linked_visits: Vec<String> = Vec::new();
-        for event in events
-            .iter()
-            .filter(|event| event.aggregate_type == AGGREGATE_TYPE)
-        {
-            let portfolio_event: PortfolioEvent = serde_json::from_str(&event.payload)
-                .map_err(|error| ProjectionError::event(event, error))?;
-            if seen.insert(event.aggregate_id.as_str()) {
-                order.push(event.aggregate_id.clone());
+    fn evolve(&mut self, feed: &FeedEvent, event: &PortfolioEvent) {
+        match event {
+            PortfolioEvent::VisitCaseLinked { case_id, .. } => {
+                self.case_ids.push(case_id.to_string());
             }
-            if let PortfolioEvent::VisitCaseLinked { visit_id, .. } = &portfolio_event {
-                linked_visits.push(visit_id.to_string());
-            }
-            parsed.push((event, portfolio_event));
-        }
-        if parsed.is_empty() {
-            return Ok(());
-        }
-        let mut portfolios = load_portfolios(tx, &order).await?;
-        let mut visits = load_visits(tx, &linked_visits).await?;
-        let mut visit_order: Vec<String> = Vec::new();
-        for (event, portfolio_event) in parsed {
-            if !portfolios.contains_key(&event.aggregate_id) {
-                let Some(view) = PortfolioView::created(&event.aggregate_id, &portfolio_event)
-                else {
-                    return Err(ProjectionError::event(
-                        event,
-                        "event for a portfolio that was never created",
-                    ));
-                };
-                portfolios.insert(event.aggregate_id.clone(), view);
-            }
-            let view = portfolios
-                .get_mut(&event.aggregate_id)
-                .expect("inserted above");
-            if let Some(visit) = view.evolve(&portfolio_event) {
-                visit_order.push(visit.visit_id.clone());
-                visits.insert(visit.visit_id.clone(), visit);
-            }
-            if let PortfolioEvent::VisitCaseLinked {
-                visit_id, case_id, ..
-            } = &portfolio_event
-            {
-                let Some(visit) = visits.get_mut(&visit_id.to_string()) else {
-                    return Err(ProjectionError::event(event, "link to an unknown visit"));
-                };
-                visit.case_ids.push(case_id.to_string());
-                if !visit_order.contains(&visit.visit_id) {
-                    visit_order.push(visit.visit_id.clone());
+            // A visit recorded again under its id replaces it.
+            _ => {
+                if let Some(visit) = VisitView::recorded(&feed.aggregate_id, event) {
+                    *self = visit;
                 }
             }
-            view.version = event.sequence;
         }
-        let views: Vec<&PortfolioView> = order.iter().filter_map(|id| portfolios.get(id)).collect();
-        store_portfolios(tx, &views).await?;
-        let visits: Vec<&VisitView> = visit_order.iter().filter_map(|id| visits.get(id)).collect();
-        store_visits(tx, &visits).await
     }
 
-    fn checksum_sql(&self) -> &'static str {
-        "SELECT row FROM ( \
-           SELECT 'p|' || portfolio_id || '|' || version || '|' || document AS row FROM portfolio_view \
-           UNION ALL \
-           SELECT 's|' || portfolio_id || '|' || subject_id || '|' || obligation || '|' || assigned_on AS row \
-             FROM portfolio_subjects \
-           UNION ALL \
-           SELECT 'v|' || visit_id || '|' || document AS row FROM portfolio_visits \
-         ) AS rows ORDER BY row"
+    fn columns(&self, row: &mut Vec<Bind>) {
+        row.extend([
+            Bind::Text(self.portfolio_id.clone()),
+            Bind::Text(self.subject_id.clone()),
+            Bind::Text(self.visited_on.to_string()),
+        ]);
     }
 }
 
-async fn load_portfolios(
-    tx: &mut Tx,
-    portfolio_ids: &[String],
-) -> Result<HashMap<String, PortfolioView>, ProjectionError> {
-    let mut found = HashMap::with_capacity(portfolio_ids.len());
-    for chunk in portfolio_ids.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "SELECT portfolio_id, document FROM portfolio_view WHERE portfolio_id IN ({})",
-            list_placeholders(chunk.len())
-        );
-        let binds: Vec<Bind> = chunk.iter().map(|id| Bind::Text(id.clone())).collect();
-        let rows: Vec<(String, String)> =
-            with_tx!(tx, |conn| bind_all!(sqlx::query_as(&sql), &binds)
-                .fetch_all(&mut *conn)
-                .await)?;
-        for (portfolio_id, document) in rows {
-            let view = serde_json::from_str(&document).map_err(StoreError::from)?;
-            found.insert(portfolio_id, view);
-        }
+impl VisitView {
+    fn recorded(portfolio_id: &str, event: &PortfolioEvent) -> Option<Self> {
+        let PortfolioEvent::VisitRecorded {
+            visit_id,
+            subject_id,
+            visited_on,
+            participants,
+            learned,
+            case_ids,
+            recorded_by,
+            recorded_at,
+        } = event
+        else {
+            return None;
+        };
+        Some(Self {
+            visit_id: visit_id.to_string(),
+            portfolio_id: portfolio_id.to_owned(),
+            subject_id: subject_id.to_string(),
+            visited_on: *visited_on,
+            participants: participants.clone(),
+            learned: learned.clone(),
+            case_ids: case_ids.iter().map(ToString::to_string).collect(),
+            recorded_by: recorded_by.to_string(),
+            recorded_at: *recorded_at,
+        })
     }
-    Ok(found)
-}
-
-async fn load_visits(
-    tx: &mut Tx,
-    visit_ids: &[String],
-) -> Result<HashMap<String, VisitView>, ProjectionError> {
-    let mut found = HashMap::with_capacity(visit_ids.len());
-    for chunk in visit_ids.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "SELECT visit_id, document FROM portfolio_visits WHERE visit_id IN ({})",
-            list_placeholders(chunk.len())
-        );
-        let binds: Vec<Bind> = chunk.iter().map(|id| Bind::Text(id.clone())).collect();
-        let rows: Vec<(String, String)> =
-            with_tx!(tx, |conn| bind_all!(sqlx::query_as(&sql), &binds)
-                .fetch_all(&mut *conn)
-                .await)?;
-        for (visit_id, document) in rows {
-            let view = serde_json::from_str(&document).map_err(StoreError::from)?;
-            found.insert(visit_id, view);
-        }
-    }
-    Ok(found)
-}
-
-/// Upserts the portfolios and replaces their assignment rows.
-async fn store_portfolios(tx: &mut Tx, views: &[&PortfolioView]) -> Result<(), ProjectionError> {
-    for chunk in views.chunks(ROWS_PER_STATEMENT) {
-        let mut binds = Vec::with_capacity(chunk.len() * 6);
-        for view in chunk {
-            binds.extend([
-                Bind::Text(view.portfolio_id.clone()),
-                Bind::Text(view.owner.kind().to_owned()),
-                Bind::Text(view.owner.id().to_owned()),
-                Bind::Text(view.owner_name.clone()),
-                Bind::Int(view.version),
-                Bind::Text(serde_json::to_string(view).map_err(StoreError::from)?),
-            ]);
-        }
-        let sql = format!(
-            "INSERT INTO portfolio_view (portfolio_id, owner_kind, owner_id, owner_name, version, document) \
-             VALUES {} ON CONFLICT (portfolio_id) DO UPDATE SET owner_name = excluded.owner_name, \
-                 version = excluded.version, document = excluded.document",
-            values_placeholders(chunk.len(), 6)
-        );
-        tx.execute_with(&sql, &binds).await?;
-
-        let ids: Vec<Bind> = chunk
-            .iter()
-            .map(|view| Bind::Text(view.portfolio_id.clone()))
-            .collect();
-        let sql = format!(
-            "DELETE FROM portfolio_subjects WHERE portfolio_id IN ({})",
-            list_placeholders(ids.len())
-        );
-        tx.execute_with(&sql, &ids).await?;
-
-        let mut binds = Vec::new();
-        for view in chunk {
-            for assignment in view.assignments.values() {
-                binds.extend([
-                    Bind::Text(view.portfolio_id.clone()),
-                    Bind::Text(assignment.subject_id.clone()),
-                    Bind::Text(assignment.obligation.as_str().to_owned()),
-                    Bind::Text(assignment.assigned_on.to_string()),
-                ]);
-            }
-        }
-        for rows in binds.chunks(4 * ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO portfolio_subjects (portfolio_id, subject_id, obligation, assigned_on) VALUES {}",
-                values_placeholders(rows.len() / 4, 4)
-            );
-            tx.execute_with(&sql, rows).await?;
-        }
-    }
-    Ok(())
-}
-
-async fn store_visits(tx: &mut Tx, visits: &[&VisitView]) -> Result<(), ProjectionError> {
-    for chunk in visits.chunks(ROWS_PER_STATEMENT) {
-        let mut binds = Vec::with_capacity(chunk.len() * 5);
-        for visit in chunk {
-            binds.extend([
-                Bind::Text(visit.visit_id.clone()),
-                Bind::Text(visit.portfolio_id.clone()),
-                Bind::Text(visit.subject_id.clone()),
-                Bind::Text(visit.visited_on.to_string()),
-                Bind::Text(serde_json::to_string(visit).map_err(StoreError::from)?),
-            ]);
-        }
-        let sql = format!(
-            "INSERT INTO portfolio_visits (visit_id, portfolio_id, subject_id, visited_on, document) \
-             VALUES {} ON CONFLICT (visit_id) DO UPDATE SET document = excluded.document",
-            values_placeholders(chunk.len(), 5)
-        );
-        tx.execute_with(&sql, &binds).await?;
-    }
-    Ok(())
 }
 
 /// Which assignments to read.
@@ -434,15 +315,7 @@ impl Database {
         &self,
         portfolio_id: &str,
     ) -> Result<Option<PortfolioView>, StoreError> {
-        let document: Option<String> = with_pool!(self, |pool| sqlx::query_scalar(
-            "SELECT document FROM portfolio_view WHERE portfolio_id = $1"
-        )
-        .bind(portfolio_id)
-        .fetch_optional(pool)
-        .await)?;
-        Ok(document
-            .map(|document| serde_json::from_str(&document))
-            .transpose()?)
+        self.document(portfolio_id).await
     }
 
     /// Every portfolio, optionally of one owner kind, by id. (A district has one portfolio per
@@ -451,18 +324,12 @@ impl Database {
         &self,
         owner_kind: Option<&str>,
     ) -> Result<Vec<PortfolioView>, StoreError> {
-        let documents: Vec<String> = with_pool!(self, |pool| {
-            sqlx::query_scalar(
-            "SELECT document FROM portfolio_view WHERE ($1 IS NULL OR owner_kind = $1) ORDER BY portfolio_id"
+        self.documents(
+            "SELECT document FROM portfolio_view WHERE ($1 IS NULL OR owner_kind = $1) \
+              ORDER BY portfolio_id",
+            &[Bind::OptionalText(owner_kind.map(str::to_owned))],
         )
-        .bind(owner_kind)
-        .fetch_all(pool)
         .await
-        })?;
-        documents
-            .iter()
-            .map(|document| Ok(serde_json::from_str(document)?))
-            .collect()
     }
 
     /// The current assignments matching `filter`, with the latest visit on or before
@@ -550,19 +417,16 @@ impl Database {
         portfolio_id: &str,
         subject_id: Option<&str>,
     ) -> Result<Vec<VisitView>, StoreError> {
-        let documents: Vec<String> = with_pool!(self, |pool| sqlx::query_scalar(
+        self.documents(
             "SELECT document FROM portfolio_visits \
               WHERE portfolio_id = $1 AND ($2 IS NULL OR subject_id = $2) \
-              ORDER BY visited_on DESC, visit_id DESC"
+              ORDER BY visited_on DESC, visit_id DESC",
+            &[
+                Bind::Text(portfolio_id.to_owned()),
+                Bind::OptionalText(subject_id.map(str::to_owned)),
+            ],
         )
-        .bind(portfolio_id)
-        .bind(subject_id)
-        .fetch_all(pool)
-        .await)?;
-        documents
-            .iter()
-            .map(|document| Ok(serde_json::from_str(document)?))
-            .collect()
+        .await
     }
 
     /// The user ids of the district leaders whose portfolio currently has `subject_id`

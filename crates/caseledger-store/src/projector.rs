@@ -100,7 +100,7 @@ pub trait Projection: Send + Sync + 'static {
     fn name(&self) -> &'static str;
 
     /// The tables holding this projection's rows; a rebuild empties them.
-    fn tables(&self) -> &'static [&'static str];
+    fn tables(&self) -> Vec<&'static str>;
 
     /// Whether `rebuild` may empty and replay this projection. Append-only evidence (the audit
     /// chain) says no: replaying tampered events would seal the tampering.
@@ -112,9 +112,9 @@ pub trait Projection: Send + Sync + 'static {
     /// events on the same rows give the same rows.
     async fn apply(&self, tx: &mut Tx, events: &[FeedEvent]) -> Result<(), ProjectionError>;
 
-    /// A query returning every row of the view as one text column named `row`, in a stable order.
-    /// Its SHA-256 is the view's checksum.
-    fn checksum_sql(&self) -> &'static str;
+    /// Queries returning every row of the view as one text column named `row`, each in a stable
+    /// order. The SHA-256 of their rows, query after query, is the view's checksum.
+    fn checksum_sql(&self) -> Vec<String>;
 }
 
 /// A projection's progress, as `/readyz`, `/metrics` and the CLI report it.
@@ -624,15 +624,15 @@ impl Projector {
     /// The SHA-256 (hex) of every row of projection `name`, in the projection's stable order.
     pub async fn checksum(&self, name: &str) -> Result<String, ProjectionError> {
         let projection = self.find(name)?;
-        let rows: Vec<String> = with_pool!(&self.inner.db, |pool| sqlx::query_scalar(
-            projection.checksum_sql()
-        )
-        .fetch_all(pool)
-        .await)?;
         let mut hasher = Sha256::new();
-        for row in rows {
-            hasher.update(row.as_bytes());
-            hasher.update(b"\n");
+        for sql in projection.checksum_sql() {
+            let rows: Vec<String> = with_pool!(&self.inner.db, |pool| sqlx::query_scalar(&sql)
+                .fetch_all(pool)
+                .await)?;
+            for row in rows {
+                hasher.update(row.as_bytes());
+                hasher.update(b"\n");
+            }
         }
         Ok(hex::encode(hasher.finalize()))
     }

@@ -10,20 +10,17 @@
 //! Invariant: the audit reads only the events table (never a view), so an edited view cannot
 //! change it.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
-use async_trait::async_trait;
 use caseledger_domain::reward::audit::{audit_program, ProgramAudit, Recorded};
 use caseledger_domain::reward::nomination::{NominationEvent, RewardNomination};
 use caseledger_domain::reward::program::{ProgramEvent, RewardProgram};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::db::{
-    list_placeholders, values_placeholders, Bind, Database, StoreError, Tx, ROWS_PER_STATEMENT,
-};
+use crate::db::{Bind, Database, StoreError};
+use crate::documents::{Column, Document, DocumentProjection, Table};
 use crate::feed::{columns, decode_event, FeedEvent};
-use crate::projector::{Projection, ProjectionError};
 
 /// The aggregate type of programs in the events table.
 pub const PROGRAM_TYPE: &str = "RewardProgram";
@@ -56,202 +53,79 @@ pub struct NominationView {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct RewardsProjection;
 
-#[async_trait]
-impl Projection for RewardsProjection {
-    fn name(&self) -> &'static str {
-        "rewards"
-    }
-
-    fn tables(&self) -> &'static [&'static str] {
-        &["reward_program_view", "reward_nomination_view"]
-    }
-
-    async fn apply(&self, tx: &mut Tx, events: &[FeedEvent]) -> Result<(), ProjectionError> {
-        let programs: Vec<&FeedEvent> = events
-            .iter()
-            .filter(|e| e.aggregate_type == PROGRAM_TYPE)
-            .collect();
-        let nominations: Vec<&FeedEvent> = events
-            .iter()
-            .filter(|e| e.aggregate_type == NOMINATION_TYPE)
-            .collect();
-        if !programs.is_empty() {
-            apply_stream::<ProgramEvent, RewardProgram>(
-                tx,
-                &programs,
-                "reward_program_view",
-                "program_id",
-                |state: &RewardProgram| {
-                    let status = if state.approved() {
-                        "approved"
-                    } else {
-                        "draft"
-                    };
-                    (status.to_owned(), None)
-                },
-            )
-            .await?;
-        }
-        if !nominations.is_empty() {
-            apply_stream::<NominationEvent, RewardNomination>(
-                tx,
-                &nominations,
-                "reward_nomination_view",
-                "nomination_id",
-                |state: &RewardNomination| {
-                    (
-                        state.status.as_str().to_owned(),
-                        state.program_id.map(|id| id.to_string()),
-                    )
-                },
-            )
-            .await?;
-        }
-        Ok(())
-    }
-
-    fn checksum_sql(&self) -> &'static str {
-        "SELECT row FROM (\
-           SELECT 'p|' || program_id || '|' || list_order || '|' || status || '|' || version || '|' || document AS row \
-             FROM reward_program_view \
-           UNION ALL \
-           SELECT 'n|' || nomination_id || '|' || list_order || '|' || coalesce(program_id, '') || '|' || status || '|' || version || '|' || document AS row \
-             FROM reward_nomination_view) AS rows ORDER BY row"
-    }
+impl DocumentProjection for RewardsProjection {
+    const NAME: &'static str = "rewards";
+    type Documents = (Stored<RewardProgram>, Stored<RewardNomination>);
 }
 
-/// A state the view keeps: evolved by its domain events.
-trait Folded<E>: Default + Serialize + for<'de> Deserialize<'de> {
-    fn fold(&mut self, event: &E);
-}
+mod stored {
+    use serde::{Deserialize, Serialize};
 
-impl Folded<ProgramEvent> for RewardProgram {
-    fn fold(&mut self, event: &ProgramEvent) {
-        self.evolve(event);
-    }
-}
-
-impl Folded<NominationEvent> for RewardNomination {
-    fn fold(&mut self, event: &NominationEvent) {
-        self.evolve(event);
+    /// The document of a program or nomination row: the domain's fold and its version.
+    #[derive(Serialize, Deserialize)]
+    pub struct Stored<S> {
+        pub(super) state: S,
+        pub(super) version: i64,
     }
 }
+use stored::Stored;
 
-#[derive(Serialize, Deserialize)]
-struct Stored<S> {
-    state: S,
-    version: i64,
-}
+impl Document for Stored<RewardProgram> {
+    type Event = ProgramEvent;
+    const AGGREGATE_TYPE: &'static str = PROGRAM_TYPE;
+    const TABLE: Table = Table::new("reward_program_view", "program_id")
+        .numbered()
+        .versioned()
+        .with_columns(&[Column::new("status")]);
 
-/// Loads every touched row, evolves it in memory and writes all back in multi-row statements.
-/// `columns_of` gives the status and (for nominations) the program id of a state.
-async fn apply_stream<E, S>(
-    tx: &mut Tx,
-    events: &[&FeedEvent],
-    table: &'static str,
-    key: &'static str,
-    columns_of: impl Fn(&S) -> (String, Option<String>),
-) -> Result<(), ProjectionError>
-where
-    E: for<'de> Deserialize<'de>,
-    S: Folded<E>,
-{
-    let mut order: Vec<String> = Vec::new();
-    let mut seen = HashSet::new();
-    let mut parsed = Vec::with_capacity(events.len());
-    for event in events {
-        let domain_event: E = serde_json::from_str(&event.payload)
-            .map_err(|error| ProjectionError::event(event, error))?;
-        if seen.insert(event.aggregate_id.as_str()) {
-            order.push(event.aggregate_id.clone());
-        }
-        parsed.push((*event, domain_event));
+    fn create(_: &FeedEvent, _: &ProgramEvent) -> Result<Self, &'static str> {
+        Ok(Self {
+            state: RewardProgram::default(),
+            version: 0,
+        })
     }
-    let mut touched: HashMap<String, (Stored<S>, i64)> = HashMap::new();
-    for chunk in order.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "SELECT {key}, document, list_order FROM {table} WHERE {key} IN ({})",
-            list_placeholders(chunk.len())
-        );
-        let binds: Vec<Bind> = chunk.iter().map(|id| Bind::Text(id.clone())).collect();
-        let rows: Vec<(String, String, i64)> =
-            with_tx!(tx, |conn| bind_all!(sqlx::query_as(&sql), &binds)
-                .fetch_all(&mut *conn)
-                .await)?;
-        for (id, document, list_order) in rows {
-            let stored: Stored<S> = serde_json::from_str(&document).map_err(StoreError::from)?;
-            touched.insert(id, (stored, list_order));
-        }
+
+    fn evolve(&mut self, feed: &FeedEvent, event: &ProgramEvent) {
+        self.state.evolve(event);
+        self.version = feed.sequence;
     }
-    let mut next_list_order: Option<i64> = None;
-    for (event, domain_event) in parsed {
-        if !touched.contains_key(&event.aggregate_id) {
-            let list_order = match next_list_order {
-                Some(n) => n,
-                None => {
-                    let sql = format!("SELECT max(list_order) FROM {table}");
-                    let max: Option<i64> = with_tx!(tx, |conn| sqlx::query_scalar(&sql)
-                        .fetch_one(&mut *conn)
-                        .await)?;
-                    max.unwrap_or(0) + 1
-                }
-            };
-            next_list_order = Some(list_order + 1);
-            touched.insert(
-                event.aggregate_id.clone(),
-                (
-                    Stored {
-                        state: S::default(),
-                        version: 0,
-                    },
-                    list_order,
-                ),
-            );
-        }
-        let (stored, _) = touched
-            .get_mut(&event.aggregate_id)
-            .expect("inserted above");
-        stored.state.fold(&domain_event);
-        stored.version = event.sequence;
-    }
-    let nominations = table == "reward_nomination_view";
-    let width = if nominations { 6 } else { 5 };
-    for chunk in order.chunks(ROWS_PER_STATEMENT) {
-        let mut binds = Vec::with_capacity(chunk.len() * width);
-        for id in chunk {
-            let (stored, list_order) = &touched[id];
-            let (status, program_id) = columns_of(&stored.state);
-            binds.extend([
-                Bind::Text(id.clone()),
-                Bind::Int(*list_order),
-                Bind::Text(status),
-                Bind::Int(stored.version),
-                Bind::Text(serde_json::to_string(stored).map_err(StoreError::from)?),
-            ]);
-            if nominations {
-                binds.push(Bind::OptionalText(program_id));
-            }
-        }
-        let sql = if nominations {
-            format!(
-                "INSERT INTO reward_nomination_view \
-                     (nomination_id, list_order, status, version, document, program_id) \
-                 VALUES {} ON CONFLICT (nomination_id) DO UPDATE SET status = excluded.status, \
-                     version = excluded.version, document = excluded.document, \
-                     program_id = excluded.program_id",
-                values_placeholders(chunk.len(), width)
-            )
+
+    fn columns(&self, row: &mut Vec<Bind>) {
+        let status = if self.state.approved() {
+            "approved"
         } else {
-            format!(
-                "INSERT INTO reward_program_view (program_id, list_order, status, version, document) \
-                 VALUES {} ON CONFLICT (program_id) DO UPDATE SET status = excluded.status, \
-                     version = excluded.version, document = excluded.document",
-                values_placeholders(chunk.len(), width)
-            )
+            "draft"
         };
-        tx.execute_with(&sql, &binds).await?;
+        row.push(Bind::Text(status.to_owned()));
     }
-    Ok(())
+}
+
+impl Document for Stored<RewardNomination> {
+    type Event = NominationEvent;
+    const AGGREGATE_TYPE: &'static str = NOMINATION_TYPE;
+    const TABLE: Table = Table::new("reward_nomination_view", "nomination_id")
+        .numbered()
+        .versioned()
+        .with_columns(&[Column::new("status"), Column::new("program_id")]);
+
+    fn create(_: &FeedEvent, _: &NominationEvent) -> Result<Self, &'static str> {
+        Ok(Self {
+            state: RewardNomination::default(),
+            version: 0,
+        })
+    }
+
+    fn evolve(&mut self, feed: &FeedEvent, event: &NominationEvent) {
+        self.state.evolve(event);
+        self.version = feed.sequence;
+    }
+
+    fn columns(&self, row: &mut Vec<Bind>) {
+        row.extend([
+            Bind::Text(self.state.status.as_str().to_owned()),
+            Bind::OptionalText(self.state.program_id.map(|id| id.to_string())),
+        ]);
+    }
 }
 
 fn nomination_view(id: String, document: &str) -> Result<NominationView, StoreError> {
@@ -300,15 +174,12 @@ impl Database {
         &self,
         program_id: &str,
     ) -> Result<Option<ProgramView>, StoreError> {
-        let document: Option<String> = with_pool!(self, |pool| sqlx::query_scalar(
-            "SELECT document FROM reward_program_view WHERE program_id = $1"
-        )
-        .bind(program_id)
-        .fetch_optional(pool)
-        .await)?;
-        document
-            .map(|d| program_view(program_id.to_owned(), &d))
-            .transpose()
+        let stored: Option<Stored<RewardProgram>> = self.document(program_id).await?;
+        Ok(stored.map(|stored| ProgramView {
+            program_id: program_id.to_owned(),
+            state: stored.state,
+            version: stored.version,
+        }))
     }
 
     /// Every program, newest first (at most 200).
@@ -330,15 +201,12 @@ impl Database {
         &self,
         nomination_id: &str,
     ) -> Result<Option<NominationView>, StoreError> {
-        let document: Option<String> = with_pool!(self, |pool| sqlx::query_scalar(
-            "SELECT document FROM reward_nomination_view WHERE nomination_id = $1"
-        )
-        .bind(nomination_id)
-        .fetch_optional(pool)
-        .await)?;
-        document
-            .map(|d| nomination_view(nomination_id.to_owned(), &d))
-            .transpose()
+        let stored: Option<Stored<RewardNomination>> = self.document(nomination_id).await?;
+        Ok(stored.map(|stored| NominationView {
+            nomination_id: nomination_id.to_owned(),
+            state: stored.state,
+            version: stored.version,
+        }))
     }
 
     /// Nominations, optionally of one program and in some statuses, in submission order (at

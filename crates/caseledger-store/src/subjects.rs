@@ -6,18 +6,13 @@
 //! decide who may read it (the HTTP layer does). `list_order` numbers subjects in the order the
 //! feed registered them, so a rebuild numbers them identically.
 
-use std::collections::{HashMap, HashSet};
-
-use async_trait::async_trait;
 use caseledger_domain::subject::{ContactRecord, SubjectEvent, SubjectKind};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::db::{
-    list_placeholders, values_placeholders, Bind, Database, StoreError, Tx, ROWS_PER_STATEMENT,
-};
+use crate::db::{Bind, Database, StoreError};
+use crate::documents::{Column, Document, DocumentProjection, Table};
 use crate::feed::FeedEvent;
-use crate::projector::{Projection, ProjectionError};
 
 /// The aggregate type name of subjects in the events table.
 pub const AGGREGATE_TYPE: &str = "Subject";
@@ -49,8 +44,24 @@ pub struct SubjectView {
     pub updated_at: DateTime<Utc>,
 }
 
-impl SubjectView {
-    fn registered(event: &SubjectEvent) -> Option<Self> {
+/// The `subjects` projection.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SubjectsProjection;
+
+impl DocumentProjection for SubjectsProjection {
+    const NAME: &'static str = "subjects";
+    type Documents = SubjectView;
+}
+
+impl Document for SubjectView {
+    type Event = SubjectEvent;
+    const AGGREGATE_TYPE: &'static str = AGGREGATE_TYPE;
+    const TABLE: Table = Table::new("subject_view", "subject_id")
+        .numbered()
+        .versioned()
+        .with_columns(&[Column::fixed("kind"), Column::new("name")]);
+
+    fn create(_: &FeedEvent, event: &SubjectEvent) -> Result<Self, &'static str> {
         let SubjectEvent::SubjectRegistered {
             subject_id,
             name,
@@ -63,9 +74,9 @@ impl SubjectView {
             registered_at,
         } = event
         else {
-            return None;
+            return Err("event for a subject that was never registered");
         };
-        Some(Self {
+        Ok(Self {
             subject_id: subject_id.to_string(),
             name: name.clone(),
             kind: *kind,
@@ -80,7 +91,8 @@ impl SubjectView {
         })
     }
 
-    fn evolve(&mut self, event: &SubjectEvent) {
+    fn evolve(&mut self, feed: &FeedEvent, event: &SubjectEvent) {
+        self.version = feed.sequence;
         match event {
             SubjectEvent::SubjectRegistered { .. } => {}
             SubjectEvent::SubjectContactUpdated {
@@ -99,134 +111,13 @@ impl SubjectView {
             }
         }
     }
-}
 
-/// The `subjects` projection.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SubjectsProjection;
-
-struct Touched {
-    view: SubjectView,
-    list_order: i64,
-}
-
-#[async_trait]
-impl Projection for SubjectsProjection {
-    fn name(&self) -> &'static str {
-        "subjects"
+    fn columns(&self, row: &mut Vec<Bind>) {
+        row.extend([
+            Bind::Text(self.kind.as_str().to_owned()),
+            Bind::Text(self.name.clone()),
+        ]);
     }
-
-    fn tables(&self) -> &'static [&'static str] {
-        &["subject_view"]
-    }
-
-    async fn apply(&self, tx: &mut Tx, events: &[FeedEvent]) -> Result<(), ProjectionError> {
-        // As in `cases`: read every touched subject once, evolve in memory, write each once.
-        let mut parsed = Vec::new();
-        let mut order: Vec<String> = Vec::new();
-        let mut seen = HashSet::new();
-        for event in events
-            .iter()
-            .filter(|event| event.aggregate_type == AGGREGATE_TYPE)
-        {
-            let subject_event: SubjectEvent = serde_json::from_str(&event.payload)
-                .map_err(|error| ProjectionError::event(event, error))?;
-            if seen.insert(event.aggregate_id.as_str()) {
-                order.push(event.aggregate_id.clone());
-            }
-            parsed.push((event, subject_event));
-        }
-        if parsed.is_empty() {
-            return Ok(());
-        }
-        let mut touched = load_many(tx, &order).await?;
-        let mut next_list_order: Option<i64> = None;
-        for (event, subject_event) in parsed {
-            if !touched.contains_key(&event.aggregate_id) {
-                let Some(view) = SubjectView::registered(&subject_event) else {
-                    return Err(ProjectionError::event(
-                        event,
-                        "event for a subject that was never registered",
-                    ));
-                };
-                let list_order = match next_list_order {
-                    Some(n) => n,
-                    None => max_list_order(tx).await? + 1,
-                };
-                next_list_order = Some(list_order + 1);
-                touched.insert(event.aggregate_id.clone(), Touched { view, list_order });
-            }
-            let entry = touched
-                .get_mut(&event.aggregate_id)
-                .expect("inserted above");
-            entry.view.evolve(&subject_event);
-            entry.view.version = event.sequence;
-        }
-        let entries: Vec<&Touched> = order.iter().filter_map(|id| touched.get(id)).collect();
-        store_many(tx, &entries).await
-    }
-
-    fn checksum_sql(&self) -> &'static str {
-        "SELECT subject_id || '|' || list_order || '|' || version || '|' || document AS row \
-           FROM subject_view ORDER BY subject_id"
-    }
-}
-
-async fn load_many(
-    tx: &mut Tx,
-    subject_ids: &[String],
-) -> Result<HashMap<String, Touched>, ProjectionError> {
-    let mut found = HashMap::with_capacity(subject_ids.len());
-    for chunk in subject_ids.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "SELECT subject_id, document, list_order FROM subject_view WHERE subject_id IN ({})",
-            list_placeholders(chunk.len())
-        );
-        let binds: Vec<Bind> = chunk.iter().map(|id| Bind::Text(id.clone())).collect();
-        let rows: Vec<(String, String, i64)> =
-            with_tx!(tx, |conn| bind_all!(sqlx::query_as(&sql), &binds)
-                .fetch_all(&mut *conn)
-                .await)?;
-        for (subject_id, document, list_order) in rows {
-            let view = serde_json::from_str(&document).map_err(StoreError::from)?;
-            found.insert(subject_id, Touched { view, list_order });
-        }
-    }
-    Ok(found)
-}
-
-async fn max_list_order(tx: &mut Tx) -> Result<i64, ProjectionError> {
-    let max: Option<i64> = with_tx!(tx, |conn| sqlx::query_scalar(
-        "SELECT max(list_order) FROM subject_view"
-    )
-    .fetch_one(&mut *conn)
-    .await)?;
-    Ok(max.unwrap_or(0))
-}
-
-async fn store_many(tx: &mut Tx, entries: &[&Touched]) -> Result<(), ProjectionError> {
-    for chunk in entries.chunks(ROWS_PER_STATEMENT) {
-        let mut binds = Vec::with_capacity(chunk.len() * 6);
-        for entry in chunk {
-            let view = &entry.view;
-            binds.extend([
-                Bind::Text(view.subject_id.clone()),
-                Bind::Int(entry.list_order),
-                Bind::Text(view.kind.as_str().to_owned()),
-                Bind::Text(view.name.clone()),
-                Bind::Int(view.version),
-                Bind::Text(serde_json::to_string(view).map_err(StoreError::from)?),
-            ]);
-        }
-        let sql = format!(
-            "INSERT INTO subject_view (subject_id, list_order, kind, name, version, document) \
-             VALUES {} ON CONFLICT (subject_id) DO UPDATE SET name = excluded.name, \
-                 version = excluded.version, document = excluded.document",
-            values_placeholders(chunk.len(), 6)
-        );
-        tx.execute_with(&sql, &binds).await?;
-    }
-    Ok(())
 }
 
 /// Filters of the subject list. All are optional and combine with AND.
@@ -254,15 +145,7 @@ pub struct SubjectPage {
 impl Database {
     /// One subject from the `subjects` projection.
     pub async fn subject_view(&self, subject_id: &str) -> Result<Option<SubjectView>, StoreError> {
-        let document: Option<String> = with_pool!(self, |pool| sqlx::query_scalar(
-            "SELECT document FROM subject_view WHERE subject_id = $1"
-        )
-        .bind(subject_id)
-        .fetch_optional(pool)
-        .await)?;
-        Ok(document
-            .map(|document| serde_json::from_str(&document))
-            .transpose()?)
+        self.document(subject_id).await
     }
 
     /// A page of subjects matching `filter`, newest registration first.
@@ -286,23 +169,12 @@ impl Database {
             sql.push_str(" WHERE ");
             sql.push_str(&conditions.join(" AND "));
         }
-        let limit = filter.limit.clamp(1, 200);
-        binds.push(Bind::Int(limit + 1));
-        sql.push_str(&format!(" ORDER BY list_order DESC LIMIT ${}", binds.len()));
-        let rows: Vec<(String, i64)> = with_pool!(self, |pool| {
-            let query = bind_all!(sqlx::query_as(&sql), &binds);
-            query.fetch_all(pool).await
-        })?;
-        let has_more = rows.len() as i64 > limit;
-        let mut subjects = Vec::with_capacity(rows.len());
-        let mut last_order = None;
-        for (document, list_order) in rows.into_iter().take(limit as usize) {
-            subjects.push(serde_json::from_str(&document)?);
-            last_order = Some(list_order);
-        }
+        let (subjects, next_before) = self
+            .document_page(&sql, "list_order", binds, filter.limit)
+            .await?;
         Ok(SubjectPage {
             subjects,
-            next_before: if has_more { last_order } else { None },
+            next_before,
         })
     }
 }

@@ -190,8 +190,8 @@ impl Projection for AuditChainProjection {
         "audit_chain"
     }
 
-    fn tables(&self) -> &'static [&'static str] {
-        &["audit_chain", "audit_chain_head", "audit_digests"]
+    fn tables(&self) -> Vec<&'static str> {
+        vec!["audit_chain", "audit_chain_head", "audit_digests"]
     }
 
     fn rebuildable(&self) -> bool {
@@ -233,8 +233,11 @@ impl Projection for AuditChainProjection {
         Ok(())
     }
 
-    fn checksum_sql(&self) -> &'static str {
-        "SELECT CAST(position AS TEXT) || '|' || chain_hash AS row FROM audit_chain ORDER BY position"
+    fn checksum_sql(&self) -> Vec<String> {
+        vec![
+            "SELECT CAST(position AS TEXT) || '|' || chain_hash AS row FROM audit_chain ORDER BY position"
+                .to_owned(),
+        ]
     }
 }
 
