@@ -642,7 +642,7 @@ async fn reward_program_from_nomination_to_revocation_with_the_audit(test_db: Te
 
     // The view rebuilds from the log to what the live projector wrote.
     let last = db.latest_event_position().await.unwrap().unwrap();
-    let projector = caseledger_store::Projector::new(db.clone(), caseledger_api::projections());
+    let projector = caseledger_store::Projector::new(db.clone(), caseledger_app::projections());
     let reached = projector
         .wait_for("rewards", last, std::time::Duration::from_secs(5))
         .await
