@@ -18,7 +18,8 @@ use crate::support::{integers, json, problem, sql, token, ManualClock, TestApp, 
 on_both!(
     reward_program_from_nomination_to_revocation_with_the_audit,
     a_score_changed_by_hand_in_the_store_is_caught_by_the_audit,
-    reward_commands_refuse_with_stable_codes
+    reward_commands_refuse_with_stable_codes,
+    public_objections_ignore_if_match_and_idempotency_keys
 );
 
 /// Monday 2 March 2026, 10:00 in Beijing: a working day.
@@ -923,5 +924,51 @@ async fn reward_commands_refuse_with_stable_codes(test_db: TestDb) {
         "invalid_query",
     )
     .await;
+    app.stop().await;
+}
+
+/// The public objection is a command without a user: `If-Match` and `Idempotency-Key` are not
+/// read. Idempotency keys are kept per user and every member of the public is the one user
+/// `public`, so honouring them would let one filer's key replay another filer's answer (or
+/// refuse it as a reused key); a malformed `If-Match` is not a 400 either.
+async fn public_objections_ignore_if_match_and_idempotency_keys(test_db: TestDb) {
+    let clock = ManualClock::at(MONDAY);
+    let app = TestApp::spawn_at(test_db.db.clone(), &clock).await;
+    let r = roles();
+    add_pool(&app, &r).await;
+    let program = approved_program(&app, &r, 1).await;
+    let id = nominate(&app, &r, &program, "吴戊", "区智能制造园").await;
+    through_committee(&app, &r, &id, 80).await;
+    command(&app, &r.office, &id, "start-notice", json!({})).await;
+    let file = |grounds: &str, if_match: &str| {
+        app.client
+            .post(app.url(&format!("/api/v1/public/nominations/{id}/objections")))
+            .header("Idempotency-Key", "the-same-key")
+            .header("If-Match", if_match)
+            .json(&json!({"grounds": grounds}))
+            .send()
+    };
+    let first = file("第一份异议", "\"1\"").await.unwrap();
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let first = ok(first).await;
+    let second = file("第二份异议，理由不同", "not a version").await.unwrap();
+    assert!(second.headers().get("idempotent-replayed").is_none());
+    let second = ok(second).await;
+    assert_ne!(first["created_id"], second["created_id"]);
+    assert_eq!(
+        second["version"].as_i64().unwrap(),
+        first["version"].as_i64().unwrap() + 1
+    );
+    let filed = ok(app
+        .get(
+            &format!(
+                "/api/v1/nominations/{id}/objections?min_position={}",
+                second["position"]
+            ),
+            &r.auditor,
+        )
+        .await)
+    .await;
+    assert_eq!(filed.as_array().unwrap().len(), 2);
     app.stop().await;
 }

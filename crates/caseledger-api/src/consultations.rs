@@ -17,7 +17,7 @@
 //!   every request body and in the draw verification.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use caseledger_domain::consultation::{
@@ -36,15 +36,15 @@ use utoipa::{IntoParams, ToSchema};
 use crate::audit::record_access;
 use crate::auth::Authenticated;
 use crate::codes::ErrorCode;
-use crate::commands::{self};
+use crate::endpoint::{command, CommandEndpoint, Input, NoBody, Prepared, Route};
 use crate::error::{ApiError, Problem};
-use crate::experts::{EmptyRequest, MinPositionQuery, ReasonRequest};
-use crate::fields::{parse_date, Fields};
-use crate::json::{ApiJson, ApiQuery};
+use crate::experts::{MinPositionQuery, ReasonRequest};
+use crate::fields::parse_date;
+use crate::json::ApiQuery;
 use crate::reads::{time, wait_for_projection};
 use crate::state::AppState;
-
-const COLLECTION: &str = "/api/v1/consultations";
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Roles that read every request.
 const OVERSIGHT: &[Role] = &[Role::PanelSecretary, Role::Auditor, Role::DistrictLeader];
@@ -710,434 +710,546 @@ async fn load(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Commands
+// Commands: each one a [`CommandEndpoint`], run by the shared handler in `endpoint.rs`.
 
-#[allow(clippy::too_many_arguments)]
-async fn command_on_consultation(
-    state: &AppState,
-    actor: Actor,
-    headers: &HeaderMap,
-    id: &ConsultationId,
-    success_status: StatusCode,
-    body: &impl Serialize,
-    command: ConsultationCommand,
-) -> Result<Response, ApiError> {
-    let path = match &command {
-        ConsultationCommand::Submit { .. } => COLLECTION.to_owned(),
-        other => format!("{COLLECTION}/{id}/{}", other.name()),
-    };
-    let name = command.name();
-    commands::execute::<ConsultationRequest, _>(
-        state,
-        actor,
-        headers,
-        commands::Target {
-            collection: COLLECTION,
-            path,
-            aggregate_id: id.to_string(),
-            name,
-            success_status,
-            created_id: None,
-            receipt: None,
-        },
-        body,
-        command,
-    )
-    .await
+/// The route of a consultation command.
+const fn on_request(
+    path: &'static str,
+    operation_id: &'static str,
+    summary: &'static str,
+) -> Route {
+    Route {
+        path,
+        operation_id,
+        tag: "consultations",
+        summary,
+    }
 }
 
-fn missing() -> ApiError {
-    ApiError::internal("validated fields missing")
+/// What the `prepare` of a consultation command answers.
+type Prepare = Result<Prepared<ConsultationCommand>, ApiError>;
+
+const NOT_FOUND: (u16, &str) = (404, "`consultation_not_found`");
+/// Who may not send a command with a body.
+const FORBIDDEN: (u16, &str) = (
+    403,
+    "`role_not_allowed`, `not_requesting_department`, `not_seated`, `approver_is_proposer`",
+);
+/// Who may not send a command without a body.
+const FORBIDDEN_WITHOUT_BODY: (u16, &str) = (
+    403,
+    "`role_not_allowed`, `not_requesting_department`, `approver_is_proposer`",
+);
+
+/// A command whose only field is the body's reason.
+fn with_reason(
+    input: &Input<'_, ReasonRequest>,
+    command: impl FnOnce(LongText) -> ConsultationCommand,
+) -> Prepare {
+    input.command(parse_id, |fields, body| {
+        Some(command(fields.long("reason", &body.reason)?))
+    })
 }
 
-fn slugs<T>(
-    fields: &mut Fields,
-    field: &str,
-    list: &[String],
-    parse: impl Fn(&str) -> Result<T, caseledger_domain::IdError>,
-) -> Vec<T> {
-    list.iter()
-        .enumerate()
-        .filter_map(|(i, text)| fields.take(&format!("{field}[{i}]"), parse(text)))
-        .collect()
-}
+/// Submit a request.
+pub struct SubmitConsultation;
 
-/// Submit a request (department head or handler; the requesting department is the token's
-/// `org`).
-#[utoipa::path(
-    post, path = "/api/v1/consultations", tag = "consultations",
-    request_body = SubmitConsultationRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Retry safely")),
-    responses(
-        (status = 201, description = "Submitted; `Location` names the new request", body = crate::commands::CommandAccepted),
-        (status = 400, description = "Malformed JSON or an unknown field", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`role_not_allowed` or `no_department`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`, `panel_size_out_of_range`, `deadline_not_in_future`", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn submit_consultation(
-    State(state): State<AppState>,
-    Authenticated(actor): Authenticated,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<SubmitConsultationRequest>,
-) -> Result<Response, ApiError> {
-    let mut fields = Fields::default();
-    let topic_type = fields.take(
-        "topic_type",
-        TopicType::parse(&body.topic_type)
-            .ok_or("must be strategic_policy, key_project, sci_tech_plan or investment_project"),
+impl CommandEndpoint for SubmitConsultation {
+    type Aggregate = ConsultationRequest;
+    type Body = SubmitConsultationRequest;
+    const ROUTE: Route = on_request(
+        "/api/v1/consultations",
+        "submit_consultation",
+        "Submit a request (department head or handler; the requesting department is the token's `org`)",
     );
-    let title = fields.take("title", Title::parse(&body.title));
-    if body.questions.is_empty() {
-        fields.push("questions", "at least one question is required");
-    }
-    let questions: Vec<LongText> = body
-        .questions
-        .iter()
-        .enumerate()
-        .filter_map(|(i, q)| fields.take(&format!("questions[{i}]"), LongText::parse(q)))
-        .collect();
-    let materials_ref = fields.optional::<200>("materials_ref", body.materials_ref.as_deref());
-    let confidentiality = fields.take(
-        "confidentiality",
-        Confidentiality::parse(&body.confidentiality)
-            .ok_or("must be public, internal or confidential"),
-    );
-    if body.disciplines.is_empty() {
-        fields.push("disciplines", "at least one discipline is required");
-    }
-    let disciplines = slugs(&mut fields, "disciplines", &body.disciplines, |t| {
-        Discipline::parse(t)
-    });
-    let parties = slugs(&mut fields, "parties", &body.parties, |t| UnitId::parse(t));
-    let deadline = fields.take("deadline", parse_date(&body.deadline));
-    fields.finish()?;
-    let (Some(topic_type), Some(title), Some(confidentiality), Some(deadline)) =
-        (topic_type, title, confidentiality, deadline)
-    else {
-        return Err(missing());
-    };
-    let id = ConsultationId::from_uuid(uuid::Uuid::now_v7());
-    command_on_consultation(
-        &state,
-        actor,
-        &headers,
-        &id,
-        StatusCode::CREATED,
-        &body,
-        ConsultationCommand::Submit {
-            consultation_id: id,
-            topic_type,
-            title,
-            questions,
-            materials_ref,
-            confidentiality,
-            disciplines: disciplines.into_iter().collect(),
-            panel_size: body.panel_size,
-            deadline,
-            parties: parties.into_iter().collect(),
-        },
-    )
-    .await
-}
+    const CREATES: bool = true;
+    const REFUSALS: &'static [(u16, &'static str)] = &[
+        (403, "`role_not_allowed` or `no_department`"),
+        (
+            422,
+            "`validation_failed`, `panel_size_out_of_range`, `deadline_not_in_future`",
+        ),
+    ];
 
-macro_rules! command_doc {
-    ($(#[$doc:meta])* $name:ident, $path:literal, $body:ty, $ok:literal, $rules:literal,
-     |$state:ident, $id:ident, $b:ident| $make:block) => {
-        $(#[$doc])*
-        #[utoipa::path(
-            post, path = $path, tag = "consultations",
-            request_body = $body,
-            params(
-                ("consultation_id" = String, Path, description = "The request id"),
-                ("If-Match" = Option<String>, Header, description = "Run only if the request is at this version"),
-                ("Idempotency-Key" = Option<String>, Header, description = "Retry safely"),
-            ),
-            responses(
-                (status = 200, description = $ok, body = crate::commands::CommandAccepted),
-                (status = 400, description = "Malformed JSON or an unknown field", body = Problem, content_type = "application/problem+json"),
-                (status = 403, description = "`role_not_allowed`, `not_requesting_department`, `not_seated`, `approver_is_proposer`", body = Problem, content_type = "application/problem+json"),
-                (status = 404, description = "`consultation_not_found`", body = Problem, content_type = "application/problem+json"),
-                (status = 409, description = "`concurrent_modification`", body = Problem, content_type = "application/problem+json"),
-                (status = 412, description = "`version_mismatch`", body = Problem, content_type = "application/problem+json"),
-                (status = 422, description = $rules, body = Problem, content_type = "application/problem+json"),
-            ),
-            security(("bearer" = []))
-        )]
-        pub async fn $name(
-            State($state): State<AppState>,
-            Authenticated(actor): Authenticated,
-            Path(consultation_id): Path<String>,
-            headers: HeaderMap,
-            ApiJson($b): ApiJson<$body>,
-        ) -> Result<Response, ApiError> {
-            let $id = parse_id(&consultation_id)?;
-            let command: ConsultationCommand = $make;
-            command_on_consultation(&$state, actor, &headers, &$id, StatusCode::OK, &$b, command)
-                .await
-        }
-    };
-}
-
-macro_rules! command_without_body {
-    ($(#[$doc:meta])* $name:ident, $path:literal, $ok:literal, $rules:literal, $command:expr) => {
-        $(#[$doc])*
-        #[utoipa::path(
-            post, path = $path, tag = "consultations",
-            params(
-                ("consultation_id" = String, Path, description = "The request id"),
-                ("If-Match" = Option<String>, Header, description = "Run only if the request is at this version"),
-                ("Idempotency-Key" = Option<String>, Header, description = "Retry safely"),
-            ),
-            responses(
-                (status = 200, description = $ok, body = crate::commands::CommandAccepted),
-                (status = 403, description = "`role_not_allowed`, `not_requesting_department`, `approver_is_proposer`", body = Problem, content_type = "application/problem+json"),
-                (status = 404, description = "`consultation_not_found`", body = Problem, content_type = "application/problem+json"),
-                (status = 409, description = "`concurrent_modification`", body = Problem, content_type = "application/problem+json"),
-                (status = 412, description = "`version_mismatch`", body = Problem, content_type = "application/problem+json"),
-                (status = 422, description = $rules, body = Problem, content_type = "application/problem+json"),
-            ),
-            security(("bearer" = []))
-        )]
-        pub async fn $name(
-            State(state): State<AppState>,
-            Authenticated(actor): Authenticated,
-            Path(consultation_id): Path<String>,
-            headers: HeaderMap,
-        ) -> Result<Response, ApiError> {
-            let id = parse_id(&consultation_id)?;
-            command_on_consultation(&state, actor, &headers, &id, StatusCode::OK, &EmptyRequest {}, $command)
-                .await
-        }
-    };
-}
-
-fn reason(body: &ReasonRequest) -> Result<LongText, ApiError> {
-    let mut fields = Fields::default();
-    let reason = fields.take("reason", LongText::parse(&body.reason));
-    fields.finish()?;
-    reason.ok_or_else(missing)
-}
-
-command_without_body!(
-    /// Accept the request (panel secretary). No body.
-    accept_consultation, "/api/v1/consultations/{consultation_id}/accept",
-    "Accepted", "`invalid_status`", ConsultationCommand::Accept
-);
-
-command_doc!(
-    /// Reject the request with a reason (panel secretary).
-    reject_consultation, "/api/v1/consultations/{consultation_id}/reject", ReasonRequest,
-    "Rejected", "`validation_failed`, `invalid_status`",
-    |state, id, body| { ConsultationCommand::Reject { reason: reason(&body)? } }
-);
-
-/// Draw the panel at random (panel secretary). The server draws a 32-byte seed from the
-/// operating system's CSPRNG and reads the pool (active experts) from the log; the event
-/// records both, with the filters, the pool hash and the proof.
-#[utoipa::path(
-    post, path = "/api/v1/consultations/{consultation_id}/draw", tag = "consultations",
-    request_body = DrawRequest,
-    params(
-        ("consultation_id" = String, Path, description = "The request id"),
-        ("If-Match" = Option<String>, Header, description = "Run only if the request is at this version"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Retry safely"),
-    ),
-    responses(
-        (status = 200, description = "Drawn", body = crate::commands::CommandAccepted),
-        (status = 403, description = "`role_not_allowed`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`consultation_not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`invalid_status`, `selection_pending`, `too_many_alternates`, `insufficient_pool`", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn draw_panel(
-    State(state): State<AppState>,
-    Authenticated(actor): Authenticated,
-    Path(consultation_id): Path<String>,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<DrawRequest>,
-) -> Result<Response, ApiError> {
-    let id = parse_id(&consultation_id)?;
-    let mut seed = [0_u8; 32];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut seed);
-    let pool = state.db.expert_pool(None).await?;
-    let command = ConsultationCommand::DrawPanel {
-        seed: DrawSeed::from_bytes(seed),
-        pool,
-        alternates: body.alternates.unwrap_or(2),
-    };
-    command_on_consultation(&state, actor, &headers, &id, StatusCode::OK, &body, command).await
-}
-
-/// Propose a panel chosen by hand, with a reason (panel secretary). It is seated only when
-/// someone else approves it, and is flagged in every view.
-#[utoipa::path(
-    post, path = "/api/v1/consultations/{consultation_id}/propose-selection", tag = "consultations",
-    request_body = ProposeSelectionRequest,
-    params(("consultation_id" = String, Path, description = "The request id")),
-    responses(
-        (status = 200, description = "Proposed", body = crate::commands::CommandAccepted),
-        (status = 403, description = "`role_not_allowed`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`consultation_not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`, `selection_size_mismatch`, `expert_not_in_pool`, `expert_conflicted`, `subordinate_cap_exceeded`, `duplicate_expert`", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn propose_selection(
-    State(state): State<AppState>,
-    Authenticated(actor): Authenticated,
-    Path(consultation_id): Path<String>,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<ProposeSelectionRequest>,
-) -> Result<Response, ApiError> {
-    let id = parse_id(&consultation_id)?;
-    let mut fields = Fields::default();
-    let panel = slugs(&mut fields, "panel", &body.panel, |t| ExpertId::parse(t));
-    let alternates = slugs(&mut fields, "alternates", &body.alternates, |t| {
-        ExpertId::parse(t)
-    });
-    let reason = fields.take("reason", LongText::parse(&body.reason));
-    fields.finish()?;
-    let reason = reason.ok_or_else(missing)?;
-    let pool = state.db.expert_pool(None).await?;
-    let command = ConsultationCommand::ProposeSelection {
-        panel,
-        alternates,
-        reason,
-        pool,
-    };
-    command_on_consultation(&state, actor, &headers, &id, StatusCode::OK, &body, command).await
-}
-
-command_without_body!(
-    /// Approve the pending manual selection (a district leader, or a panel secretary other than
-    /// the proposer). No body.
-    approve_selection, "/api/v1/consultations/{consultation_id}/approve-selection",
-    "Approved and seated", "`no_selection_pending`", ConsultationCommand::ApproveSelection
-);
-
-command_doc!(
-    /// Accept your seat and the confidentiality pledge (the seated expert).
-    accept_seat, "/api/v1/consultations/{consultation_id}/accept-seat", AcceptSeatRequest,
-    "Accepted; the last acceptance confirms the panel", "`seat_not_open`, `pledge_required`",
-    |state, id, body| { ConsultationCommand::AcceptSeat { pledge_accepted: body.pledge_accepted } }
-);
-
-command_doc!(
-    /// Decline your seat before accepting it (the seated expert); the next alternate is seated.
-    decline_seat, "/api/v1/consultations/{consultation_id}/decline-seat", ReasonRequest,
-    "Declined", "`validation_failed`, `seat_not_open`",
-    |state, id, body| { ConsultationCommand::DeclineSeat { reason: reason(&body)? } }
-);
-
-command_doc!(
-    /// Declare a conflict of interest (the seated expert): you are recused and the next
-    /// alternate that keeps the subordinate-unit cap is seated.
-    declare_conflict, "/api/v1/consultations/{consultation_id}/declare-conflict", ReasonRequest,
-    "Recused", "`validation_failed`, `seat_not_open`",
-    |state, id, body| { ConsultationCommand::DeclareConflict { reason: reason(&body)? } }
-);
-
-command_doc!(
-    /// Recuse a seated expert (panel secretary): a conflict reported by others, or no answer.
-    recuse_expert, "/api/v1/consultations/{consultation_id}/recuse", RecuseRequest,
-    "Recused", "`validation_failed`, `seat_not_open`",
-    |state, id, body| {
-        let mut fields = Fields::default();
-        let expert_id = fields.take("expert_id", ExpertId::parse(body.expert_id.as_str()));
-        let reason = fields.take("reason", LongText::parse(&body.reason));
-        fields.finish()?;
-        let (Some(expert_id), Some(reason)) = (expert_id, reason) else {
-            return Err(missing());
-        };
-        ConsultationCommand::Recuse { expert_id, reason }
-    }
-);
-
-command_doc!(
-    /// Submit or amend your opinion (the seated expert, after the pledge). An amendment is a
-    /// new version; earlier versions are kept.
-    submit_opinion, "/api/v1/consultations/{consultation_id}/submit-opinion", OpinionRequest,
-    "Submitted", "`validation_failed`, `seat_not_accepted`, `panel_not_confirmed`, `expert_conflicted`, `conditions_required`, `invalid_status`",
-    |state, id, body| {
-        let mut fields = Fields::default();
-        let stance = fields.take(
-            "stance",
-            Stance::parse(&body.stance).ok_or("must be support, conditional or oppose"),
-        );
-        let rationale = fields.take("rationale", LongText::parse(&body.rationale));
-        let conditions = fields.optional::<20_000>("conditions", body.conditions.as_deref());
-        let signature = fields.take("signature", PersonName::parse(&body.signature));
-        fields.finish()?;
-        let (Some(stance), Some(rationale), Some(signature)) = (stance, rationale, signature)
-        else {
-            return Err(missing());
-        };
-        ConsultationCommand::SubmitOpinion { stance, rationale, conditions, signature }
-    }
-);
-
-command_doc!(
-    /// Record the conclusion: the majority view and the dissent (panel secretary).
-    conclude, "/api/v1/consultations/{consultation_id}/conclude", ConcludeRequest,
-    "Concluded", "`validation_failed`, `quorum_not_reached`, `no_majority`, `dissent_required`, `no_dissent`, `no_recommendations`",
-    |state, id, body| {
-        let mut fields = Fields::default();
-        let majority_view = fields.take("majority_view", LongText::parse(&body.majority_view));
-        let dissent = fields.optional::<20_000>("dissent", body.dissent.as_deref());
-        let recommendations: Vec<LongText> = body
-            .recommendations
-            .iter()
-            .enumerate()
-            .filter_map(|(i, r)| fields.take(&format!("recommendations[{i}]"), LongText::parse(r)))
-            .collect();
-        fields.finish()?;
-        ConsultationCommand::Conclude {
-            majority_view: majority_view.ok_or_else(missing)?,
-            dissent,
-            recommendations,
-        }
-    }
-);
-
-command_doc!(
-    /// Report, per recommendation, adopted / partly / not adopted with a reason (the requesting
-    /// department).
-    report_adoption, "/api/v1/consultations/{consultation_id}/report-adoption", ReportAdoptionRequest,
-    "Reported", "`validation_failed`, `adoption_incomplete`, `adoption_reason_required`, `invalid_status`",
-    |state, id, body| {
-        let mut fields = Fields::default();
-        let mut items = Vec::with_capacity(body.items.len());
-        for (i, item) in body.items.iter().enumerate() {
-            let outcome = fields.take(
-                &format!("items[{i}].outcome"),
-                AdoptionOutcome::parse(&item.outcome).ok_or("must be adopted, partly or not_adopted"),
+    async fn prepare(input: Input<'_, Self::Body>) -> Prepare {
+        let body = input.body;
+        let id = ConsultationId::from_uuid(uuid::Uuid::now_v7());
+        let command = input.parse(|fields| {
+            let topic_type = fields.take(
+                "topic_type",
+                TopicType::parse(&body.topic_type).ok_or(
+                    "must be strategic_policy, key_project, sci_tech_plan or investment_project",
+                ),
             );
-            let reason = fields.optional::<20_000>(&format!("items[{i}].reason"), item.reason.as_deref());
-            if let Some(outcome) = outcome {
-                items.push(AdoptionItem { recommendation: item.recommendation, outcome, reason });
+            let title = fields.take("title", Title::parse(&body.title));
+            if body.questions.is_empty() {
+                fields.push("questions", "at least one question is required");
             }
-        }
-        fields.finish()?;
-        ConsultationCommand::ReportAdoption { items }
+            let questions: Vec<LongText> = body
+                .questions
+                .iter()
+                .enumerate()
+                .filter_map(|(i, q)| fields.take(&format!("questions[{i}]"), LongText::parse(q)))
+                .collect();
+            let materials_ref =
+                fields.optional::<200>("materials_ref", body.materials_ref.as_deref());
+            let confidentiality = fields.take(
+                "confidentiality",
+                Confidentiality::parse(&body.confidentiality)
+                    .ok_or("must be public, internal or confidential"),
+            );
+            if body.disciplines.is_empty() {
+                fields.push("disciplines", "at least one discipline is required");
+            }
+            let disciplines =
+                fields.each("disciplines", &body.disciplines, |t| Discipline::parse(t));
+            let parties = fields.each("parties", &body.parties, |t| UnitId::parse(t));
+            let deadline = fields.take("deadline", parse_date(&body.deadline));
+            Some(ConsultationCommand::Submit {
+                consultation_id: id,
+                topic_type: topic_type?,
+                title: title?,
+                questions,
+                materials_ref,
+                confidentiality: confidentiality?,
+                disciplines: disciplines.into_iter().collect(),
+                panel_size: body.panel_size,
+                deadline: deadline?,
+                parties: parties.into_iter().collect(),
+            })
+        })?;
+        Ok(Prepared::on(id, command))
     }
-);
+}
 
-command_without_body!(
-    /// Close the request after the adoption report (panel secretary or the requesting
-    /// department). No body.
-    close_consultation, "/api/v1/consultations/{consultation_id}/close",
-    "Closed", "`adoption_not_reported`, `invalid_status`", ConsultationCommand::Close
-);
+/// Accept a request.
+pub struct AcceptConsultation;
 
-command_doc!(
-    /// Cancel the request before its conclusion (panel secretary or the requesting department).
-    cancel_consultation, "/api/v1/consultations/{consultation_id}/cancel", ReasonRequest,
-    "Cancelled", "`validation_failed`, `invalid_status`",
-    |state, id, body| { ConsultationCommand::Cancel { reason: reason(&body)? } }
-);
+impl CommandEndpoint for AcceptConsultation {
+    type Aggregate = ConsultationRequest;
+    type Body = NoBody;
+    const ROUTE: Route = on_request(
+        "/api/v1/consultations/{consultation_id}/accept",
+        "accept_consultation",
+        "Accept the request (panel secretary). No body",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] =
+        &[FORBIDDEN_WITHOUT_BODY, NOT_FOUND, (422, "`invalid_status`")];
+
+    async fn prepare(input: Input<'_, NoBody>) -> Prepare {
+        input.on(parse_id, ConsultationCommand::Accept)
+    }
+}
+
+/// Reject a request.
+pub struct RejectConsultation;
+
+impl CommandEndpoint for RejectConsultation {
+    type Aggregate = ConsultationRequest;
+    type Body = ReasonRequest;
+    const ROUTE: Route = on_request(
+        "/api/v1/consultations/{consultation_id}/reject",
+        "reject_consultation",
+        "Reject the request with a reason (panel secretary)",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] = &[
+        FORBIDDEN,
+        NOT_FOUND,
+        (422, "`validation_failed`, `invalid_status`"),
+    ];
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Prepare {
+        with_reason(&input, |reason| ConsultationCommand::Reject { reason })
+    }
+}
+
+/// Draw the panel.
+pub struct DrawPanel;
+
+impl CommandEndpoint for DrawPanel {
+    type Aggregate = ConsultationRequest;
+    type Body = DrawRequest;
+    const ROUTE: Route = on_request(
+        "/api/v1/consultations/{consultation_id}/draw",
+        "draw_panel",
+        "Draw the panel at random (panel secretary). The server draws a 32-byte seed from the operating system's CSPRNG and reads the pool (active experts) from the log; the event records both, with the filters, the pool hash and the proof",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] = &[
+        NOT_FOUND,
+        (
+            422,
+            "`invalid_status`, `selection_pending`, `too_many_alternates`, `insufficient_pool`",
+        ),
+    ];
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Prepare {
+        let id = parse_id(input.id())?;
+        let mut seed = [0_u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut seed);
+        let pool = input.state.db.expert_pool(None).await?;
+        let command = ConsultationCommand::DrawPanel {
+            seed: DrawSeed::from_bytes(seed),
+            pool,
+            alternates: input.body.alternates.unwrap_or(2),
+        };
+        Ok(Prepared::on(id, command))
+    }
+}
+
+/// Propose a manual selection.
+pub struct ProposeSelection;
+
+impl CommandEndpoint for ProposeSelection {
+    type Aggregate = ConsultationRequest;
+    type Body = ProposeSelectionRequest;
+    const ROUTE: Route = on_request(
+        "/api/v1/consultations/{consultation_id}/propose-selection",
+        "propose_selection",
+        "Propose a panel chosen by hand, with a reason (panel secretary). It is seated only when someone else approves it, and is flagged in every view",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] = &[
+        NOT_FOUND,
+        (
+            422,
+            "`validation_failed`, `selection_size_mismatch`, `expert_not_in_pool`, `expert_conflicted`, `subordinate_cap_exceeded`, `duplicate_expert`",
+        ),
+    ];
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Prepare {
+        let id = parse_id(input.id())?;
+        let body = input.body;
+        let (panel, alternates, reason) = input.parse(|fields| {
+            let panel = fields.each("panel", &body.panel, |t| ExpertId::parse(t));
+            let alternates = fields.each("alternates", &body.alternates, |t| ExpertId::parse(t));
+            let reason = fields.long("reason", &body.reason);
+            Some((panel, alternates, reason?))
+        })?;
+        let pool = input.state.db.expert_pool(None).await?;
+        let command = ConsultationCommand::ProposeSelection {
+            panel,
+            alternates,
+            reason,
+            pool,
+        };
+        Ok(Prepared::on(id, command))
+    }
+}
+
+/// Approve the manual selection.
+pub struct ApproveSelection;
+
+impl CommandEndpoint for ApproveSelection {
+    type Aggregate = ConsultationRequest;
+    type Body = NoBody;
+    const ROUTE: Route = on_request(
+        "/api/v1/consultations/{consultation_id}/approve-selection",
+        "approve_selection",
+        "Approve the pending manual selection (a district leader, or a panel secretary other than the proposer). No body",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] = &[
+        FORBIDDEN_WITHOUT_BODY,
+        NOT_FOUND,
+        (422, "`no_selection_pending`"),
+    ];
+
+    async fn prepare(input: Input<'_, NoBody>) -> Prepare {
+        input.on(parse_id, ConsultationCommand::ApproveSelection)
+    }
+}
+
+/// Accept a seat.
+pub struct AcceptSeat;
+
+impl CommandEndpoint for AcceptSeat {
+    type Aggregate = ConsultationRequest;
+    type Body = AcceptSeatRequest;
+    const ROUTE: Route = on_request(
+        "/api/v1/consultations/{consultation_id}/accept-seat",
+        "accept_seat",
+        "Accept your seat and the confidentiality pledge (the seated expert)",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] = &[
+        FORBIDDEN,
+        NOT_FOUND,
+        (422, "`seat_not_open`, `pledge_required`"),
+    ];
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Prepare {
+        input.command(parse_id, |_, body| {
+            Some(ConsultationCommand::AcceptSeat {
+                pledge_accepted: body.pledge_accepted,
+            })
+        })
+    }
+}
+
+/// Decline a seat.
+pub struct DeclineSeat;
+
+impl CommandEndpoint for DeclineSeat {
+    type Aggregate = ConsultationRequest;
+    type Body = ReasonRequest;
+    const ROUTE: Route = on_request(
+        "/api/v1/consultations/{consultation_id}/decline-seat",
+        "decline_seat",
+        "Decline your seat before accepting it (the seated expert); the next alternate is seated",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] = &[
+        FORBIDDEN,
+        NOT_FOUND,
+        (422, "`validation_failed`, `seat_not_open`"),
+    ];
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Prepare {
+        with_reason(&input, |reason| ConsultationCommand::DeclineSeat { reason })
+    }
+}
+
+/// Declare a conflict of interest.
+pub struct DeclareConflict;
+
+impl CommandEndpoint for DeclareConflict {
+    type Aggregate = ConsultationRequest;
+    type Body = ReasonRequest;
+    const ROUTE: Route = on_request(
+        "/api/v1/consultations/{consultation_id}/declare-conflict",
+        "declare_conflict",
+        "Declare a conflict of interest (the seated expert): you are recused and the next alternate that keeps the subordinate-unit cap is seated",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] = &[
+        FORBIDDEN,
+        NOT_FOUND,
+        (422, "`validation_failed`, `seat_not_open`"),
+    ];
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Prepare {
+        with_reason(&input, |reason| ConsultationCommand::DeclareConflict {
+            reason,
+        })
+    }
+}
+
+/// Recuse a seated expert.
+pub struct RecuseExpert;
+
+impl CommandEndpoint for RecuseExpert {
+    type Aggregate = ConsultationRequest;
+    type Body = RecuseRequest;
+    const ROUTE: Route = on_request(
+        "/api/v1/consultations/{consultation_id}/recuse",
+        "recuse_expert",
+        "Recuse a seated expert (panel secretary): a conflict reported by others, or no answer",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] = &[
+        FORBIDDEN,
+        NOT_FOUND,
+        (422, "`validation_failed`, `seat_not_open`"),
+    ];
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Prepare {
+        input.command(parse_id, |fields, body| {
+            let expert_id = fields.take("expert_id", ExpertId::parse(body.expert_id.as_str()));
+            let reason = fields.long("reason", &body.reason);
+            Some(ConsultationCommand::Recuse {
+                expert_id: expert_id?,
+                reason: reason?,
+            })
+        })
+    }
+}
+
+/// Submit or amend an opinion.
+pub struct SubmitOpinion;
+
+impl CommandEndpoint for SubmitOpinion {
+    type Aggregate = ConsultationRequest;
+    type Body = OpinionRequest;
+    const ROUTE: Route = on_request(
+        "/api/v1/consultations/{consultation_id}/submit-opinion",
+        "submit_opinion",
+        "Submit or amend your opinion (the seated expert, after the pledge). An amendment is a new version; earlier versions are kept",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] = &[
+        FORBIDDEN,
+        NOT_FOUND,
+        (
+            422,
+            "`validation_failed`, `seat_not_accepted`, `panel_not_confirmed`, `expert_conflicted`, `conditions_required`, `invalid_status`",
+        ),
+    ];
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Prepare {
+        input.command(parse_id, |fields, body| {
+            let stance = fields.take(
+                "stance",
+                Stance::parse(&body.stance).ok_or("must be support, conditional or oppose"),
+            );
+            let rationale = fields.long("rationale", &body.rationale);
+            let conditions = fields.optional::<20_000>("conditions", body.conditions.as_deref());
+            let signature = fields.take("signature", PersonName::parse(&body.signature));
+            Some(ConsultationCommand::SubmitOpinion {
+                stance: stance?,
+                rationale: rationale?,
+                conditions,
+                signature: signature?,
+            })
+        })
+    }
+}
+
+/// Record the conclusion.
+pub struct Conclude;
+
+impl CommandEndpoint for Conclude {
+    type Aggregate = ConsultationRequest;
+    type Body = ConcludeRequest;
+    const ROUTE: Route = on_request(
+        "/api/v1/consultations/{consultation_id}/conclude",
+        "conclude",
+        "Record the conclusion: the majority view and the dissent (panel secretary)",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] = &[
+        FORBIDDEN,
+        NOT_FOUND,
+        (
+            422,
+            "`validation_failed`, `quorum_not_reached`, `no_majority`, `dissent_required`, `no_dissent`, `no_recommendations`",
+        ),
+    ];
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Prepare {
+        input.command(parse_id, |fields, body| {
+            let majority_view = fields.long("majority_view", &body.majority_view);
+            let dissent = fields.optional::<20_000>("dissent", body.dissent.as_deref());
+            let recommendations: Vec<LongText> = body
+                .recommendations
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| {
+                    fields.take(&format!("recommendations[{i}]"), LongText::parse(r))
+                })
+                .collect();
+            Some(ConsultationCommand::Conclude {
+                majority_view: majority_view?,
+                dissent,
+                recommendations,
+            })
+        })
+    }
+}
+
+/// Report adoption.
+pub struct ReportAdoption;
+
+impl CommandEndpoint for ReportAdoption {
+    type Aggregate = ConsultationRequest;
+    type Body = ReportAdoptionRequest;
+    const ROUTE: Route = on_request(
+        "/api/v1/consultations/{consultation_id}/report-adoption",
+        "report_adoption",
+        "Report, per recommendation, adopted / partly / not adopted with a reason (the requesting department)",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] = &[
+        FORBIDDEN,
+        NOT_FOUND,
+        (
+            422,
+            "`validation_failed`, `adoption_incomplete`, `adoption_reason_required`, `invalid_status`",
+        ),
+    ];
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Prepare {
+        input.command(parse_id, |fields, body| {
+            let mut items = Vec::with_capacity(body.items.len());
+            for (i, item) in body.items.iter().enumerate() {
+                let outcome = fields.take(
+                    &format!("items[{i}].outcome"),
+                    AdoptionOutcome::parse(&item.outcome)
+                        .ok_or("must be adopted, partly or not_adopted"),
+                );
+                let reason = fields
+                    .optional::<20_000>(&format!("items[{i}].reason"), item.reason.as_deref());
+                if let Some(outcome) = outcome {
+                    items.push(AdoptionItem {
+                        recommendation: item.recommendation,
+                        outcome,
+                        reason,
+                    });
+                }
+            }
+            Some(ConsultationCommand::ReportAdoption { items })
+        })
+    }
+}
+
+/// Close a request.
+pub struct CloseConsultation;
+
+impl CommandEndpoint for CloseConsultation {
+    type Aggregate = ConsultationRequest;
+    type Body = NoBody;
+    const ROUTE: Route = on_request(
+        "/api/v1/consultations/{consultation_id}/close",
+        "close_consultation",
+        "Close the request after the adoption report (panel secretary or the requesting department). No body",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] = &[
+        FORBIDDEN_WITHOUT_BODY,
+        NOT_FOUND,
+        (422, "`adoption_not_reported`, `invalid_status`"),
+    ];
+
+    async fn prepare(input: Input<'_, NoBody>) -> Prepare {
+        input.on(parse_id, ConsultationCommand::Close)
+    }
+}
+
+/// Cancel a request.
+pub struct CancelConsultation;
+
+impl CommandEndpoint for CancelConsultation {
+    type Aggregate = ConsultationRequest;
+    type Body = ReasonRequest;
+    const ROUTE: Route = on_request(
+        "/api/v1/consultations/{consultation_id}/cancel",
+        "cancel_consultation",
+        "Cancel the request before its conclusion (panel secretary or the requesting department)",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] = &[
+        FORBIDDEN,
+        NOT_FOUND,
+        (422, "`validation_failed`, `invalid_status`"),
+    ];
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Prepare {
+        with_reason(&input, |reason| ConsultationCommand::Cancel { reason })
+    }
+}
+
+/// The consultation routes: every command once, and the reads.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(command::<SubmitConsultation>())
+        .routes(routes!(list_consultations))
+        .routes(routes!(adoption_rates))
+        .routes(routes!(get_consultation))
+        .routes(routes!(list_opinions))
+        .routes(routes!(verify_draw))
+        .routes(command::<AcceptConsultation>())
+        .routes(command::<RejectConsultation>())
+        .routes(command::<DrawPanel>())
+        .routes(command::<ProposeSelection>())
+        .routes(command::<ApproveSelection>())
+        .routes(command::<AcceptSeat>())
+        .routes(command::<DeclineSeat>())
+        .routes(command::<DeclareConflict>())
+        .routes(command::<RecuseExpert>())
+        .routes(command::<SubmitOpinion>())
+        .routes(command::<Conclude>())
+        .routes(command::<ReportAdoption>())
+        .routes(command::<CloseConsultation>())
+        .routes(command::<CancelConsultation>())
+}
 
 // ---------------------------------------------------------------------------------------------
 // Reads

@@ -1,7 +1,8 @@
 //! One endpoint for every command. A command is declared once, as a type implementing
 //! [`CommandEndpoint`]: its route, the aggregate it runs on, its body and how the body parses into
 //! the domain's command. [`command`] turns that declaration into the route *and* its OpenAPI
-//! operation, and [`handle`] is the one handler all commands share: authenticate, read the path
+//! operation, and [`handle`] is the one handler all commands share: authenticate (a
+//! [`CommandEndpoint::PUBLIC`] command goes through [`handle_public`] instead), read the path
 //! and the body, prepare the command, and run it through [`commands::run_in`] (idempotency,
 //! `If-Match`, metadata, the clock, retries, metrics).
 
@@ -11,7 +12,7 @@ use axum::extract::{FromRequest, RawPathParams, Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::post;
-use caseledger_domain::{Actor, Authored};
+use caseledger_domain::{Actor, Authored, UserId};
 use caseledger_store::{AppendCondition, StoreError};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -88,6 +89,27 @@ impl<B> Input<'_, B> {
         let value = parse(&mut fields);
         fields.finish()?;
         value.ok_or_else(|| ApiError::internal("validated fields missing"))
+    }
+
+    /// `command` on the aggregate `id` reads from the first path parameter.
+    pub fn on<I: ToString, C>(
+        &self,
+        id: impl FnOnce(&str) -> Result<I, ApiError>,
+        command: C,
+    ) -> Result<Prepared<C>, ApiError> {
+        Ok(Prepared::on(id(self.id())?, command))
+    }
+
+    /// The command `parse` makes of the body, on the aggregate `id` reads from the first path
+    /// parameter (first, so an unknown id answers 404 before any field error).
+    pub fn command<I: ToString, C>(
+        &self,
+        id: impl FnOnce(&str) -> Result<I, ApiError>,
+        parse: impl FnOnce(&mut Fields, &B) -> Option<C>,
+    ) -> Result<Prepared<C>, ApiError> {
+        let id = id(self.id())?;
+        let command = self.parse(|fields| parse(fields, self.body))?;
+        Ok(Prepared::on(id, command))
     }
 }
 
@@ -171,6 +193,10 @@ pub trait CommandEndpoint: Send + Sync + 'static {
     const ROUTE: Route;
     /// Whether it creates the aggregate (201 with `Location`, no `If-Match`).
     const CREATES: bool = false;
+    /// Whether anyone may send it without a token. It then runs as the [`public_actor`], and
+    /// neither `If-Match` nor `Idempotency-Key` is read: keys are kept per user, and the
+    /// public is not one (one caller's key would replay another's answer).
+    const PUBLIC: bool = false;
     /// Refusals worth naming in the reference, `(status, description)`; the answers every
     /// command can give are documented for all of them.
     const REFUSALS: &'static [(u16, &'static str)] = &[];
@@ -204,6 +230,33 @@ pub async fn handle<E: CommandEndpoint>(
     params: RawPathParams,
     request: Request,
 ) -> Result<Response, ApiError> {
+    run::<E>(state, actor, params, request).await
+}
+
+/// The handler of a [`CommandEndpoint::PUBLIC`] command: no token.
+pub async fn handle_public<E: CommandEndpoint>(
+    State(state): State<AppState>,
+    params: RawPathParams,
+    request: Request,
+) -> Result<Response, ApiError> {
+    run::<E>(state, public_actor()?, params, request).await
+}
+
+/// Who sends a public command: the user `public`, without roles or organisation.
+pub fn public_actor() -> Result<Actor, ApiError> {
+    Ok(Actor {
+        sub: UserId::parse("public").ok_or_else(|| ApiError::internal("the public user id"))?,
+        roles: Vec::new(),
+        org: None,
+    })
+}
+
+async fn run<E: CommandEndpoint>(
+    state: AppState,
+    actor: Actor,
+    params: RawPathParams,
+    request: Request,
+) -> Result<Response, ApiError> {
     let params: Vec<String> = params.iter().map(|(_, value)| value.to_owned()).collect();
     let headers = request.headers().clone();
     let body: E::Body = if has_body::<E>() {
@@ -233,7 +286,11 @@ pub async fn handle<E: CommandEndpoint>(
     } else {
         StatusCode::OK
     };
-    let headers = commands::parse_headers(&headers)?;
+    let headers = if E::PUBLIC {
+        commands::CommandHeaders::default()
+    } else {
+        commands::parse_headers(&headers)?
+    };
     let now = state.now();
     let metadata = commands::event_metadata(&actor, now, &headers);
     let name = prepared.command.name();
@@ -300,8 +357,10 @@ pub fn command<E: CommandEndpoint>() -> UtoipaMethodRouter<AppState> {
     let mut operation = OperationBuilder::new()
         .operation_id(Some(route.operation_id))
         .tag(route.tag)
-        .summary(Some(route.summary))
-        .security(SecurityRequirement::new("bearer", Vec::<String>::new()));
+        .summary(Some(route.summary));
+    if !E::PUBLIC {
+        operation = operation.security(SecurityRequirement::new("bearer", Vec::<String>::new()));
+    }
     for name in placeholders(route.path) {
         operation = operation.parameter(
             ParameterBuilder::new()
@@ -312,7 +371,7 @@ pub fn command<E: CommandEndpoint>() -> UtoipaMethodRouter<AppState> {
                 .schema(Some(string())),
         );
     }
-    if !E::CREATES {
+    if !E::CREATES && !E::PUBLIC {
         operation = operation.parameter(
             ParameterBuilder::new()
                 .name("If-Match")
@@ -324,16 +383,18 @@ pub fn command<E: CommandEndpoint>() -> UtoipaMethodRouter<AppState> {
                 .schema(Some(string())),
         );
     }
-    operation = operation.parameter(
-        ParameterBuilder::new()
-            .name("Idempotency-Key")
-            .parameter_in(ParameterIn::Header)
-            .required(Required::False)
-            .description(Some(
-                "Retry safely: the same key and body return the first answer",
-            ))
-            .schema(Some(string())),
-    );
+    if !E::PUBLIC {
+        operation = operation.parameter(
+            ParameterBuilder::new()
+                .name("Idempotency-Key")
+                .parameter_in(ParameterIn::Header)
+                .required(Required::False)
+                .description(Some(
+                    "Retry safely: the same key and body return the first answer",
+                ))
+                .schema(Some(string())),
+        );
+    }
     let mut schemas = Vec::new();
     if has_body::<E>() {
         E::Body::schemas(&mut schemas);
@@ -376,7 +437,7 @@ pub fn command<E: CommandEndpoint>() -> UtoipaMethodRouter<AppState> {
     for (status, description) in E::REFUSALS {
         operation = operation.response(status.to_string(), problem(description));
     }
-    if !named(403) {
+    if !E::PUBLIC && !named(403) {
         operation = operation.response(
             "403",
             problem("`role_not_allowed`, or the organisation may not act here"),
@@ -397,7 +458,12 @@ pub fn command<E: CommandEndpoint>() -> UtoipaMethodRouter<AppState> {
             PathItem::new(HttpMethod::Post, operation.build()),
         )
         .build();
-    (schemas, paths, post(handle::<E>))
+    let handler = if E::PUBLIC {
+        post(handle_public::<E>)
+    } else {
+        post(handle::<E>)
+    };
+    (schemas, paths, handler)
 }
 
 #[cfg(test)]

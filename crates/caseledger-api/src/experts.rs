@@ -6,8 +6,6 @@
 use std::collections::BTreeSet;
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
 use axum::Json;
 use caseledger_domain::expert::{Expert, ExpertCommand};
 use caseledger_domain::subject::PersonName;
@@ -19,14 +17,14 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Authenticated;
 use crate::codes::ErrorCode;
-use crate::commands::{self};
+use crate::endpoint::{command, CommandEndpoint, Input, NoBody, Prepared, Route};
 use crate::error::{ApiError, Problem};
 use crate::fields::Fields;
-use crate::json::{ApiJson, ApiQuery};
+use crate::json::ApiQuery;
 use crate::reads::{time, wait_for_projection};
 use crate::state::AppState;
-
-const COLLECTION: &str = "/api/v1/experts";
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Roles that read the whole pool.
 const POOL_READERS: &[Role] = &[Role::PanelSecretary, Role::Auditor, Role::DistrictLeader];
@@ -191,39 +189,6 @@ fn check_readable(actor: &Actor, expert_id: &ExpertId) -> Result<(), ApiError> {
     ))
 }
 
-async fn command_on_expert(
-    state: &AppState,
-    actor: Actor,
-    headers: &HeaderMap,
-    expert_id: &ExpertId,
-    success_status: StatusCode,
-    body: &impl Serialize,
-    command: ExpertCommand,
-) -> Result<Response, ApiError> {
-    let path = match &command {
-        ExpertCommand::Add { .. } => COLLECTION.to_owned(),
-        other => format!("{COLLECTION}/{expert_id}/{}", other.name()),
-    };
-    let name = command.name();
-    commands::execute::<Expert, _>(
-        state,
-        actor,
-        headers,
-        commands::Target {
-            collection: COLLECTION,
-            path,
-            aggregate_id: expert_id.to_string(),
-            name,
-            success_status,
-            created_id: None,
-            receipt: None,
-        },
-        body,
-        command,
-    )
-    .await
-}
-
 /// The parsed profile fields: name, disciplines, employer, subordinate-to, conflicts.
 type Profile = (
     PersonName,
@@ -269,216 +234,183 @@ fn parse_profile(fields: &mut Fields, body: &ExpertProfileRequest) -> Option<Pro
     ))
 }
 
-fn missing() -> ApiError {
-    ApiError::internal("validated fields missing")
-}
+// ---------------------------------------------------------------------------------------------
+// Commands: each one a [`CommandEndpoint`], run by the shared handler in `endpoint.rs`.
 
-/// Add an expert to the pool (panel secretary).
-#[utoipa::path(
-    post, path = "/api/v1/experts", tag = "consultations",
-    request_body = ExpertProfileRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Retry safely")),
-    responses(
-        (status = 201, description = "Added", body = crate::commands::CommandAccepted),
-        (status = 400, description = "Malformed JSON or an unknown field", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`role_not_allowed`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`expert_already_exists`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn add_expert(
-    State(state): State<AppState>,
-    Authenticated(actor): Authenticated,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<ExpertProfileRequest>,
-) -> Result<Response, ApiError> {
-    let mut fields = Fields::default();
-    let expert_id = match body.expert_id.as_deref() {
-        Some(id) => fields.take("expert_id", ExpertId::parse(id)),
-        None => {
-            fields.push("expert_id", "required");
-            None
-        }
-    };
-    let profile = parse_profile(&mut fields, &body);
-    fields.finish()?;
-    let (Some(expert_id), Some((name, disciplines, employer_unit, subordinate_to, conflicts))) =
-        (expert_id, profile)
-    else {
-        return Err(missing());
-    };
-    command_on_expert(
-        &state,
-        actor,
-        &headers,
-        &expert_id.clone(),
-        StatusCode::CREATED,
-        &body,
-        ExpertCommand::Add {
-            expert_id,
-            name,
-            disciplines,
-            employer_unit,
-            subordinate_to,
-            conflicts,
-        },
-    )
-    .await
-}
-
-/// Replace an expert's profile (panel secretary).
-#[utoipa::path(
-    post, path = "/api/v1/experts/{expert_id}/update", tag = "consultations",
-    request_body = ExpertProfileRequest,
-    params(("expert_id" = String, Path, description = "The expert's user id")),
-    responses(
-        (status = 200, description = "Updated", body = crate::commands::CommandAccepted),
-        (status = 403, description = "`role_not_allowed`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`expert_not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`, `expert_removed`", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn update_expert(
-    State(state): State<AppState>,
-    Authenticated(actor): Authenticated,
-    Path(expert_id): Path<String>,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<ExpertProfileRequest>,
-) -> Result<Response, ApiError> {
-    let expert_id = parse_expert_id(&expert_id)?;
-    let mut fields = Fields::default();
-    if body.expert_id.is_some() {
-        fields.push("expert_id", "the id is in the path and cannot change");
+/// The route of a command on the pool.
+const fn on_expert(path: &'static str, operation_id: &'static str, summary: &'static str) -> Route {
+    Route {
+        path,
+        operation_id,
+        tag: "consultations",
+        summary,
     }
-    let profile = parse_profile(&mut fields, &body);
-    fields.finish()?;
-    let Some((name, disciplines, employer_unit, subordinate_to, conflicts)) = profile else {
-        return Err(missing());
-    };
-    command_on_expert(
-        &state,
-        actor,
-        &headers,
-        &expert_id,
-        StatusCode::OK,
-        &body,
-        ExpertCommand::Update {
-            name,
-            disciplines,
-            employer_unit,
-            subordinate_to,
-            conflicts,
-        },
-    )
-    .await
 }
 
-/// Suspend an expert: not drawn until reinstated (panel secretary).
-#[utoipa::path(
-    post, path = "/api/v1/experts/{expert_id}/suspend", tag = "consultations",
-    request_body = ReasonRequest,
-    params(("expert_id" = String, Path, description = "The expert's user id")),
-    responses(
-        (status = 200, description = "Suspended", body = crate::commands::CommandAccepted),
-        (status = 403, description = "`role_not_allowed`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`expert_not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`, `expert_not_active`, `expert_removed`", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn suspend_expert(
-    State(state): State<AppState>,
-    Authenticated(actor): Authenticated,
-    Path(expert_id): Path<String>,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<ReasonRequest>,
-) -> Result<Response, ApiError> {
-    let expert_id = parse_expert_id(&expert_id)?;
-    let mut fields = Fields::default();
-    let reason = fields.take("reason", LongText::parse(&body.reason));
-    fields.finish()?;
-    let reason = reason.ok_or_else(missing)?;
-    command_on_expert(
-        &state,
-        actor,
-        &headers,
-        &expert_id,
-        StatusCode::OK,
-        &body,
-        ExpertCommand::Suspend { reason },
-    )
-    .await
+const NOT_FOUND: (u16, &str) = (404, "`expert_not_found`");
+
+/// A command whose only field is the body's reason.
+fn with_reason(
+    input: &Input<'_, ReasonRequest>,
+    command: impl FnOnce(LongText) -> ExpertCommand,
+) -> Result<Prepared<ExpertCommand>, ApiError> {
+    input.command(parse_expert_id, |fields, body| {
+        Some(command(fields.long("reason", &body.reason)?))
+    })
 }
 
-/// Reinstate a suspended expert (panel secretary). No body.
-#[utoipa::path(
-    post, path = "/api/v1/experts/{expert_id}/reinstate", tag = "consultations",
-    params(("expert_id" = String, Path, description = "The expert's user id")),
-    responses(
-        (status = 200, description = "Reinstated", body = crate::commands::CommandAccepted),
-        (status = 403, description = "`role_not_allowed`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`expert_not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`expert_not_suspended`, `expert_removed`", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn reinstate_expert(
-    State(state): State<AppState>,
-    Authenticated(actor): Authenticated,
-    Path(expert_id): Path<String>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let expert_id = parse_expert_id(&expert_id)?;
-    command_on_expert(
-        &state,
-        actor,
-        &headers,
-        &expert_id,
-        StatusCode::OK,
-        &EmptyRequest {},
-        ExpertCommand::Reinstate,
-    )
-    .await
+/// Add an expert.
+pub struct AddExpert;
+
+impl CommandEndpoint for AddExpert {
+    type Aggregate = Expert;
+    type Body = ExpertProfileRequest;
+    const ROUTE: Route = on_expert(
+        "/api/v1/experts",
+        "add_expert",
+        "Add an expert to the pool (panel secretary)",
+    );
+    const CREATES: bool = true;
+    const REFUSALS: &'static [(u16, &'static str)] = &[(409, "`expert_already_exists`")];
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<ExpertCommand>, ApiError> {
+        let body = input.body;
+        let (expert_id, command) = input.parse(|fields| {
+            let expert_id = match body.expert_id.as_deref() {
+                Some(id) => fields.take("expert_id", ExpertId::parse(id)),
+                None => {
+                    fields.push("expert_id", "required");
+                    None
+                }
+            };
+            let (name, disciplines, employer_unit, subordinate_to, conflicts) =
+                parse_profile(fields, body)?;
+            let expert_id = expert_id?;
+            Some((
+                expert_id.clone(),
+                ExpertCommand::Add {
+                    expert_id,
+                    name,
+                    disciplines,
+                    employer_unit,
+                    subordinate_to,
+                    conflicts,
+                },
+            ))
+        })?;
+        Ok(Prepared::on(expert_id, command))
+    }
 }
 
-/// Remove an expert from the pool for good (panel secretary).
-#[utoipa::path(
-    post, path = "/api/v1/experts/{expert_id}/remove", tag = "consultations",
-    request_body = ReasonRequest,
-    params(("expert_id" = String, Path, description = "The expert's user id")),
-    responses(
-        (status = 200, description = "Removed", body = crate::commands::CommandAccepted),
-        (status = 403, description = "`role_not_allowed`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`expert_not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`, `expert_removed`", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn remove_expert(
-    State(state): State<AppState>,
-    Authenticated(actor): Authenticated,
-    Path(expert_id): Path<String>,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<ReasonRequest>,
-) -> Result<Response, ApiError> {
-    let expert_id = parse_expert_id(&expert_id)?;
-    let mut fields = Fields::default();
-    let reason = fields.take("reason", LongText::parse(&body.reason));
-    fields.finish()?;
-    let reason = reason.ok_or_else(missing)?;
-    command_on_expert(
-        &state,
-        actor,
-        &headers,
-        &expert_id,
-        StatusCode::OK,
-        &body,
-        ExpertCommand::Remove { reason },
-    )
-    .await
+/// Update an expert's profile.
+pub struct UpdateExpert;
+
+impl CommandEndpoint for UpdateExpert {
+    type Aggregate = Expert;
+    type Body = ExpertProfileRequest;
+    const ROUTE: Route = on_expert(
+        "/api/v1/experts/{expert_id}/update",
+        "update_expert",
+        "Replace an expert's profile (panel secretary)",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] =
+        &[NOT_FOUND, (422, "`validation_failed`, `expert_removed`")];
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<ExpertCommand>, ApiError> {
+        input.command(parse_expert_id, |fields, body| {
+            if body.expert_id.is_some() {
+                fields.push("expert_id", "the id is in the path and cannot change");
+            }
+            let (name, disciplines, employer_unit, subordinate_to, conflicts) =
+                parse_profile(fields, body)?;
+            Some(ExpertCommand::Update {
+                name,
+                disciplines,
+                employer_unit,
+                subordinate_to,
+                conflicts,
+            })
+        })
+    }
 }
+
+/// Suspend an expert.
+pub struct SuspendExpert;
+
+impl CommandEndpoint for SuspendExpert {
+    type Aggregate = Expert;
+    type Body = ReasonRequest;
+    const ROUTE: Route = on_expert(
+        "/api/v1/experts/{expert_id}/suspend",
+        "suspend_expert",
+        "Suspend an expert: not drawn until reinstated (panel secretary)",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] = &[
+        NOT_FOUND,
+        (
+            422,
+            "`validation_failed`, `expert_not_active`, `expert_removed`",
+        ),
+    ];
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<ExpertCommand>, ApiError> {
+        with_reason(&input, |reason| ExpertCommand::Suspend { reason })
+    }
+}
+
+/// Reinstate an expert.
+pub struct ReinstateExpert;
+
+impl CommandEndpoint for ReinstateExpert {
+    type Aggregate = Expert;
+    type Body = NoBody;
+    const ROUTE: Route = on_expert(
+        "/api/v1/experts/{expert_id}/reinstate",
+        "reinstate_expert",
+        "Reinstate a suspended expert (panel secretary). No body",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] =
+        &[NOT_FOUND, (422, "`expert_not_suspended`, `expert_removed`")];
+
+    async fn prepare(input: Input<'_, NoBody>) -> Result<Prepared<ExpertCommand>, ApiError> {
+        input.on(parse_expert_id, ExpertCommand::Reinstate)
+    }
+}
+
+/// Remove an expert.
+pub struct RemoveExpert;
+
+impl CommandEndpoint for RemoveExpert {
+    type Aggregate = Expert;
+    type Body = ReasonRequest;
+    const ROUTE: Route = on_expert(
+        "/api/v1/experts/{expert_id}/remove",
+        "remove_expert",
+        "Remove an expert from the pool for good (panel secretary)",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] =
+        &[NOT_FOUND, (422, "`validation_failed`, `expert_removed`")];
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<ExpertCommand>, ApiError> {
+        with_reason(&input, |reason| ExpertCommand::Remove { reason })
+    }
+}
+
+/// The expert-pool routes: every command once, and the reads.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(command::<AddExpert>())
+        .routes(routes!(list_experts))
+        .routes(routes!(get_expert))
+        .routes(routes!(expert_workload))
+        .routes(command::<UpdateExpert>())
+        .routes(command::<SuspendExpert>())
+        .routes(command::<ReinstateExpert>())
+        .routes(command::<RemoveExpert>())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reads
 
 /// The pool (panel secretary, auditor, district leaders).
 #[utoipa::path(

@@ -47,6 +47,20 @@ impl Fields {
         self.take(field, parse(text))
     }
 
+    /// Every item of `list` that `parse` accepts; each refused one is recorded against
+    /// `field[index]`.
+    pub fn each<T, E: std::fmt::Display>(
+        &mut self,
+        field: &str,
+        list: &[String],
+        parse: impl Fn(&str) -> Result<T, E>,
+    ) -> Vec<T> {
+        list.iter()
+            .enumerate()
+            .filter_map(|(index, text)| self.take(&format!("{field}[{index}]"), parse(text)))
+            .collect()
+    }
+
     /// A department id that the reference data knows.
     pub fn department(&mut self, field: &str, state: &AppState, id: &str) -> Option<DepartmentId> {
         let id = self.take(field, DepartmentId::parse(id))?;

@@ -158,7 +158,7 @@ enum Applies {
     Authenticated,
     WithBody,
     /// A command endpoint (it answers `CommandAccepted`): every one runs through
-    /// `commands::execute`, which honours `If-Match` and `Idempotency-Key`.
+    /// `endpoint::handle`, which honours `If-Match` and `Idempotency-Key`.
     Command,
     /// A command on an aggregate named in its path.
     CommandOnPathId,

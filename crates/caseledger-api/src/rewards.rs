@@ -19,7 +19,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use caseledger_domain::consultation::DrawSeed;
@@ -35,27 +35,26 @@ use caseledger_domain::reward::{
 };
 use caseledger_domain::text::{Label, LongText};
 use caseledger_domain::{
-    Actor, Authored, Discipline, ExpertId, NominationId, ObjectionId, RewardProgramId, Role,
-    UnitId, UserId,
+    Actor, Discipline, ExpertId, NominationId, ObjectionId, RewardProgramId, Role, UnitId, UserId,
 };
 use caseledger_store::rewards::{NominationView, ProgramView};
-use caseledger_store::AppendCondition;
+use caseledger_store::{AppendCondition, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::audit::record_access;
 use crate::auth::Authenticated;
 use crate::codes::ErrorCode;
-use crate::commands::{self, event_metadata, fingerprint, CommandHeaders, CommandRequest};
+use crate::endpoint::{command, CommandEndpoint, Input, NoBody, Prepared, Route};
 use crate::error::{ApiError, Problem};
-use crate::experts::{EmptyRequest, MinPositionQuery};
+use crate::experts::MinPositionQuery;
 use crate::fields::Fields;
-use crate::json::{ApiJson, ApiQuery};
+use crate::json::ApiQuery;
 use crate::reads::{time, wait_for_projection};
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-const PROGRAMS: &str = "/api/v1/reward-programs";
-const NOMINATIONS: &str = "/api/v1/nominations";
 const PROJECTION: &str = "rewards";
 
 /// Roles that read programs and nominations.
@@ -194,6 +193,16 @@ pub struct ContributionRequest {
     pub quantity: i64,
     /// In what.
     pub unit: String,
+}
+
+/// A command whose only field is the body's reason.
+fn with_reason(
+    input: &Input<'_, GroundsRequest>,
+    command: impl FnOnce(LongText) -> NominationCommand,
+) -> Prepare {
+    input.command(parse_nomination_id, |fields, body| {
+        Some(command(fields.long("reason", &body.reason)?))
+    })
 }
 
 /// Submit a nomination.
@@ -797,9 +806,6 @@ fn nomination_not_found() -> ApiError {
 fn role_not_allowed() -> ApiError {
     ApiError::new(ErrorCode::RoleNotAllowed, "your role may not read this")
 }
-fn missing() -> ApiError {
-    ApiError::internal("validated fields missing")
-}
 
 fn parse_program_id(text: &str) -> Result<RewardProgramId, ApiError> {
     RewardProgramId::parse(text).map_err(|_| program_not_found())
@@ -987,121 +993,12 @@ fn nomination_body(view: NominationView, actor: &Actor) -> NominationBody {
     }
 }
 
-async fn run_program(
-    state: &AppState,
-    actor: Actor,
-    headers: &HeaderMap,
-    id: &RewardProgramId,
-    success_status: StatusCode,
-    body: &impl Serialize,
-    command: ProgramCommand,
-) -> Result<Response, ApiError> {
-    let path = match &command {
-        ProgramCommand::Create { .. } => PROGRAMS.to_owned(),
-        other => format!("{PROGRAMS}/{id}/{}", other.name()),
-    };
-    let name = command.name();
-    commands::execute::<RewardProgram, _>(
-        state,
-        actor,
-        headers,
-        commands::Target {
-            collection: PROGRAMS,
-            path,
-            aggregate_id: id.to_string(),
-            name,
-            success_status,
-            created_id: None,
-            receipt: None,
-        },
-        body,
-        command,
-    )
-    .await
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn run_nomination(
-    state: &AppState,
-    actor: Actor,
-    headers: CommandHeaders,
-    id: &NominationId,
-    success_status: StatusCode,
-    body: &impl Serialize,
-    command: NominationCommand,
-    created_id: Option<String>,
-) -> Result<Response, ApiError> {
-    let path = match &command {
-        NominationCommand::Submit { .. } => NOMINATIONS.to_owned(),
-        other => format!("{NOMINATIONS}/{id}/{}", other.name()),
-    };
-    let fingerprint = fingerprint("POST", &path, body);
-    let now = state.now();
-    let metadata = event_metadata(&actor, now, &headers);
-    let request = CommandRequest {
-        name: command.name(),
-        actor: &actor,
-        headers: &headers,
-        fingerprint,
-        success_status,
-        receipt: None,
-    };
-    let authored = Authored {
-        actor: actor.clone(),
-        at: now,
-        command,
-    };
-    let aggregate_id = id.to_string();
-    let expected = headers.if_match;
-    // An approval is decided on the number of awards its program has made (the quota). The
-    // count is read from the log for each attempt and read again in the transaction that
-    // appends the approval; when another approval of the program committed in between, the
-    // append is refused as a conflict and the approval decided again on the new count.
-    let quota_program = match &authored.command {
-        NominationCommand::Approve { .. } => program_of_nomination(state, &aggregate_id).await?,
-        _ => None,
-    };
-    commands::run_in(state, NOMINATIONS, created_id, request, |mut terms| {
-        let (mut authored, metadata) = (authored.clone(), metadata.clone());
-        let (aggregate_id, quota_program) = (&aggregate_id, &quota_program);
-        async move {
-            if let (
-                Some(program_id),
-                NominationCommand::Approve {
-                    awards_in_program, ..
-                },
-            ) = (quota_program, &mut authored.command)
-            {
-                let awards = state.db.program_awards(program_id).await?;
-                *awards_in_program = awards;
-                terms.conditions.push(AppendCondition::ProgramAwards {
-                    program_id: program_id.clone(),
-                    awards,
-                });
-            }
-            state
-                .db
-                .execute_cached_with::<RewardNomination>(
-                    &state.aggregates,
-                    aggregate_id,
-                    authored,
-                    expected,
-                    metadata,
-                    &(),
-                    &terms,
-                )
-                .await
-        }
-    })
-    .await
-}
-
 /// The program a nomination belongs to, from its first event in the log (`None` for an
 /// unknown nomination, which the aggregate then refuses).
 async fn program_of_nomination(
     state: &AppState,
     nomination_id: &str,
-) -> Result<Option<String>, ApiError> {
+) -> Result<Option<String>, StoreError> {
     let history = state
         .db
         .stream_history(caseledger_store::rewards::NOMINATION_TYPE, nomination_id)
@@ -1114,18 +1011,6 @@ async fn program_of_nomination(
                 .as_str()
                 .map(str::to_owned)
         }))
-}
-
-fn slugs<T>(
-    fields: &mut Fields,
-    field: &str,
-    list: &[String],
-    parse: impl Fn(&str) -> Result<T, caseledger_domain::IdError>,
-) -> Vec<T> {
-    list.iter()
-        .enumerate()
-        .filter_map(|(i, text)| fields.take(&format!("{field}[{i}]"), parse(text)))
-        .collect()
 }
 
 /// A committee roster: user ids, each valid and named once.
@@ -1149,190 +1034,167 @@ fn is_code(text: &str) -> bool {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Program handlers
+// Program commands: each one a [`CommandEndpoint`], run by the shared handler in `endpoint.rs`.
 
-/// Define a reward program (reward office).
-#[utoipa::path(
-    post, path = "/api/v1/reward-programs", tag = "rewards",
-    request_body = CreateProgramRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Retry safely")),
-    responses(
-        (status = 201, description = "Created", body = crate::commands::CommandAccepted),
-        (status = 400, description = "Malformed JSON or an unknown field", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`role_not_allowed`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`, `notice_period_too_short`, `invalid_program_terms`", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn create_program(
-    State(state): State<AppState>,
-    Authenticated(actor): Authenticated,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<CreateProgramRequest>,
-) -> Result<Response, ApiError> {
-    let mut fields = Fields::default();
-    let title = fields.take("title", Label::parse(&body.title));
-    let cycle = fields.take("cycle", Label::parse(&body.cycle));
-    for (i, tier) in body.tiers.iter().enumerate() {
-        if !is_code(&tier.code) {
-            fields.push(&format!("tiers[{i}].code"), "must be a slug");
-        }
+/// The route of a reward command.
+const fn on_rewards(
+    path: &'static str,
+    operation_id: &'static str,
+    summary: &'static str,
+) -> Route {
+    Route {
+        path,
+        operation_id,
+        tag: "rewards",
+        summary,
     }
-    for (i, criterion) in body.criteria.iter().enumerate() {
-        if !is_code(&criterion.code) {
-            fields.push(&format!("criteria[{i}].code"), "must be a slug");
-        }
+}
+
+const PROGRAM_NOT_FOUND: (u16, &str) = (404, "`program_not_found`");
+
+/// Define a program.
+pub struct CreateProgram;
+
+impl CommandEndpoint for CreateProgram {
+    type Aggregate = RewardProgram;
+    type Body = CreateProgramRequest;
+    const ROUTE: Route = on_rewards(
+        "/api/v1/reward-programs",
+        "create_program",
+        "Define a reward program (reward office)",
+    );
+    const CREATES: bool = true;
+    const REFUSALS: &'static [(u16, &'static str)] = &[(
+        422,
+        "`validation_failed`, `notice_period_too_short`, `invalid_program_terms`",
+    )];
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<ProgramCommand>, ApiError> {
+        let body = input.body;
+        let program_id = RewardProgramId::from_uuid(uuid::Uuid::now_v7());
+        let command = input.parse(|fields| {
+            let title = fields.take("title", Label::parse(&body.title));
+            let cycle = fields.take("cycle", Label::parse(&body.cycle));
+            for (i, tier) in body.tiers.iter().enumerate() {
+                if !is_code(&tier.code) {
+                    fields.push(&format!("tiers[{i}].code"), "must be a slug");
+                }
+            }
+            for (i, criterion) in body.criteria.iter().enumerate() {
+                if !is_code(&criterion.code) {
+                    fields.push(&format!("criteria[{i}].code"), "must be a slug");
+                }
+            }
+            let disciplines =
+                fields.each("disciplines", &body.disciplines, |t| Discipline::parse(t));
+            let unit = fields.take(
+                "reward_office_unit",
+                UnitId::parse(&body.reward_office_unit),
+            );
+            let staff = fields.each("reward_office_staff", &body.reward_office_staff, |t| {
+                ExpertId::parse(t)
+            });
+            let committee = user_ids(fields, "committee", &body.committee);
+            let terms = ProgramTerms {
+                title: title?.as_str().to_owned(),
+                cycle: cycle?.as_str().to_owned(),
+                quota: body.quota,
+                tiers: body
+                    .tiers
+                    .iter()
+                    .map(|t| Tier {
+                        code: t.code.clone(),
+                        name: t.name.clone(),
+                        min_amount: t.min_amount,
+                        max_amount: t.max_amount,
+                    })
+                    .collect(),
+                criteria: body
+                    .criteria
+                    .iter()
+                    .map(|c| Criterion {
+                        code: c.code.clone(),
+                        name: c.name.clone(),
+                        weight: c.weight,
+                        min_score: c.min_score,
+                        max_score: c.max_score,
+                    })
+                    .collect(),
+                aggregation: AggregationRule {
+                    method: "trimmed_mean".into(),
+                    trim: body.trim,
+                    version: AGGREGATION_VERSION.into(),
+                },
+                notice_working_days: body.notice_working_days,
+                reviewers: body.reviewers,
+                alternates: body.alternates.unwrap_or(2),
+                disciplines: disciplines.into_iter().collect(),
+                committee_size: body.committee_size,
+                committee_quorum: body.committee_quorum,
+                committee,
+                reward_office_unit: unit?,
+                reward_office_staff: staff.into_iter().collect(),
+            };
+            Some(ProgramCommand::Create { program_id, terms })
+        })?;
+        Ok(Prepared::on(program_id, command))
     }
-    let disciplines = slugs(&mut fields, "disciplines", &body.disciplines, |t| {
-        Discipline::parse(t)
-    });
-    let unit = fields.take(
-        "reward_office_unit",
-        UnitId::parse(&body.reward_office_unit),
-    );
-    let staff = slugs(
-        &mut fields,
-        "reward_office_staff",
-        &body.reward_office_staff,
-        |t| ExpertId::parse(t),
-    );
-    let committee = user_ids(&mut fields, "committee", &body.committee);
-    fields.finish()?;
-    let (Some(title), Some(cycle), Some(unit)) = (title, cycle, unit) else {
-        return Err(missing());
-    };
-    let terms = ProgramTerms {
-        title: title.as_str().to_owned(),
-        cycle: cycle.as_str().to_owned(),
-        quota: body.quota,
-        tiers: body
-            .tiers
-            .iter()
-            .map(|t| Tier {
-                code: t.code.clone(),
-                name: t.name.clone(),
-                min_amount: t.min_amount,
-                max_amount: t.max_amount,
-            })
-            .collect(),
-        criteria: body
-            .criteria
-            .iter()
-            .map(|c| Criterion {
-                code: c.code.clone(),
-                name: c.name.clone(),
-                weight: c.weight,
-                min_score: c.min_score,
-                max_score: c.max_score,
-            })
-            .collect(),
-        aggregation: AggregationRule {
-            method: "trimmed_mean".into(),
-            trim: body.trim,
-            version: AGGREGATION_VERSION.into(),
-        },
-        notice_working_days: body.notice_working_days,
-        reviewers: body.reviewers,
-        alternates: body.alternates.unwrap_or(2),
-        disciplines: disciplines.into_iter().collect(),
-        committee_size: body.committee_size,
-        committee_quorum: body.committee_quorum,
-        committee,
-        reward_office_unit: unit,
-        reward_office_staff: staff.into_iter().collect(),
-    };
-    let id = RewardProgramId::from_uuid(uuid::Uuid::now_v7());
-    run_program(
-        &state,
-        actor,
-        &headers,
-        &id,
-        StatusCode::CREATED,
-        &body,
-        ProgramCommand::Create {
-            program_id: id,
-            terms,
-        },
-    )
-    .await
 }
 
-/// Approve a program under its approval document number (approving authority).
-#[utoipa::path(
-    post, path = "/api/v1/reward-programs/{program_id}/approve", tag = "rewards",
-    request_body = ApproveProgramRequest,
-    params(("program_id" = String, Path, description = "The program")),
-    responses(
-        (status = 200, description = "Approved", body = crate::commands::CommandAccepted),
-        (status = 403, description = "`role_not_allowed`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`program_not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`program_already_approved`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn approve_program(
-    State(state): State<AppState>,
-    Authenticated(actor): Authenticated,
-    Path(program_id): Path<String>,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<ApproveProgramRequest>,
-) -> Result<Response, ApiError> {
-    let id = parse_program_id(&program_id)?;
-    let mut fields = Fields::default();
-    let document_number = fields.take("document_number", Label::parse(&body.document_number));
-    fields.finish()?;
-    let document_number = document_number.ok_or_else(missing)?;
-    run_program(
-        &state,
-        actor,
-        &headers,
-        &id,
-        StatusCode::OK,
-        &body,
-        ProgramCommand::Approve { document_number },
-    )
-    .await
+/// Approve a program.
+pub struct ApproveProgram;
+
+impl CommandEndpoint for ApproveProgram {
+    type Aggregate = RewardProgram;
+    type Body = ApproveProgramRequest;
+    const ROUTE: Route = on_rewards(
+        "/api/v1/reward-programs/{program_id}/approve",
+        "approve_program",
+        "Approve a program under its approval document number (approving authority)",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] =
+        &[PROGRAM_NOT_FOUND, (409, "`program_already_approved`")];
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<ProgramCommand>, ApiError> {
+        input.command(parse_program_id, |fields, body| {
+            Some(ProgramCommand::Approve {
+                document_number: fields
+                    .take("document_number", Label::parse(&body.document_number))?,
+            })
+        })
+    }
 }
 
-/// Replace the committee roster of a program (reward office), with a reason. Nominations of
-/// the program count votes of the members on the roster when they vote and tally.
-#[utoipa::path(
-    post, path = "/api/v1/reward-programs/{program_id}/change-committee", tag = "rewards",
-    request_body = ChangeCommitteeRequest,
-    params(("program_id" = String, Path, description = "The program")),
-    responses(
-        (status = 200, description = "Recorded", body = crate::commands::CommandAccepted),
-        (status = 403, description = "`role_not_allowed`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`program_not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`, `invalid_program_terms`", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn change_committee(
-    State(state): State<AppState>,
-    Authenticated(actor): Authenticated,
-    Path(program_id): Path<String>,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<ChangeCommitteeRequest>,
-) -> Result<Response, ApiError> {
-    let id = parse_program_id(&program_id)?;
-    let mut fields = Fields::default();
-    let members = user_ids(&mut fields, "members", &body.members);
-    let reason = fields.take("reason", LongText::parse(&body.reason));
-    fields.finish()?;
-    let reason = reason.ok_or_else(missing)?;
-    run_program(
-        &state,
-        actor,
-        &headers,
-        &id,
-        StatusCode::OK,
-        &body,
-        ProgramCommand::ChangeCommittee { members, reason },
-    )
-    .await
+/// Replace a program's committee roster.
+pub struct ChangeCommittee;
+
+impl CommandEndpoint for ChangeCommittee {
+    type Aggregate = RewardProgram;
+    type Body = ChangeCommitteeRequest;
+    const ROUTE: Route = on_rewards(
+        "/api/v1/reward-programs/{program_id}/change-committee",
+        "change_committee",
+        "Replace the committee roster of a program (reward office), with a reason. Nominations of the program count votes of the members on the roster when they vote and tally",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] = &[
+        PROGRAM_NOT_FOUND,
+        (422, "`validation_failed`, `invalid_program_terms`"),
+    ];
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<ProgramCommand>, ApiError> {
+        input.command(parse_program_id, |fields, body| {
+            let members = user_ids(fields, "members", &body.members);
+            let reason = fields.long("reason", &body.reason);
+            Some(ProgramCommand::ChangeCommittee {
+                members,
+                reason: reason?,
+            })
+        })
+    }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Program reads
 
 /// The committee roster of a nomination's program now, folded from the program's log (the
 /// view may lag a roster change made a moment ago). Empty when the nomination is unknown: the
@@ -1463,482 +1325,634 @@ pub async fn program_audit(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Nomination handlers
+// Nomination commands
 
-/// Submit a nomination (reward office or department staff) to an approved program.
-#[utoipa::path(
-    post, path = "/api/v1/nominations", tag = "rewards",
-    request_body = SubmitNominationRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Retry safely")),
-    responses(
-        (status = 201, description = "Submitted", body = crate::commands::CommandAccepted),
-        (status = 400, description = "Malformed JSON or an unknown field", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`role_not_allowed`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed` (also an unknown program), `program_not_approved`", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn submit_nomination(
-    State(state): State<AppState>,
-    Authenticated(actor): Authenticated,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<SubmitNominationRequest>,
-) -> Result<Response, ApiError> {
-    let mut fields = Fields::default();
-    let kind = fields.take(
-        "nominee.kind",
-        match body.nominee.kind.as_str() {
-            "unit" => Ok(NomineeKind::Unit),
-            "person" => Ok(NomineeKind::Person),
-            _ => Err("must be unit or person"),
-        },
+/// What the `prepare` of a nomination command answers.
+type Prepare = Result<Prepared<NominationCommand>, ApiError>;
+
+const NOMINATION_NOT_FOUND: (u16, &str) = (404, "`nomination_not_found`");
+/// Who may not send a nomination command with a body.
+const FORBIDDEN: (u16, &str) = (
+    403,
+    "`role_not_allowed`, `not_seated`, `reviewer_recused`, `scorer_is_reward_office`, `voter_is_reviewer`, `not_original_authority`",
+);
+/// What a nomination command with a body may not find.
+const NOT_FOUND: (u16, &str) = (404, "`nomination_not_found`, `objection_not_found`");
+/// What a nomination command with a body may conflict with.
+const CONFLICT: (u16, &str) = (
+    409,
+    "`concurrent_modification`, `already_scored`, `already_voted`, `objection_already_resolved`",
+);
+
+/// Submit a nomination.
+pub struct SubmitNomination;
+
+impl CommandEndpoint for SubmitNomination {
+    type Aggregate = RewardNomination;
+    type Body = SubmitNominationRequest;
+    const ROUTE: Route = on_rewards(
+        "/api/v1/nominations",
+        "submit_nomination",
+        "Submit a nomination (reward office or department staff) to an approved program",
     );
-    let name = fields.take("nominee.name", Label::parse(&body.nominee.name));
-    let unit = fields.take("nominee.unit", LongText::parse(&body.nominee.unit));
-    let unit_id = fields.optional_with("nominee.unit_id", body.nominee.unit_id.as_deref(), |t| {
-        UnitId::parse(t)
-    });
-    let id_number = fields.optional::<64>("nominee.id_number", body.nominee.id_number.as_deref());
-    let phone = fields.optional::<64>("nominee.phone", body.nominee.phone.as_deref());
-    let summary = fields.take("summary", LongText::parse(&body.summary));
-    let reason = fields.take("reason", LongText::parse(&body.reason));
-    let evidence: Vec<Label> = body
-        .evidence
-        .iter()
-        .enumerate()
-        .filter_map(|(i, e)| fields.take(&format!("evidence[{i}]"), Label::parse(e)))
-        .collect();
-    let mut contributions = Vec::new();
-    for (i, c) in body.contributions.iter().enumerate() {
-        let description = fields.take(
-            &format!("contributions[{i}].description"),
-            LongText::parse(&c.description),
-        );
-        let unit = fields.take(&format!("contributions[{i}].unit"), Label::parse(&c.unit));
-        if let (Some(description), Some(unit)) = (description, unit) {
-            contributions.push(Contribution {
-                description: description.as_str().to_owned(),
-                quantity: c.quantity,
-                unit: unit.as_str().to_owned(),
-            });
-        }
-    }
-    let program = match RewardProgramId::parse(&body.program_id) {
-        Err(_) => {
-            fields.push("program_id", "unknown reward program");
-            None
-        }
-        Ok(program_id) => {
-            match state
+    const CREATES: bool = true;
+    const REFUSALS: &'static [(u16, &'static str)] = &[(
+        422,
+        "`validation_failed` (also an unknown program), `program_not_approved`",
+    )];
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Prepare {
+        let body = input.body;
+        let program = match RewardProgramId::parse(&body.program_id) {
+            Err(_) => None,
+            Ok(program_id) => input
+                .state
                 .db
                 .reward_program_from_log(&program_id.to_string())
                 .await?
-            {
-                Some(program) => Some((program_id, program)),
-                None => {
-                    fields.push("program_id", "unknown reward program");
-                    None
+                .map(|program| (program_id, program)),
+        };
+        let nomination_id = NominationId::from_uuid(uuid::Uuid::now_v7());
+        let command = input.parse(|fields| {
+            let kind = fields.take(
+                "nominee.kind",
+                match body.nominee.kind.as_str() {
+                    "unit" => Ok(NomineeKind::Unit),
+                    "person" => Ok(NomineeKind::Person),
+                    _ => Err("must be unit or person"),
+                },
+            );
+            let name = fields.take("nominee.name", Label::parse(&body.nominee.name));
+            let unit = fields.take("nominee.unit", LongText::parse(&body.nominee.unit));
+            let unit_id =
+                fields.optional_with("nominee.unit_id", body.nominee.unit_id.as_deref(), |t| {
+                    UnitId::parse(t)
+                });
+            let id_number =
+                fields.optional::<64>("nominee.id_number", body.nominee.id_number.as_deref());
+            let phone = fields.optional::<64>("nominee.phone", body.nominee.phone.as_deref());
+            let summary = fields.long("summary", &body.summary);
+            let reason = fields.long("reason", &body.reason);
+            let evidence: Vec<Label> = body
+                .evidence
+                .iter()
+                .enumerate()
+                .filter_map(|(i, e)| fields.take(&format!("evidence[{i}]"), Label::parse(e)))
+                .collect();
+            let mut contributions = Vec::new();
+            for (i, c) in body.contributions.iter().enumerate() {
+                let description = fields.take(
+                    &format!("contributions[{i}].description"),
+                    LongText::parse(&c.description),
+                );
+                let unit = fields.take(&format!("contributions[{i}].unit"), Label::parse(&c.unit));
+                if let (Some(description), Some(unit)) = (description, unit) {
+                    contributions.push(Contribution {
+                        description: description.as_str().to_owned(),
+                        quantity: c.quantity,
+                        unit: unit.as_str().to_owned(),
+                    });
                 }
             }
-        }
-    };
-    fields.finish()?;
-    let (
-        Some(kind),
-        Some(name),
-        Some(unit),
-        Some(summary),
-        Some(reason),
-        Some((program_id, program)),
-    ) = (kind, name, unit, summary, reason, program)
-    else {
-        return Err(missing());
-    };
-    let terms = program.terms.clone().ok_or_else(missing)?;
-    let id = NominationId::from_uuid(uuid::Uuid::now_v7());
-    let command = NominationCommand::Submit {
-        nomination_id: id,
-        program: ProgramSnapshot {
-            program_id,
-            terms,
-            approval_document: program.approval_document.clone(),
-        },
-        nominee: Nominee {
-            kind,
-            name: name.as_str().to_owned(),
-            unit: unit.as_str().to_owned(),
-            unit_id,
-            id_number: id_number.map(|t| t.as_str().to_owned()),
-            phone: phone.map(|t| t.as_str().to_owned()),
-        },
-        summary,
-        contributions,
-        evidence,
-        reason,
-    };
-    let headers = commands::parse_headers(&headers)?;
-    run_nomination(
-        &state,
-        actor,
-        headers,
-        &id,
-        StatusCode::CREATED,
-        &body,
-        command,
-        None,
-    )
-    .await
-}
-
-macro_rules! nomination_command {
-    ($(#[$doc:meta])* $name:ident, $path:literal, $body:ty, $rules:literal,
-     |$state:ident, $actor:ident, $id:ident, $b:ident| $make:block) => {
-        $(#[$doc])*
-        #[utoipa::path(
-            post, path = $path, tag = "rewards",
-            request_body = $body,
-            params(
-                ("nomination_id" = String, Path, description = "The nomination"),
-                ("If-Match" = Option<String>, Header, description = "Run only if the nomination is at this version"),
-                ("Idempotency-Key" = Option<String>, Header, description = "Retry safely"),
-            ),
-            responses(
-                (status = 200, description = "Recorded", body = crate::commands::CommandAccepted),
-                (status = 400, description = "Malformed JSON or an unknown field", body = Problem, content_type = "application/problem+json"),
-                (status = 403, description = "`role_not_allowed`, `not_seated`, `reviewer_recused`, `scorer_is_reward_office`, `voter_is_reviewer`, `not_original_authority`", body = Problem, content_type = "application/problem+json"),
-                (status = 404, description = "`nomination_not_found`, `objection_not_found`", body = Problem, content_type = "application/problem+json"),
-                (status = 409, description = "`concurrent_modification`, `already_scored`, `already_voted`, `objection_already_resolved`", body = Problem, content_type = "application/problem+json"),
-                (status = 412, description = "`version_mismatch`", body = Problem, content_type = "application/problem+json"),
-                (status = 422, description = $rules, body = Problem, content_type = "application/problem+json"),
-            ),
-            security(("bearer" = []))
-        )]
-        pub async fn $name(
-            State($state): State<AppState>,
-            Authenticated($actor): Authenticated,
-            Path(nomination_id): Path<String>,
-            headers: HeaderMap,
-            ApiJson($b): ApiJson<$body>,
-        ) -> Result<Response, ApiError> {
-            let $id = parse_nomination_id(&nomination_id)?;
-            let command: NominationCommand = $make;
-            let headers = commands::parse_headers(&headers)?;
-            run_nomination(&$state, $actor, headers, &$id, StatusCode::OK, &$b, command, None).await
-        }
-    };
-}
-
-macro_rules! nomination_command_without_body {
-    ($(#[$doc:meta])* $name:ident, $path:literal, $rules:literal,
-     |$state:ident, $id:ident| $make:block) => {
-        $(#[$doc])*
-        #[utoipa::path(
-            post, path = $path, tag = "rewards",
-            params(
-                ("nomination_id" = String, Path, description = "The nomination"),
-                ("If-Match" = Option<String>, Header, description = "Run only if the nomination is at this version"),
-                ("Idempotency-Key" = Option<String>, Header, description = "Retry safely"),
-            ),
-            responses(
-                (status = 200, description = "Recorded", body = crate::commands::CommandAccepted),
-                (status = 403, description = "`role_not_allowed`", body = Problem, content_type = "application/problem+json"),
-                (status = 404, description = "`nomination_not_found`", body = Problem, content_type = "application/problem+json"),
-                (status = 409, description = "`concurrent_modification`", body = Problem, content_type = "application/problem+json"),
-                (status = 412, description = "`version_mismatch`", body = Problem, content_type = "application/problem+json"),
-                (status = 422, description = $rules, body = Problem, content_type = "application/problem+json"),
-            ),
-            security(("bearer" = []))
-        )]
-        pub async fn $name(
-            State($state): State<AppState>,
-            Authenticated(actor): Authenticated,
-            Path(nomination_id): Path<String>,
-            headers: HeaderMap,
-        ) -> Result<Response, ApiError> {
-            let $id = parse_nomination_id(&nomination_id)?;
-            let command: NominationCommand = $make;
-            let headers = commands::parse_headers(&headers)?;
-            run_nomination(&$state, actor, headers, &$id, StatusCode::OK, &EmptyRequest {}, command, None)
-                .await
-        }
-    };
-}
-
-fn long(field: &str, text: &str) -> Result<LongText, ApiError> {
-    let mut fields = Fields::default();
-    let value = fields.take(field, LongText::parse(text));
-    fields.finish()?;
-    value.ok_or_else(missing)
-}
-
-nomination_command!(
-    /// Decide eligibility with a checklist and a reason (reward office).
-    decide_eligibility, "/api/v1/nominations/{nomination_id}/decide-eligibility", EligibilityRequest,
-    "`validation_failed`, `invalid_status`, `checklist_empty`, `checklist_contradiction`",
-    |state, actor, id, body| {
-        let reason = long("reason", &body.reason)?;
-        NominationCommand::DecideEligibility {
-            eligible: body.eligible,
-            checklist: body
-                .checklist
-                .iter()
-                .map(|i| ChecklistItem { item: i.item.clone(), passed: i.passed })
-                .collect(),
-            reason,
-        }
+            if program.is_none() {
+                fields.push("program_id", "unknown reward program");
+            }
+            let (program_id, program) = program?;
+            Some(NominationCommand::Submit {
+                nomination_id,
+                program: ProgramSnapshot {
+                    program_id,
+                    terms: program.terms?,
+                    approval_document: program.approval_document,
+                },
+                nominee: Nominee {
+                    kind: kind?,
+                    name: name?.as_str().to_owned(),
+                    unit: unit?.as_str().to_owned(),
+                    unit_id,
+                    id_number: id_number.map(|t| t.as_str().to_owned()),
+                    phone: phone.map(|t| t.as_str().to_owned()),
+                },
+                summary: summary?,
+                contributions,
+                evidence,
+                reason: reason?,
+            })
+        })?;
+        Ok(Prepared::on(nomination_id, command))
     }
-);
+}
 
-nomination_command_without_body!(
-    /// Draw the reviewers with `caseledger-draw-v1` (reward office). The server draws a 32-byte
-    /// seed from the OS CSPRNG and folds the pool from the log; reward-office staff and
-    /// employees are excluded in the recorded filters. No body.
-    draw_reviewers, "/api/v1/nominations/{nomination_id}/draw-reviewers",
-    "`invalid_status`, `insufficient_pool`",
-    |state, id| {
+/// Decide eligibility.
+pub struct DecideEligibility;
+
+impl CommandEndpoint for DecideEligibility {
+    type Aggregate = RewardNomination;
+    type Body = EligibilityRequest;
+    const ROUTE: Route = on_rewards(
+        "/api/v1/nominations/{nomination_id}/decide-eligibility",
+        "decide_eligibility",
+        "Decide eligibility with a checklist and a reason (reward office)",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] = &[
+        FORBIDDEN,
+        NOT_FOUND,
+        CONFLICT,
+        (
+            422,
+            "`validation_failed`, `invalid_status`, `checklist_empty`, `checklist_contradiction`",
+        ),
+    ];
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Prepare {
+        input.command(parse_nomination_id, |fields, body| {
+            Some(NominationCommand::DecideEligibility {
+                eligible: body.eligible,
+                checklist: body
+                    .checklist
+                    .iter()
+                    .map(|i| ChecklistItem {
+                        item: i.item.clone(),
+                        passed: i.passed,
+                    })
+                    .collect(),
+                reason: fields.long("reason", &body.reason)?,
+            })
+        })
+    }
+}
+
+/// Draw the reviewers.
+pub struct DrawReviewers;
+
+impl CommandEndpoint for DrawReviewers {
+    type Aggregate = RewardNomination;
+    type Body = NoBody;
+    const ROUTE: Route = on_rewards(
+        "/api/v1/nominations/{nomination_id}/draw-reviewers",
+        "draw_reviewers",
+        "Draw the reviewers with `caseledger-draw-v1` (reward office). The server draws a 32-byte seed from the OS CSPRNG and folds the pool from the log; reward-office staff and employees are excluded in the recorded filters. No body",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] = &[
+        NOMINATION_NOT_FOUND,
+        (422, "`invalid_status`, `insufficient_pool`"),
+    ];
+
+    async fn prepare(input: Input<'_, NoBody>) -> Prepare {
+        let id = parse_nomination_id(input.id())?;
         let mut seed = [0_u8; 32];
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut seed);
-        let pool = state.db.expert_pool(None).await?;
-        NominationCommand::DrawReviewers { seed: DrawSeed::from_bytes(seed), pool }
+        let pool = input.state.db.expert_pool(None).await?;
+        let command = NominationCommand::DrawReviewers {
+            seed: DrawSeed::from_bytes(seed),
+            pool,
+        };
+        Ok(Prepared::on(id, command))
     }
-);
-
-nomination_command!(
-    /// Recuse a reviewer (reward office, or the reviewer declaring a conflict). Their scores
-    /// are voided, an aggregation made with them too, and the next alternate is seated.
-    recuse_reviewer, "/api/v1/nominations/{nomination_id}/recuse-reviewer", RecuseReviewerRequest,
-    "`validation_failed`, `invalid_status`",
-    |state, actor, id, body| {
-        let mut fields = Fields::default();
-        let expert_id = fields.take("expert_id", ExpertId::parse(&body.expert_id));
-        let reason = fields.take("reason", LongText::parse(&body.reason));
-        fields.finish()?;
-        let (Some(expert_id), Some(reason)) = (expert_id, reason) else { return Err(missing()) };
-        NominationCommand::RecuseReviewer { expert_id, reason }
-    }
-);
-
-nomination_command!(
-    /// Submit your scores, every criterion once (a seated reviewer; never reward-office
-    /// staff). A score at either end of a range needs a comment.
-    submit_scores, "/api/v1/nominations/{nomination_id}/submit-scores", ScoresRequest,
-    "`invalid_status`, `unknown_criterion`, `scores_incomplete`, `score_out_of_range`, `comment_required`",
-    |state, actor, id, body| {
-        NominationCommand::SubmitScores {
-            scores: body
-                .scores
-                .iter()
-                .map(|(code, s)| {
-                    (code.clone(), CriterionScore { score: s.score, comment: s.comment.clone() })
-                })
-                .collect(),
-        }
-    }
-);
-
-nomination_command_without_body!(
-    /// Aggregate the scores with the program's rule (reward office). No body.
-    aggregate_scores, "/api/v1/nominations/{nomination_id}/aggregate-scores",
-    "`invalid_status`, `scores_missing`, `too_few_scores`",
-    |state, id| { NominationCommand::AggregateScores }
-);
-
-nomination_command!(
-    /// Cast your committee vote (a member of the program's committee roster, once).
-    /// `not_committee_member` (403) for anyone else holding the role.
-    cast_vote, "/api/v1/nominations/{nomination_id}/cast-vote", VoteRequest,
-    "`invalid_status`",
-    |state, actor, id, body| {
-        let committee = current_committee(&state, &id).await?;
-        NominationCommand::CastVote { in_favour: body.in_favour, committee }
-    }
-);
-
-nomination_command_without_body!(
-    /// Tally the committee vote (reward office): counts the votes of members on the program's
-    /// roster, needs the quorum over that roster; shortlisted with more votes for than
-    /// against. No body.
-    tally_vote, "/api/v1/nominations/{nomination_id}/tally-vote",
-    "`invalid_status`, `quorum_not_reached`",
-    |state, id| {
-        let committee = current_committee(&state, &id).await?;
-        NominationCommand::TallyVote { committee }
-    }
-);
-
-nomination_command_without_body!(
-    /// Start the public notice (reward office) on a working day; its end is computed on the
-    /// district's working-day calendar and recorded. No body.
-    start_notice, "/api/v1/nominations/{nomination_id}/start-notice",
-    "`invalid_status`, `notice_start_not_working_day`",
-    |state, id| { NominationCommand::StartNotice { calendar: state.reference.calendar().clone() } }
-);
-
-nomination_command!(
-    /// Resolve an accepted objection (the auditor).
-    resolve_objection, "/api/v1/nominations/{nomination_id}/resolve-objection", ResolveObjectionRequest,
-    "`validation_failed`",
-    |state, actor, id, body| {
-        let mut fields = Fields::default();
-        let objection_id = fields.take("objection_id", ObjectionId::parse(&body.objection_id));
-        let finding = fields.take("finding", LongText::parse(&body.finding));
-        fields.finish()?;
-        let (Some(objection_id), Some(finding)) = (objection_id, finding) else { return Err(missing()) };
-        NominationCommand::ResolveObjection { objection_id, upheld: body.upheld, finding }
-    }
-);
-
-nomination_command_without_body!(
-    /// Close the notice after its end (reward office). No body.
-    close_notice, "/api/v1/nominations/{nomination_id}/close-notice",
-    "`invalid_status`, `notice_period_running`",
-    |state, id| { NominationCommand::CloseNotice }
-);
-
-/// Approve the award (approving authority): only after the notice, without unresolved or
-/// upheld objections, within the program's quota, a tier of the program and an amount within
-/// the tier.
-#[utoipa::path(
-    post, path = "/api/v1/nominations/{nomination_id}/approve", tag = "rewards",
-    request_body = ApproveAwardRequest,
-    params(
-        ("nomination_id" = String, Path, description = "The nomination"),
-        ("If-Match" = Option<String>, Header, description = "Run only if the nomination is at this version"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Retry safely"),
-    ),
-    responses(
-        (status = 200, description = "Approved", body = crate::commands::CommandAccepted),
-        (status = 403, description = "`role_not_allowed`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`nomination_not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`concurrent_modification`: with If-Match only, when the nomination changed or another approval of the program committed first (without If-Match the approval is decided again on the new count)", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "`version_mismatch`: If-Match does not match", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`, `invalid_status`, `notice_period_running`, `unresolved_objection`, `objection_upheld`, `quota_exceeded`, `unknown_tier`, `amount_outside_tier`", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn approve_award(
-    State(state): State<AppState>,
-    Authenticated(actor): Authenticated,
-    Path(nomination_id): Path<String>,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<ApproveAwardRequest>,
-) -> Result<Response, ApiError> {
-    let id = parse_nomination_id(&nomination_id)?;
-    let mut fields = Fields::default();
-    let decision_number = fields.take("decision_number", Label::parse(&body.decision_number));
-    let reason = fields.take("reason", LongText::parse(&body.reason));
-    fields.finish()?;
-    let (Some(decision_number), Some(reason)) = (decision_number, reason) else {
-        return Err(missing());
-    };
-    // The quota counts approvals recorded in the log (not the view, which may lag):
-    // `run_nomination` reads the count for each attempt and checks it again at the append.
-    let command = NominationCommand::Approve {
-        decision_number,
-        tier: body.tier.clone(),
-        amount: body.amount,
-        reason,
-        awards_in_program: 0,
-    };
-    let headers = commands::parse_headers(&headers)?;
-    run_nomination(
-        &state,
-        actor,
-        headers,
-        &id,
-        StatusCode::OK,
-        &body,
-        command,
-        None,
-    )
-    .await
 }
 
-nomination_command_without_body!(
-    /// Announce the approved award (reward office). No body.
-    announce_award, "/api/v1/nominations/{nomination_id}/announce",
-    "`invalid_status`",
-    |state, id| { NominationCommand::Announce }
-);
+/// Recuse a reviewer.
+pub struct RecuseReviewer;
 
-nomination_command!(
-    /// Withdraw before approval (reward office or the submitter).
-    withdraw_nomination, "/api/v1/nominations/{nomination_id}/withdraw", GroundsRequest,
-    "`validation_failed`, `invalid_status`",
-    |state, actor, id, body| { NominationCommand::Withdraw { reason: long("reason", &body.reason)? } }
-);
+impl CommandEndpoint for RecuseReviewer {
+    type Aggregate = RewardNomination;
+    type Body = RecuseReviewerRequest;
+    const ROUTE: Route = on_rewards(
+        "/api/v1/nominations/{nomination_id}/recuse-reviewer",
+        "recuse_reviewer",
+        "Recuse a reviewer (reward office, or the reviewer declaring a conflict). Their scores are voided, an aggregation made with them too, and the next alternate is seated",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] = &[
+        FORBIDDEN,
+        NOT_FOUND,
+        CONFLICT,
+        (422, "`validation_failed`, `invalid_status`"),
+    ];
 
-nomination_command!(
-    /// Disqualify before approval, with grounds (reward office).
-    disqualify_nomination, "/api/v1/nominations/{nomination_id}/disqualify", GroundsRequest,
-    "`validation_failed`, `invalid_status`",
-    |state, actor, id, body| { NominationCommand::Disqualify { grounds: long("reason", &body.reason)? } }
-);
-
-nomination_command!(
-    /// Revoke an award with grounds (only the approving authority who approved it).
-    revoke_award, "/api/v1/nominations/{nomination_id}/revoke", RevokeRequest,
-    "`validation_failed`, `invalid_status`",
-    |state, actor, id, body| {
-        let mut fields = Fields::default();
-        let decision_number = fields.take("decision_number", Label::parse(&body.decision_number));
-        let grounds = fields.take("grounds", LongText::parse(&body.grounds));
-        fields.finish()?;
-        let (Some(decision_number), Some(grounds)) = (decision_number, grounds) else { return Err(missing()) };
-        NominationCommand::Revoke { decision_number, grounds }
+    async fn prepare(input: Input<'_, Self::Body>) -> Prepare {
+        input.command(parse_nomination_id, |fields, body| {
+            let expert_id = fields.take("expert_id", ExpertId::parse(&body.expert_id));
+            let reason = fields.long("reason", &body.reason);
+            Some(NominationCommand::RecuseReviewer {
+                expert_id: expert_id?,
+                reason: reason?,
+            })
+        })
     }
-);
-
-/// File an objection during the public notice. No login. An objection without a real name and
-/// a contact is recorded as not accepted (logged); the filer's identity is never shown to the
-/// nominee or the public.
-#[utoipa::path(
-    post, path = "/api/v1/public/nominations/{nomination_id}/objections", tag = "public",
-    request_body = ObjectionRequest,
-    params(("nomination_id" = String, Path, description = "The nomination")),
-    responses(
-        (status = 200, description = "Recorded; `created_id` is the objection id", body = crate::commands::CommandAccepted),
-        (status = 404, description = "`nomination_not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`, `notice_not_open`", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-pub async fn file_objection(
-    State(state): State<AppState>,
-    Path(nomination_id): Path<String>,
-    ApiJson(body): ApiJson<ObjectionRequest>,
-) -> Result<Response, ApiError> {
-    let id = parse_nomination_id(&nomination_id)?;
-    let mut fields = Fields::default();
-    let name = fields.optional::<64>("name", body.name.as_deref());
-    let contact = fields.optional::<64>("contact", body.contact.as_deref());
-    let grounds = fields.take("grounds", LongText::parse(&body.grounds));
-    fields.finish()?;
-    let grounds = grounds.ok_or_else(missing)?;
-    // The public has no user id; idempotency keys are per user, so they are not honoured here.
-    let actor = Actor {
-        sub: UserId::parse("public").ok_or_else(missing)?,
-        roles: vec![],
-        org: None,
-    };
-    let objection_id = ObjectionId::from_uuid(uuid::Uuid::now_v7());
-    let command = NominationCommand::FileObjection {
-        objection_id,
-        filer_name: name,
-        filer_contact: contact,
-        grounds,
-    };
-    run_nomination(
-        &state,
-        actor,
-        CommandHeaders::default(),
-        &id,
-        StatusCode::OK,
-        &body,
-        command,
-        Some(objection_id.to_string()),
-    )
-    .await
 }
+
+/// Submit scores.
+pub struct SubmitScores;
+
+impl CommandEndpoint for SubmitScores {
+    type Aggregate = RewardNomination;
+    type Body = ScoresRequest;
+    const ROUTE: Route = on_rewards(
+        "/api/v1/nominations/{nomination_id}/submit-scores",
+        "submit_scores",
+        "Submit your scores, every criterion once (a seated reviewer; never reward-office staff). A score at either end of a range needs a comment",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] = &[
+        FORBIDDEN,
+        NOT_FOUND,
+        CONFLICT,
+        (
+            422,
+            "`invalid_status`, `unknown_criterion`, `scores_incomplete`, `score_out_of_range`, `comment_required`",
+        ),
+    ];
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Prepare {
+        input.command(parse_nomination_id, |_, body| {
+            Some(NominationCommand::SubmitScores {
+                scores: body
+                    .scores
+                    .iter()
+                    .map(|(code, s)| {
+                        let score = CriterionScore {
+                            score: s.score,
+                            comment: s.comment.clone(),
+                        };
+                        (code.clone(), score)
+                    })
+                    .collect(),
+            })
+        })
+    }
+}
+
+/// Aggregate the scores.
+pub struct AggregateScores;
+
+impl CommandEndpoint for AggregateScores {
+    type Aggregate = RewardNomination;
+    type Body = NoBody;
+    const ROUTE: Route = on_rewards(
+        "/api/v1/nominations/{nomination_id}/aggregate-scores",
+        "aggregate_scores",
+        "Aggregate the scores with the program's rule (reward office). No body",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] = &[
+        NOMINATION_NOT_FOUND,
+        (422, "`invalid_status`, `scores_missing`, `too_few_scores`"),
+    ];
+
+    async fn prepare(input: Input<'_, NoBody>) -> Prepare {
+        input.on(parse_nomination_id, NominationCommand::AggregateScores)
+    }
+}
+
+/// Cast a committee vote.
+pub struct CastVote;
+
+impl CommandEndpoint for CastVote {
+    type Aggregate = RewardNomination;
+    type Body = VoteRequest;
+    const ROUTE: Route = on_rewards(
+        "/api/v1/nominations/{nomination_id}/cast-vote",
+        "cast_vote",
+        "Cast your committee vote (a member of the program's committee roster, once). `not_committee_member` (403) for anyone else holding the role",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] =
+        &[FORBIDDEN, NOT_FOUND, CONFLICT, (422, "`invalid_status`")];
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Prepare {
+        let id = parse_nomination_id(input.id())?;
+        let committee = current_committee(input.state, &id).await?;
+        let command = NominationCommand::CastVote {
+            in_favour: input.body.in_favour,
+            committee,
+        };
+        Ok(Prepared::on(id, command))
+    }
+}
+
+/// Tally the committee vote.
+pub struct TallyVote;
+
+impl CommandEndpoint for TallyVote {
+    type Aggregate = RewardNomination;
+    type Body = NoBody;
+    const ROUTE: Route = on_rewards(
+        "/api/v1/nominations/{nomination_id}/tally-vote",
+        "tally_vote",
+        "Tally the committee vote (reward office): counts the votes of members on the program's roster, needs the quorum over that roster; shortlisted with more votes for than against. No body",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] = &[
+        NOMINATION_NOT_FOUND,
+        (422, "`invalid_status`, `quorum_not_reached`"),
+    ];
+
+    async fn prepare(input: Input<'_, NoBody>) -> Prepare {
+        let id = parse_nomination_id(input.id())?;
+        let committee = current_committee(input.state, &id).await?;
+        Ok(Prepared::on(id, NominationCommand::TallyVote { committee }))
+    }
+}
+
+/// Start the public notice.
+pub struct StartNotice;
+
+impl CommandEndpoint for StartNotice {
+    type Aggregate = RewardNomination;
+    type Body = NoBody;
+    const ROUTE: Route = on_rewards(
+        "/api/v1/nominations/{nomination_id}/start-notice",
+        "start_notice",
+        "Start the public notice (reward office) on a working day; its end is computed on the district's working-day calendar and recorded. No body",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] = &[
+        NOMINATION_NOT_FOUND,
+        (422, "`invalid_status`, `notice_start_not_working_day`"),
+    ];
+
+    async fn prepare(input: Input<'_, NoBody>) -> Prepare {
+        let calendar = input.state.reference.calendar().clone();
+        input.on(
+            parse_nomination_id,
+            NominationCommand::StartNotice { calendar },
+        )
+    }
+}
+
+/// Resolve an objection.
+pub struct ResolveObjection;
+
+impl CommandEndpoint for ResolveObjection {
+    type Aggregate = RewardNomination;
+    type Body = ResolveObjectionRequest;
+    const ROUTE: Route = on_rewards(
+        "/api/v1/nominations/{nomination_id}/resolve-objection",
+        "resolve_objection",
+        "Resolve an accepted objection (the auditor)",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] =
+        &[FORBIDDEN, NOT_FOUND, CONFLICT, (422, "`validation_failed`")];
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Prepare {
+        input.command(parse_nomination_id, |fields, body| {
+            let objection_id = fields.take("objection_id", ObjectionId::parse(&body.objection_id));
+            let finding = fields.long("finding", &body.finding);
+            Some(NominationCommand::ResolveObjection {
+                objection_id: objection_id?,
+                upheld: body.upheld,
+                finding: finding?,
+            })
+        })
+    }
+}
+
+/// Close the notice.
+pub struct CloseNotice;
+
+impl CommandEndpoint for CloseNotice {
+    type Aggregate = RewardNomination;
+    type Body = NoBody;
+    const ROUTE: Route = on_rewards(
+        "/api/v1/nominations/{nomination_id}/close-notice",
+        "close_notice",
+        "Close the notice after its end (reward office). No body",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] = &[
+        NOMINATION_NOT_FOUND,
+        (422, "`invalid_status`, `notice_period_running`"),
+    ];
+
+    async fn prepare(input: Input<'_, NoBody>) -> Prepare {
+        input.on(parse_nomination_id, NominationCommand::CloseNotice)
+    }
+}
+
+/// Approve the award.
+pub struct ApproveAward;
+
+impl CommandEndpoint for ApproveAward {
+    type Aggregate = RewardNomination;
+    type Body = ApproveAwardRequest;
+    const ROUTE: Route = on_rewards(
+        "/api/v1/nominations/{nomination_id}/approve",
+        "approve_award",
+        "Approve the award (approving authority): only after the notice, without unresolved or upheld objections, within the program's quota, a tier of the program and an amount within the tier",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] = &[
+        NOMINATION_NOT_FOUND,
+        (
+            409,
+            "`concurrent_modification`: with If-Match only, when the nomination changed or another approval of the program committed first (without If-Match the approval is decided again on the new count)",
+        ),
+        (
+            422,
+            "`validation_failed`, `invalid_status`, `notice_period_running`, `unresolved_objection`, `objection_upheld`, `quota_exceeded`, `unknown_tier`, `amount_outside_tier`",
+        ),
+    ];
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Prepare {
+        // The quota counts approvals recorded in the log (not the view, which may lag):
+        // `conditions` reads the count for each attempt and checks it again at the append.
+        input.command(parse_nomination_id, |fields, body| {
+            let decision_number =
+                fields.take("decision_number", Label::parse(&body.decision_number));
+            let reason = fields.long("reason", &body.reason);
+            Some(NominationCommand::Approve {
+                decision_number: decision_number?,
+                tier: body.tier.clone(),
+                amount: body.amount,
+                reason: reason?,
+                awards_in_program: 0,
+            })
+        })
+    }
+
+    /// An approval is decided on the number of awards its program has made (the quota). The
+    /// count is read from the log for each attempt and read again in the transaction that
+    /// appends the approval; when another approval of the program committed in between, the
+    /// append is refused as a conflict and the approval decided again on the new count.
+    async fn conditions(
+        state: &AppState,
+        aggregate_id: &str,
+        command: &mut NominationCommand,
+    ) -> Result<Vec<AppendCondition>, StoreError> {
+        let NominationCommand::Approve {
+            awards_in_program, ..
+        } = command
+        else {
+            return Ok(Vec::new());
+        };
+        let Some(program_id) = program_of_nomination(state, aggregate_id).await? else {
+            return Ok(Vec::new());
+        };
+        let awards = state.db.program_awards(&program_id).await?;
+        *awards_in_program = awards;
+        Ok(vec![AppendCondition::ProgramAwards { program_id, awards }])
+    }
+}
+
+/// Announce the award.
+pub struct AnnounceAward;
+
+impl CommandEndpoint for AnnounceAward {
+    type Aggregate = RewardNomination;
+    type Body = NoBody;
+    const ROUTE: Route = on_rewards(
+        "/api/v1/nominations/{nomination_id}/announce",
+        "announce_award",
+        "Announce the approved award (reward office). No body",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] =
+        &[NOMINATION_NOT_FOUND, (422, "`invalid_status`")];
+
+    async fn prepare(input: Input<'_, NoBody>) -> Prepare {
+        input.on(parse_nomination_id, NominationCommand::Announce)
+    }
+}
+
+/// Withdraw a nomination.
+pub struct WithdrawNomination;
+
+impl CommandEndpoint for WithdrawNomination {
+    type Aggregate = RewardNomination;
+    type Body = GroundsRequest;
+    const ROUTE: Route = on_rewards(
+        "/api/v1/nominations/{nomination_id}/withdraw",
+        "withdraw_nomination",
+        "Withdraw before approval (reward office or the submitter)",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] = &[
+        FORBIDDEN,
+        NOT_FOUND,
+        CONFLICT,
+        (422, "`validation_failed`, `invalid_status`"),
+    ];
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Prepare {
+        with_reason(&input, |reason| NominationCommand::Withdraw { reason })
+    }
+}
+
+/// Disqualify a nomination.
+pub struct DisqualifyNomination;
+
+impl CommandEndpoint for DisqualifyNomination {
+    type Aggregate = RewardNomination;
+    type Body = GroundsRequest;
+    const ROUTE: Route = on_rewards(
+        "/api/v1/nominations/{nomination_id}/disqualify",
+        "disqualify_nomination",
+        "Disqualify before approval, with grounds (reward office)",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] = &[
+        FORBIDDEN,
+        NOT_FOUND,
+        CONFLICT,
+        (422, "`validation_failed`, `invalid_status`"),
+    ];
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Prepare {
+        with_reason(&input, |grounds| NominationCommand::Disqualify { grounds })
+    }
+}
+
+/// Revoke an award.
+pub struct RevokeAward;
+
+impl CommandEndpoint for RevokeAward {
+    type Aggregate = RewardNomination;
+    type Body = RevokeRequest;
+    const ROUTE: Route = on_rewards(
+        "/api/v1/nominations/{nomination_id}/revoke",
+        "revoke_award",
+        "Revoke an award with grounds (only the approving authority who approved it)",
+    );
+    const REFUSALS: &'static [(u16, &'static str)] = &[
+        FORBIDDEN,
+        NOT_FOUND,
+        CONFLICT,
+        (422, "`validation_failed`, `invalid_status`"),
+    ];
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Prepare {
+        input.command(parse_nomination_id, |fields, body| {
+            let decision_number =
+                fields.take("decision_number", Label::parse(&body.decision_number));
+            let grounds = fields.long("grounds", &body.grounds);
+            Some(NominationCommand::Revoke {
+                decision_number: decision_number?,
+                grounds: grounds?,
+            })
+        })
+    }
+}
+
+/// File an objection: a public command (no login).
+pub struct FileObjection;
+
+impl CommandEndpoint for FileObjection {
+    type Aggregate = RewardNomination;
+    type Body = ObjectionRequest;
+    const ROUTE: Route = Route {
+        path: "/api/v1/public/nominations/{nomination_id}/objections",
+        operation_id: "file_objection",
+        tag: "public",
+        summary: "File an objection during the public notice. No login. An objection without a real name and a contact is recorded as not accepted (logged); the filer's identity is never shown to the nominee or the public. The answer's `created_id` is the objection id",
+    };
+    // The public has no user id and idempotency keys are per user, so they are not honoured here.
+    const PUBLIC: bool = true;
+    const REFUSALS: &'static [(u16, &'static str)] = &[
+        NOMINATION_NOT_FOUND,
+        (422, "`validation_failed`, `notice_not_open`"),
+    ];
+
+    async fn prepare(input: Input<'_, Self::Body>) -> Prepare {
+        let objection_id = ObjectionId::from_uuid(uuid::Uuid::now_v7());
+        let prepared = input.command(parse_nomination_id, |fields, body| {
+            let name = fields.optional::<64>("name", body.name.as_deref());
+            let contact = fields.optional::<64>("contact", body.contact.as_deref());
+            Some(NominationCommand::FileObjection {
+                objection_id,
+                filer_name: name,
+                filer_contact: contact,
+                grounds: fields.long("grounds", &body.grounds)?,
+            })
+        })?;
+        Ok(prepared.created(objection_id))
+    }
+}
+
+/// The reward routes: every command once, and the reads.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(command::<CreateProgram>())
+        .routes(routes!(list_programs))
+        .routes(routes!(get_program))
+        .routes(command::<ApproveProgram>())
+        .routes(command::<ChangeCommittee>())
+        .routes(routes!(program_audit))
+        .routes(command::<SubmitNomination>())
+        .routes(routes!(list_nominations))
+        .routes(routes!(get_nomination))
+        .routes(command::<DecideEligibility>())
+        .routes(command::<DrawReviewers>())
+        .routes(command::<RecuseReviewer>())
+        .routes(command::<SubmitScores>())
+        .routes(command::<AggregateScores>())
+        .routes(command::<CastVote>())
+        .routes(command::<TallyVote>())
+        .routes(command::<StartNotice>())
+        .routes(command::<ResolveObjection>())
+        .routes(command::<CloseNotice>())
+        .routes(command::<ApproveAward>())
+        .routes(command::<AnnounceAward>())
+        .routes(command::<WithdrawNomination>())
+        .routes(command::<DisqualifyNomination>())
+        .routes(command::<RevokeAward>())
+        .routes(routes!(objection_filers))
+        .routes(command::<FileObjection>())
+        .routes(routes!(public_notices))
+        .routes(routes!(public_awards))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Nomination reads
 
 async fn load(
     state: &AppState,

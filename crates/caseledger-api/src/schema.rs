@@ -237,7 +237,6 @@ impl Format {
 mod tests {
     use super::*;
     use strum::VariantArray;
-    use utoipa::OpenApi;
 
     /// Serde's names of every variant of a domain enum (what a request must send and an answer
     /// holds).
