@@ -486,7 +486,7 @@ pub struct NominationAuditBody {
     #[schema(value_type = crate::schema::NominationStatus)]
     pub status: String,
     /// `[eligible, reason]`, or `null` before the decision.
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[schema(value_type = Option<Vec<Value>>)]
     pub eligibility: Option<Vec<serde_json::Value>>,
     /// Whether the draw re-runs to the recorded result (`null` without a draw).
     pub draw_reproducible: Option<bool>,
@@ -500,19 +500,19 @@ pub struct NominationAuditBody {
     #[schema(value_type = Vec<Object>)]
     pub aggregations: Vec<serde_json::Value>,
     /// `[for, against, quorum, passed]`, or `null` before the tally.
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[schema(value_type = Option<Vec<Value>>)]
     pub tally: Option<Vec<serde_json::Value>>,
     /// The notice.
     pub notice: Option<AuditNoticeBody>,
     /// Objections.
     pub objections: Vec<AuditObjectionBody>,
     /// `[decision number, tier, amount, approved by, approved at]`, or `null`.
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[schema(value_type = Option<Vec<Value>>)]
     pub approval: Option<Vec<serde_json::Value>>,
     /// When announced (RFC 3339).
     pub announced_at: Option<String>,
     /// `[decision number, grounds, revoked by, revoked at]`, or `null`.
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[schema(value_type = Option<Vec<Value>>)]
     pub revocation: Option<Vec<serde_json::Value>>,
     /// Everything in order.
     pub timeline: Vec<AuditTimelineEntryBody>,
