@@ -392,6 +392,32 @@ mod tests {
         assert!(!is_final(409) && !is_final(412) && !is_final(500) && !is_final(503));
     }
 
+    #[test]
+    fn a_system_actor_without_request_gets_who_and_when_only() {
+        let actor = Actor {
+            sub: caseledger_domain::UserId::parse(crate::timers::TIMER_ACTOR).unwrap(),
+            roles: Vec::new(),
+            org: None,
+        };
+        let at = chrono::DateTime::parse_from_rfc3339("2026-12-03T01:02:03.000004Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let metadata = event_metadata(&actor, at, &CommandOptions::default());
+        let mut entries: Vec<(&str, &str)> = metadata
+            .iter()
+            .map(|(key, value)| (key.as_str(), value.as_str()))
+            .collect();
+        entries.sort();
+        assert_eq!(
+            entries,
+            [
+                ("actor_roles", ""),
+                ("actor_sub", "system:timers"),
+                ("occurred_at", "2026-12-03T01:02:03.000004Z"),
+            ]
+        );
+    }
+
     #[derive(Serialize, Deserialize)]
     struct Body {
         a: u32,

@@ -16,8 +16,9 @@ use std::time::Duration;
 use caseledger_domain::case::{CaseCommand, EnterpriseCase};
 use caseledger_domain::{Actor, Authored, UserId};
 use caseledger_store::cases::DueTimer;
-use caseledger_store::{ExecuteError, Metadata, StoreError};
+use caseledger_store::{ExecuteError, StoreError};
 
+use crate::commands::{event_metadata, CommandOptions};
 use crate::App;
 
 /// The user id recorded on events the runner causes.
@@ -82,13 +83,7 @@ async fn fire(
         roles: Vec::new(),
         org: None,
     };
-    let mut metadata = Metadata::new();
-    metadata.insert("actor_sub".into(), TIMER_ACTOR.into());
-    metadata.insert("actor_roles".into(), String::new());
-    metadata.insert(
-        "occurred_at".into(),
-        now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-    );
+    let mut metadata = event_metadata(&actor, now, &CommandOptions::default());
     metadata.insert(
         "timer".into(),
         format!(
