@@ -664,14 +664,6 @@ impl CommandEndpoint for CreateAppraisal {
     }
 }
 
-/// A command on one campaign without a body.
-fn bare(
-    input: &Input<'_, NoBody>,
-    command: AppraisalCommand,
-) -> Result<Prepared<AppraisalCommand>, ApiError> {
-    Ok(Prepared::on(parse_campaign_id(input.id())?, command))
-}
-
 /// Open a campaign.
 pub struct OpenAppraisal;
 
@@ -689,7 +681,7 @@ impl CommandEndpoint for OpenAppraisal {
     ];
 
     async fn prepare(input: Input<'_, NoBody>) -> Result<Prepared<AppraisalCommand>, ApiError> {
-        bare(&input, AppraisalCommand::Open)
+        input.on(parse_campaign_id, AppraisalCommand::Open)
     }
 }
 
@@ -710,7 +702,7 @@ impl CommandEndpoint for CloseAppraisal {
     ];
 
     async fn prepare(input: Input<'_, NoBody>) -> Result<Prepared<AppraisalCommand>, ApiError> {
-        bare(&input, AppraisalCommand::Close)
+        input.on(parse_campaign_id, AppraisalCommand::Close)
     }
 }
 
@@ -731,7 +723,7 @@ impl CommandEndpoint for PublishAppraisal {
     ];
 
     async fn prepare(input: Input<'_, NoBody>) -> Result<Prepared<AppraisalCommand>, ApiError> {
-        bare(&input, AppraisalCommand::Publish)
+        input.on(parse_campaign_id, AppraisalCommand::Publish)
     }
 }
 

@@ -837,24 +837,6 @@ impl CommandEndpoint for DispatchCase {
     }
 }
 
-/// A command on one case whose body has no fields (or whose command needs only the state).
-fn bare(
-    input: &Input<'_, NoBody>,
-    command: CaseCommand,
-) -> Result<Prepared<CaseCommand>, ApiError> {
-    Ok(Prepared::on(parse_case_id(input.id())?, command))
-}
-
-/// A command on one case parsed from its body by `parse`.
-fn parsed<B>(
-    input: &Input<'_, B>,
-    parse: impl FnOnce(&mut Fields, &B) -> Option<CaseCommand>,
-) -> Result<Prepared<CaseCommand>, ApiError> {
-    let case_id = parse_case_id(input.id())?;
-    let command = input.parse(|fields| parse(fields, input.body))?;
-    Ok(Prepared::on(case_id, command))
-}
-
 /// Accept a case.
 pub struct AcceptCase;
 
@@ -868,7 +850,7 @@ impl CommandEndpoint for AcceptCase {
     );
 
     async fn prepare(input: Input<'_, NoBody>) -> Result<Prepared<CaseCommand>, ApiError> {
-        bare(&input, CaseCommand::Accept)
+        input.on(parse_case_id, CaseCommand::Accept)
     }
 }
 
@@ -889,7 +871,7 @@ impl CommandEndpoint for RespondCase {
     )];
 
     async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<CaseCommand>, ApiError> {
-        parsed(&input, |fields, body| {
+        input.command(parse_case_id, |fields, body| {
             let text = fields.long("text", &body.text);
             let basis = fields.optional::<20_000>("basis", body.basis.as_deref());
             let evidence = evidence(fields, &body.evidence);
@@ -926,7 +908,7 @@ impl CommandEndpoint for RateCase {
     ];
 
     async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<CaseCommand>, ApiError> {
-        parsed(&input, |fields, body| {
+        input.command(parse_case_id, |fields, body| {
             let satisfaction = fields.take(
                 "satisfaction",
                 Satisfaction::new(body.satisfaction).ok_or("must be 1 to 5"),
@@ -954,7 +936,7 @@ impl CommandEndpoint for AddNote {
     );
 
     async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<CaseCommand>, ApiError> {
-        parsed(&input, |fields, body| {
+        input.command(parse_case_id, |fields, body| {
             Some(CaseCommand::AddNote {
                 text: fields.long("text", &body.text)?,
             })
@@ -977,7 +959,7 @@ impl CommandEndpoint for CloseCase {
         &[(422, "`no_response_yet` or `no_rating_yet`")];
 
     async fn prepare(input: Input<'_, NoBody>) -> Result<Prepared<CaseCommand>, ApiError> {
-        bare(&input, CaseCommand::Close)
+        input.on(parse_case_id, CaseCommand::Close)
     }
 }
 
@@ -994,7 +976,7 @@ impl CommandEndpoint for DeclineCase {
     );
 
     async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<CaseCommand>, ApiError> {
-        parsed(&input, |fields, body| {
+        input.command(parse_case_id, |fields, body| {
             let text = fields.long("text", &body.text);
             Some(CaseCommand::Decline {
                 reason: body.reason,
@@ -1018,7 +1000,7 @@ impl CommandEndpoint for ReturnCase {
 
     async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<CaseCommand>, ApiError> {
         let state = input.state;
-        parsed(&input, |fields, body| {
+        input.command(parse_case_id, |fields, body| {
             let reason = fields.long("reason", &body.reason);
             let suggested = body
                 .suggested_department
@@ -1051,7 +1033,7 @@ impl CommandEndpoint for ReassignCase {
 
     async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<CaseCommand>, ApiError> {
         let state = input.state;
-        parsed(&input, |fields, body| {
+        input.command(parse_case_id, |fields, body| {
             let lead_department =
                 fields.department("lead_department", state, &body.lead_department);
             let reason = fields.long("reason", &body.reason);
@@ -1077,7 +1059,7 @@ impl CommandEndpoint for LogContact {
     );
 
     async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<CaseCommand>, ApiError> {
-        parsed(&input, |fields, body| {
+        input.command(parse_case_id, |fields, body| {
             let summary = fields.long("summary", &body.summary);
             Some(CaseCommand::LogContact {
                 channel: body.channel,
@@ -1100,7 +1082,7 @@ impl CommandEndpoint for PostUpdate {
     );
 
     async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<CaseCommand>, ApiError> {
-        parsed(&input, |fields, body| {
+        input.command(parse_case_id, |fields, body| {
             Some(CaseCommand::PostPublicUpdate {
                 text: fields.long("text", &body.text)?,
             })
@@ -1121,7 +1103,7 @@ impl CommandEndpoint for RequestExtension {
     );
 
     async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<CaseCommand>, ApiError> {
-        parsed(&input, |fields, body| {
+        input.command(parse_case_id, |fields, body| {
             let reason = fields.long("reason", &body.reason);
             Some(CaseCommand::RequestExtension {
                 amount: body.amount,
@@ -1145,7 +1127,7 @@ impl CommandEndpoint for DecideExtension {
 
     async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<CaseCommand>, ApiError> {
         let state = input.state;
-        parsed(&input, |fields, body| {
+        input.command(parse_case_id, |fields, body| {
             let reason = fields.long("reason", &body.reason);
             Some(CaseCommand::DecideExtension {
                 approve: body.approve,
@@ -1169,7 +1151,7 @@ impl CommandEndpoint for RequestPause {
     );
 
     async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<CaseCommand>, ApiError> {
-        parsed(&input, |fields, body| {
+        input.command(parse_case_id, |fields, body| {
             Some(CaseCommand::RequestPause {
                 reason: fields.long("reason", &body.reason)?,
             })
@@ -1190,7 +1172,7 @@ impl CommandEndpoint for DecidePause {
     );
 
     async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<CaseCommand>, ApiError> {
-        parsed(&input, |fields, body| {
+        input.command(parse_case_id, |fields, body| {
             let reason = fields.long("reason", &body.reason);
             Some(CaseCommand::DecidePause {
                 approve: body.approve,
@@ -1215,7 +1197,7 @@ impl CommandEndpoint for ResumeCase {
 
     async fn prepare(input: Input<'_, NoBody>) -> Result<Prepared<CaseCommand>, ApiError> {
         let sla = sla_context(input.state);
-        bare(&input, CaseCommand::Resume { sla })
+        input.on(parse_case_id, CaseCommand::Resume { sla })
     }
 }
 
@@ -1232,7 +1214,7 @@ impl CommandEndpoint for RecordFollowUp {
     );
 
     async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<CaseCommand>, ApiError> {
-        parsed(&input, |fields, body| {
+        input.command(parse_case_id, |fields, body| {
             let note = fields.optional::<20_000>("note", body.note.as_deref());
             Some(CaseCommand::RecordFollowUp {
                 reached: body.reached,
@@ -1255,7 +1237,7 @@ impl CommandEndpoint for AppealRating {
     );
 
     async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<CaseCommand>, ApiError> {
-        parsed(&input, |fields, body| {
+        input.command(parse_case_id, |fields, body| {
             Some(CaseCommand::AppealRating {
                 reason: fields.long("reason", &body.reason)?,
             })
@@ -1276,7 +1258,7 @@ impl CommandEndpoint for DecideAppeal {
     );
 
     async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<CaseCommand>, ApiError> {
-        parsed(&input, |fields, body| {
+        input.command(parse_case_id, |fields, body| {
             let reason = fields.long("reason", &body.reason);
             Some(CaseCommand::DecideAppeal {
                 upheld: body.upheld,
@@ -1300,7 +1282,7 @@ impl CommandEndpoint for ReopenCase {
 
     async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<CaseCommand>, ApiError> {
         let state = input.state;
-        parsed(&input, |fields, body| {
+        input.command(parse_case_id, |fields, body| {
             Some(CaseCommand::Reopen {
                 reason: fields.long("reason", &body.reason)?,
                 sla: sla_context(state),
@@ -1322,7 +1304,7 @@ impl CommandEndpoint for WithdrawCase {
     );
 
     async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<CaseCommand>, ApiError> {
-        parsed(&input, |fields, body| {
+        input.command(parse_case_id, |fields, body| {
             Some(CaseCommand::Withdraw {
                 reason: fields.long("reason", &body.reason)?,
             })
@@ -1343,7 +1325,7 @@ impl CommandEndpoint for GrantExemption {
     );
 
     async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<CaseCommand>, ApiError> {
-        parsed(&input, |fields, body| {
+        input.command(parse_case_id, |fields, body| {
             let text = fields.long("text", &body.text);
             Some(CaseCommand::GrantExemption {
                 reason: body.reason,

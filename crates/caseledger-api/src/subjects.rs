@@ -284,7 +284,7 @@ impl CommandEndpoint for RegisterSubject {
 
     async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<SubjectCommand>, ApiError> {
         let body = input.body;
-        let command = input.parse(|fields| {
+        let (subject_id, command) = input.parse(|fields| {
             let subject_id = fields.take("id", SubjectId::parse(body.id.as_str()));
             let name = fields.take("name", Title::parse(&body.name));
             let kind = fields.take(
@@ -295,20 +295,21 @@ impl CommandEndpoint for RegisterSubject {
             let district_area = fields.optional::<64>("district_area", body.district_area.as_deref());
             let street = fields.optional::<64>("street", body.street.as_deref());
             let contact = parse_contact(fields, "contact.", &body.contact);
-            Some(SubjectCommand::Register {
-                subject_id: subject_id?,
-                name: name?,
-                kind: kind?,
-                industry,
-                district_area,
-                street,
-                contact,
-            })
+            let subject_id = subject_id?;
+            Some((
+                subject_id.clone(),
+                SubjectCommand::Register {
+                    subject_id,
+                    name: name?,
+                    kind: kind?,
+                    industry,
+                    district_area,
+                    street,
+                    contact,
+                },
+            ))
         })?;
-        let SubjectCommand::Register { subject_id, .. } = &command else {
-            return Err(ApiError::internal("a registration registers"));
-        };
-        Ok(Prepared::on(subject_id.clone(), command))
+        Ok(Prepared::on(subject_id, command))
     }
 }
 
