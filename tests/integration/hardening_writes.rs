@@ -197,7 +197,7 @@ async fn a_committed_command_is_answered_2xx_when_the_database_fails_after_the_c
 // Item 21: the reward quota, checked in the transaction that appends an approval.
 
 /// Monday 2 March 2026, 10:00 in Beijing: a working day.
-const MONDAY: &str = "2026-03-02T02:00:00Z";
+pub(crate) const MONDAY: &str = "2026-03-02T02:00:00Z";
 /// Five working days later plus an hour.
 const AFTER_NOTICE: &str = "2026-03-09T03:00:00Z";
 
@@ -239,7 +239,7 @@ async fn nomination_command(app: &TestApp, who: &str, id: &str, what: &str, body
 
 /// A program with `quota` and `n` nominations, each through eligibility, the reviewers' scores,
 /// the committee and a closed notice: ready to approve. Returns the program and nominations.
-async fn nominations_ready_to_approve(
+pub(crate) async fn nominations_ready_to_approve(
     app: &TestApp,
     clock: &crate::support::ManualClock,
     quota: u32,

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod application;
 mod appraisal;
 mod audit;
 mod browser;

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use caseledger_domain::case::{
     CaseCommand, CaseSource, CaseStatus, ContactChannel, DeclineReason, EnterpriseCase, Evidence,
-    ExemptionReason, Resolution, Satisfaction, SlaContext, Urgency,
+    ExemptionReason, Resolution, Satisfaction, Urgency,
 };
 use caseledger_domain::text::{Label, LongText, Title};
 use caseledger_domain::{Actor, CaseId, DepartmentId, Role, SubjectId};
@@ -20,12 +20,12 @@ use utoipa::{IntoParams, ToSchema};
 use crate::audit::record_access;
 use crate::auth::Authenticated;
 use crate::codes::ErrorCode;
-use crate::commands::Receipt;
 use crate::endpoint::{command, CommandEndpoint, Input, NoBody, Prepared, Route};
 use crate::error::{ApiError, Problem};
 use crate::fields::Fields;
 use crate::json::ApiQuery;
 use crate::state::AppState;
+use caseledger_app::facts::{new_verifier, verifier_hash, Receipt};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -770,7 +770,7 @@ impl CommandEndpoint for RegisterCase {
     async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<CaseCommand>, ApiError> {
         let body = input.body;
         let case_id = CaseId::from_uuid(uuid::Uuid::now_v7());
-        let receipt = new_receipt(input.state.now());
+        let receipt = input.state.new_receipt();
         let verifier_sha256 = verifier_hash(&receipt.verifier);
         let case_number = receipt.case_number.clone();
         let command = input.parse(|fields| {
@@ -830,7 +830,7 @@ impl CommandEndpoint for DispatchCase {
                 lead_department: lead_department?,
                 co_departments: co_departments.into_iter().collect::<Option<Vec<_>>>()?,
                 note,
-                sla: sla_context(state),
+                sla: state.sla_context(),
             })
         })?;
         Ok(Prepared::on(case_id, command))
@@ -1013,7 +1013,7 @@ impl CommandEndpoint for ReturnCase {
             Some(CaseCommand::Return {
                 reason: reason?,
                 suggested_department,
-                sla: sla_context(state),
+                sla: state.sla_context(),
             })
         })
     }
@@ -1040,7 +1040,7 @@ impl CommandEndpoint for ReassignCase {
             Some(CaseCommand::Reassign {
                 lead_department: lead_department?,
                 reason: reason?,
-                sla: sla_context(state),
+                sla: state.sla_context(),
             })
         })
     }
@@ -1132,7 +1132,7 @@ impl CommandEndpoint for DecideExtension {
             Some(CaseCommand::DecideExtension {
                 approve: body.approve,
                 reason: reason?,
-                sla: sla_context(state),
+                sla: state.sla_context(),
             })
         })
     }
@@ -1196,7 +1196,7 @@ impl CommandEndpoint for ResumeCase {
     const REFUSALS: &'static [(u16, &'static str)] = &[(422, "`clock_not_paused`")];
 
     async fn prepare(input: Input<'_, NoBody>) -> Result<Prepared<CaseCommand>, ApiError> {
-        let sla = sla_context(input.state);
+        let sla = input.state.sla_context();
         input.on(parse_case_id, CaseCommand::Resume { sla })
     }
 }
@@ -1285,7 +1285,7 @@ impl CommandEndpoint for ReopenCase {
         input.command(parse_case_id, |fields, body| {
             Some(CaseCommand::Reopen {
                 reason: fields.long("reason", &body.reason)?,
-                sla: sla_context(state),
+                sla: state.sla_context(),
             })
         })
     }
@@ -1357,12 +1357,8 @@ impl CommandEndpoint for MergeCase {
         let case_id = parse_case_id(input.id())?;
         // A case registered a moment ago may not be in the view yet: the log decides (as for a
         // visit's linked case), so a case the 201 said exists can be merged into at once.
-        let target_exists = match into {
-            Some(into) => {
-                let into = into.to_string();
-                state.db.case_view(&into).await?.is_some()
-                    || state.db.current_version(AGGREGATE_TYPE, &into).await? > 0
-            }
+        let target_exists = match &into {
+            Some(into) => state.case_exists(into).await?,
             None => false,
         };
         let command = input.parse(|fields| {
@@ -1400,7 +1396,9 @@ impl CommandEndpoint for ReissueVerifier {
 
     async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<CaseCommand>, ApiError> {
         let case_id = parse_case_id(input.id())?;
-        let receipt = registered_case_number(input.state, &case_id)
+        let receipt = input
+            .state
+            .case_number(&case_id)
             .await?
             .map(|case_number| Receipt {
                 case_number,
@@ -1421,68 +1419,6 @@ impl CommandEndpoint for ReissueVerifier {
         prepared.receipt = receipt;
         Ok(prepared)
     }
-}
-
-/// The public number a case was registered with, from the log (always current). `None` for an
-/// unknown case or one registered without a number; the command then refuses.
-async fn registered_case_number(
-    state: &AppState,
-    case_id: &CaseId,
-) -> Result<Option<String>, ApiError> {
-    let id = case_id.to_string();
-    let history = state.db.stream_history(AGGREGATE_TYPE, &id).await?;
-    let Some(first) = history.first() else {
-        return Ok(None);
-    };
-    match serde_json::from_str::<caseledger_domain::case::CaseEvent>(&first.payload) {
-        Ok(caseledger_domain::case::CaseEvent::CaseRegistered { case_number, .. }) => {
-            Ok(case_number)
-        }
-        Ok(_) => Ok(None),
-        Err(error) => Err(ApiError::internal(format!("reading case {id}: {error}"))),
-    }
-}
-
-/// The SLA policy and calendar in force, for commands that set or move deadlines.
-fn sla_context(state: &AppState) -> SlaContext {
-    SlaContext {
-        policy: std::sync::Arc::new(state.reference.sla_policy().clone()),
-        calendar: state.reference.calendar().clone(),
-    }
-}
-
-const VERIFIER_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
-
-/// A new case number (`C` + registration date in China Standard Time + six random digits) and
-/// a ten-character verifier code from an alphabet without look-alike characters.
-fn new_receipt(now: chrono::DateTime<chrono::Utc>) -> Receipt {
-    let cst = chrono::FixedOffset::east_opt(8 * 3600).expect("a valid offset");
-    let date = now.with_timezone(&cst).format("%Y%m%d");
-    let number_bits = u128::from_le_bytes(*uuid::Uuid::new_v4().as_bytes());
-    Receipt {
-        case_number: format!("C{date}-{:06}", number_bits % 1_000_000),
-        verifier: new_verifier(),
-    }
-}
-
-/// A ten-character verifier code from an alphabet without look-alike characters.
-fn new_verifier() -> String {
-    let mut bits = u128::from_le_bytes(*uuid::Uuid::new_v4().as_bytes());
-    (0..10)
-        .map(|_| {
-            let index = (bits % VERIFIER_ALPHABET.len() as u128) as usize;
-            bits /= VERIFIER_ALPHABET.len() as u128;
-            char::from(VERIFIER_ALPHABET[index])
-        })
-        .collect()
-}
-
-/// The stored form of a verifier code: lowercase hex SHA-256 of its upper-case text.
-pub(crate) fn verifier_hash(verifier: &str) -> String {
-    use sha2::{Digest, Sha256};
-    hex::encode(Sha256::digest(
-        verifier.trim().to_ascii_uppercase().as_bytes(),
-    ))
 }
 
 /// The case routes: every command once, and the reads.

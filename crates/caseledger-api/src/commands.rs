@@ -5,10 +5,10 @@
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 pub use caseledger_app::commands::{event_metadata, fingerprint, CommandOptions, Refusal};
-use caseledger_app::commands::{Accepted, Failure, Settled, Submission};
+use caseledger_app::commands::{Accepted, Failure, Report, Settled};
+pub use caseledger_app::facts::Receipt;
 use caseledger_domain::case::{CaseError, RefusalKind};
-use caseledger_domain::Actor;
-use caseledger_store::{AppendTerms, Committed, ExecuteError};
+use caseledger_store::ExecuteError;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -49,16 +49,6 @@ impl From<Accepted> for CommandAccepted {
             verifier: accepted.verifier,
         }
     }
-}
-
-/// What a registration hands to the registrant beside the ids: the public case number and the
-/// verifier code, which is never stored in clear.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Receipt {
-    /// The public case number.
-    pub case_number: String,
-    /// The verifier code.
-    pub verifier: String,
 }
 
 /// Headers that shape a command: `If-Match`, `Idempotency-Key` and the request id.
@@ -143,7 +133,7 @@ fn execute_error<E: Refusal>(error: ExecuteError<E>) -> ApiError {
 
 /// The answer a failed command records for its idempotency key: a refusal's problem (final), or
 /// a status that is not final (the key is released and the body not kept).
-fn key_answer<E: Refusal>(error: &ExecuteError<E>) -> (u16, String) {
+pub fn key_answer<E: Refusal>(error: &ExecuteError<E>) -> (u16, String) {
     let error = match error {
         ExecuteError::Rejected(error) => refusal_error(error),
         ExecuteError::VersionMismatch { expected, current } => {
@@ -202,61 +192,29 @@ fn replay(status: u16, body: String, collection: &str) -> Response {
     }
 }
 
-/// One command on the way to the store.
-pub struct CommandRequest<'a> {
-    /// The command's name (for metrics).
-    pub name: &'static str,
-    /// The acting user.
-    pub actor: &'a Actor,
-    /// The command's headers.
-    pub headers: &'a CommandHeaders,
-    /// The request fingerprint (see [`fingerprint`]).
-    pub fingerprint: String,
-    /// 201 for a create, 200 otherwise.
-    pub success_status: StatusCode,
-    /// For a registration: the case number and verifier to hand out once.
-    pub receipt: Option<Receipt>,
-}
-
-/// Runs a command through the application's write path ([`caseledger_app::App::submit`]: the
-/// idempotency key, the bounded re-decision of a command without `If-Match` that lost a race)
-/// and maps what it reports to the answer, recording metrics. `collection` is where a created
-/// aggregate lives (the 201's `Location`); `created_id` is reported in the answer as
-/// [`CommandAccepted::created_id`].
-pub async fn run_in<F, Fut, E>(
+/// Maps what the application's write path ([`caseledger_app::App::execute`]) reports to the
+/// answer, recording metrics. `collection` is where a created aggregate lives (the 201's
+/// `Location`); a registration's `receipt` hands its verifier out in the live answer only.
+pub fn answer<E: Refusal>(
     state: &AppState,
+    name: &'static str,
+    report: Report<E>,
+    success_status: StatusCode,
+    receipt: Option<Receipt>,
     collection: &str,
-    created_id: Option<String>,
-    request: CommandRequest<'_>,
-    execute: F,
-) -> Result<Response, ApiError>
-where
-    F: FnMut(AppendTerms) -> Fut,
-    Fut: std::future::Future<Output = Result<Committed, ExecuteError<E>>>,
-    E: Refusal,
-{
-    let submission = Submission {
-        name: request.name,
-        actor: request.actor,
-        options: request.headers,
-        fingerprint: request.fingerprint,
-        success_status: request.success_status.as_u16(),
-        created_id,
-        case_number: request.receipt.as_ref().map(|r| r.case_number.clone()),
-    };
-    let report = state.submit(submission, key_answer::<E>, execute).await;
+) -> Result<Response, ApiError> {
     for _ in 0..report.retries {
-        state.metrics.observe_retry(request.name);
+        state.metrics.observe_retry(name);
     }
     match report.outcome {
         Ok(Settled::Committed(accepted)) => {
-            state.metrics.observe_command(request.name, "ok");
+            state.metrics.observe_command(name, "ok");
             let mut accepted = CommandAccepted::from(accepted);
             // The recorded answer (for replays) never holds the verifier; the live one does.
-            accepted.verifier = request.receipt.map(|r| r.verifier);
+            accepted.verifier = receipt.map(|r| r.verifier);
             let body = serde_json::to_string(&accepted).unwrap_or_default();
             Ok(accepted_response(
-                request.success_status,
+                success_status,
                 &accepted,
                 body,
                 false,
@@ -267,7 +225,7 @@ where
             let accepted = CommandAccepted::from(accepted);
             let body = serde_json::to_string(&accepted).unwrap_or_default();
             Ok(accepted_response(
-                request.success_status,
+                success_status,
                 &accepted,
                 body,
                 true,
@@ -286,7 +244,7 @@ where
         Err(Failure::Store(error)) => Err(ApiError::from(error)),
         Err(Failure::Execute(error)) => {
             let error = execute_error(error);
-            state.metrics.observe_command(request.name, error.code());
+            state.metrics.observe_command(name, error.code());
             Err(error)
         }
     }

@@ -22,7 +22,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use caseledger_domain::consultation::{
     AdoptionItem, AdoptionOutcome, Confidentiality, ConsultationCommand, ConsultationRequest,
-    DrawSeed, SeatState, SelectionMethod, Stance, TopicType, PLEDGE_VERSION,
+    SeatState, SelectionMethod, Stance, TopicType, PLEDGE_VERSION,
 };
 use caseledger_domain::subject::PersonName;
 use caseledger_domain::text::{LongText, Title};
@@ -884,11 +884,9 @@ impl CommandEndpoint for DrawPanel {
 
     async fn prepare(input: Input<'_, Self::Body>) -> Prepare {
         let id = parse_id(input.id())?;
-        let mut seed = [0_u8; 32];
-        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut seed);
-        let pool = input.state.db.expert_pool(None).await?;
+        let pool = input.state.expert_pool().await?;
         let command = ConsultationCommand::DrawPanel {
-            seed: DrawSeed::from_bytes(seed),
+            seed: input.state.draw_seed(),
             pool,
             alternates: input.body.alternates.unwrap_or(2),
         };
@@ -924,7 +922,7 @@ impl CommandEndpoint for ProposeSelection {
             let reason = fields.long("reason", &body.reason);
             Some((panel, alternates, reason?))
         })?;
-        let pool = input.state.db.expert_pool(None).await?;
+        let pool = input.state.expert_pool().await?;
         let command = ConsultationCommand::ProposeSelection {
             panel,
             alternates,

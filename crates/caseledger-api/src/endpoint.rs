@@ -12,8 +12,9 @@ use axum::extract::{FromRequest, RawPathParams, Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::post;
-use caseledger_domain::{Actor, Authored, UserId};
-use caseledger_store::{AppendCondition, StoreError};
+use caseledger_app::commands::{Call, CommandOptions};
+pub use caseledger_app::commands::{DomainCommand, Envelope, Stream};
+use caseledger_domain::{Actor, UserId};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::path::{
@@ -26,39 +27,11 @@ use utoipa::{PartialSchema, ToSchema};
 use utoipa_axum::router::UtoipaMethodRouter;
 
 use crate::auth::Authenticated;
-use crate::commands::{self, Receipt, Refusal};
+use crate::commands::{self, Receipt};
 use crate::error::ApiError;
 use crate::fields::Fields;
 use crate::json::ApiJson;
 use crate::state::AppState;
-
-/// A command of the domain, as an endpoint sends it: it has a name (for metrics and the
-/// idempotency fingerprint) and can be sent again.
-pub trait DomainCommand: Clone + Send + Sync + 'static {
-    /// The command's name, e.g. `dispatch`.
-    fn name(&self) -> &'static str;
-}
-
-macro_rules! domain_commands {
-    ($($command:ty),*) => {$(
-        impl DomainCommand for $command {
-            fn name(&self) -> &'static str {
-                <$command>::name(self)
-            }
-        }
-    )*};
-}
-
-domain_commands!(
-    caseledger_domain::case::CaseCommand,
-    caseledger_domain::subject::SubjectCommand,
-    caseledger_domain::portfolio::PortfolioCommand,
-    caseledger_domain::appraisal::AppraisalCommand,
-    caseledger_domain::expert::ExpertCommand,
-    caseledger_domain::consultation::ConsultationCommand,
-    caseledger_domain::reward::program::ProgramCommand,
-    caseledger_domain::reward::nomination::NominationCommand
-);
 
 /// The body of a command that takes none; the request's body is not read.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, ToSchema)]
@@ -144,30 +117,7 @@ impl<C> Prepared<C> {
 }
 
 /// The domain command an endpoint's aggregate takes (inside its [`Authored`] envelope).
-pub type CommandOf<E> =
-    <<<E as CommandEndpoint>::Aggregate as cqrs_es::Aggregate>::Command as Envelope>::Inner;
-
-/// An aggregate's command type: a domain command with its author and time.
-pub trait Envelope: Clone + Send + Sync + 'static {
-    /// The domain command.
-    type Inner: DomainCommand;
-    /// Wraps `command`.
-    fn wrap(actor: Actor, at: chrono::DateTime<chrono::Utc>, command: Self::Inner) -> Self;
-    /// The domain command, to adjust before a retry.
-    fn inner_mut(&mut self) -> &mut Self::Inner;
-}
-
-impl<C: DomainCommand> Envelope for Authored<C> {
-    type Inner = C;
-
-    fn wrap(actor: Actor, at: chrono::DateTime<chrono::Utc>, command: C) -> Self {
-        Authored { actor, at, command }
-    }
-
-    fn inner_mut(&mut self) -> &mut C {
-        &mut self.command
-    }
-}
+pub type CommandOf<E> = caseledger_app::commands::CommandOf<<E as CommandEndpoint>::Aggregate>;
 
 /// Where a command endpoint lives and how it reads in the reference.
 #[derive(Debug, Clone, Copy)]
@@ -185,8 +135,7 @@ pub struct Route {
 /// One command endpoint: the declaration [`command`] registers.
 pub trait CommandEndpoint: Send + Sync + 'static {
     /// The aggregate the command runs on.
-    type Aggregate: cqrs_es::Aggregate<Command: Envelope, Services = (), Error: Refusal + Send + Sync + 'static>
-        + 'static;
+    type Aggregate: Stream;
     /// The JSON body ([`NoBody`] for a command without one).
     type Body: DeserializeOwned + Serialize + ToSchema + Send + Sync + 'static;
     /// Where it lives.
@@ -205,18 +154,6 @@ pub trait CommandEndpoint: Send + Sync + 'static {
     fn prepare(
         input: Input<'_, Self::Body>,
     ) -> impl Future<Output = Result<Prepared<CommandOf<Self>>, ApiError>> + Send;
-
-    /// Conditions on other streams checked in the transaction that appends the command's
-    /// events, evaluated again on every attempt (they may adjust the command, e.g. the count a
-    /// quota was decided on). None by default.
-    fn conditions(
-        state: &AppState,
-        aggregate_id: &str,
-        command: &mut CommandOf<Self>,
-    ) -> impl Future<Output = Result<Vec<AppendCondition>, StoreError>> + Send {
-        let _ = (state, aggregate_id, command);
-        async { Ok(Vec::new()) }
-    }
 }
 
 fn has_body<E: CommandEndpoint>() -> bool {
@@ -286,57 +223,31 @@ async fn run<E: CommandEndpoint>(
     } else {
         StatusCode::OK
     };
-    let headers = if E::PUBLIC {
-        commands::CommandHeaders::default()
+    let options = if E::PUBLIC {
+        CommandOptions::default()
     } else {
         commands::parse_headers(&headers)?
     };
-    let now = state.now();
-    let metadata = commands::event_metadata(&actor, now, &headers);
-    let name = prepared.command.name();
-    let request = commands::CommandRequest {
-        name,
-        actor: &actor,
-        headers: &headers,
+    let call = Call::<E::Aggregate> {
+        actor,
+        aggregate_id: prepared.aggregate_id,
+        command: prepared.command,
+        options,
         fingerprint: commands::fingerprint("POST", &path, &body),
-        success_status,
-        receipt: prepared.receipt,
+        success_status: success_status.as_u16(),
+        created_id: prepared.created_id,
+        case_number: prepared.receipt.as_ref().map(|r| r.case_number.clone()),
     };
-    let authored = <<E::Aggregate as cqrs_es::Aggregate>::Command as Envelope>::wrap(
-        actor.clone(),
-        now,
-        prepared.command,
-    );
-    let expected = headers.if_match;
-    let aggregate_id = prepared.aggregate_id;
-    let collection = collection(E::ROUTE.path);
-    commands::run_in(
+    let name = call.command.name();
+    let report = state.execute(call, commands::key_answer).await;
+    commands::answer(
         &state,
-        collection,
-        prepared.created_id,
-        request,
-        |mut terms| {
-            let (mut authored, metadata) = (authored.clone(), metadata.clone());
-            let (state, aggregate_id) = (&state, &aggregate_id);
-            async move {
-                let conditions = E::conditions(state, aggregate_id, authored.inner_mut()).await?;
-                terms.conditions.extend(conditions);
-                state
-                    .db
-                    .execute_cached_with::<E::Aggregate>(
-                        &state.aggregates,
-                        aggregate_id,
-                        authored,
-                        expected,
-                        metadata,
-                        &(),
-                        &terms,
-                    )
-                    .await
-            }
-        },
+        name,
+        report,
+        success_status,
+        prepared.receipt,
+        collection(E::ROUTE.path),
     )
-    .await
 }
 
 /// The names of a path's `{placeholders}`, in order.

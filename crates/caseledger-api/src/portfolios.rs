@@ -15,7 +15,6 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use caseledger_domain::case::CaseEvent;
 use caseledger_domain::portfolio::{
     visit_status, LiaisonPortfolio, LinkedCase, PortfolioCommand, PortfolioOwner, VisitObligation,
     VisitStatus,
@@ -371,42 +370,6 @@ fn parse_owner_kind(text: Option<&str>) -> Result<Option<String>, ApiError> {
     }
 }
 
-/// Whether a subject is registered: in the view, or (not yet projected) in the log.
-async fn subject_exists(state: &AppState, subject_id: &SubjectId) -> Result<bool, ApiError> {
-    if state.db.subject_view(subject_id.as_str()).await?.is_some() {
-        return Ok(true);
-    }
-    let version = state
-        .db
-        .current_version(
-            caseledger_store::subjects::AGGREGATE_TYPE,
-            subject_id.as_str(),
-        )
-        .await?;
-    Ok(version > 0)
-}
-
-/// The subject a case was raised for: from `case_view`, or from the log when the view has not
-/// caught up with a case registered a moment ago. `None` for an unknown case.
-async fn case_subject(state: &AppState, case_id: &CaseId) -> Result<Option<SubjectId>, ApiError> {
-    let id = case_id.to_string();
-    if let Some(view) = state.db.case_view(&id).await? {
-        return Ok(SubjectId::parse(view.enterprise_id).ok());
-    }
-    let history = state
-        .db
-        .stream_history(caseledger_store::cases::AGGREGATE_TYPE, &id)
-        .await?;
-    let Some(first) = history.first() else {
-        return Ok(None);
-    };
-    match serde_json::from_str::<CaseEvent>(&first.payload) {
-        Ok(CaseEvent::CaseRegistered { enterprise_id, .. }) => Ok(Some(enterprise_id)),
-        Ok(_) => Ok(None),
-        Err(error) => Err(ApiError::internal(format!("reading case {id}: {error}"))),
-    }
-}
-
 /// Parses a case id and looks up its subject; problems are field errors.
 async fn linked_case(
     state: &AppState,
@@ -417,7 +380,7 @@ async fn linked_case(
     let Some(case_id) = fields.take(field, CaseId::parse(text.trim())) else {
         return Ok(None);
     };
-    match case_subject(state, &case_id).await? {
+    match state.case_subject(&case_id).await? {
         Some(enterprise_id) => Ok(Some(LinkedCase {
             case_id,
             enterprise_id,
@@ -517,7 +480,7 @@ impl CommandEndpoint for AssignSubject {
         let mut fields = Fields::default();
         let subject_id = fields.take("subject_id", SubjectId::parse(body.subject_id.as_str()));
         if let Some(id) = &subject_id {
-            if !subject_exists(state, id).await? {
+            if !state.subject_exists(id).await? {
                 fields.push("subject_id", format!("unknown subject {id}"));
             }
         }

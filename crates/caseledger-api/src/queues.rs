@@ -4,6 +4,7 @@
 
 use axum::extract::{Path, State};
 use axum::Json;
+use caseledger_app::facts::verifier_hash;
 use caseledger_domain::case::CaseStatus;
 use caseledger_domain::{Actor, Role};
 use caseledger_store::cases::{CaseView, QueueFilter, OPEN_STATUSES};
@@ -11,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Authenticated;
-use crate::cases::{time, verifier_hash, CaseBody};
+use crate::cases::{time, CaseBody};
 use crate::codes::ErrorCode;
 use crate::error::{ApiError, Problem};
 use crate::json::{ApiJson, ApiQuery};

@@ -22,7 +22,6 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use caseledger_domain::consultation::DrawSeed;
 use caseledger_domain::reward::audit::to_csv;
 use caseledger_domain::reward::nomination::{
     ChecklistItem, Contribution, NominationCommand, NominationStatus, Nominee, NomineeKind,
@@ -38,7 +37,6 @@ use caseledger_domain::{
     Actor, Discipline, ExpertId, NominationId, ObjectionId, RewardProgramId, Role, UnitId, UserId,
 };
 use caseledger_store::rewards::{NominationView, ProgramView};
-use caseledger_store::{AppendCondition, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -993,26 +991,6 @@ fn nomination_body(view: NominationView, actor: &Actor) -> NominationBody {
     }
 }
 
-/// The program a nomination belongs to, from its first event in the log (`None` for an
-/// unknown nomination, which the aggregate then refuses).
-async fn program_of_nomination(
-    state: &AppState,
-    nomination_id: &str,
-) -> Result<Option<String>, StoreError> {
-    let history = state
-        .db
-        .stream_history(caseledger_store::rewards::NOMINATION_TYPE, nomination_id)
-        .await?;
-    Ok(history
-        .first()
-        .and_then(|e| serde_json::from_str::<serde_json::Value>(&e.payload).ok())
-        .and_then(|v| {
-            v["NominationSubmitted"]["program_id"]
-                .as_str()
-                .map(str::to_owned)
-        }))
-}
-
 /// A committee roster: user ids, each valid and named once.
 fn user_ids(fields: &mut Fields, field: &str, list: &[String]) -> BTreeSet<UserId> {
     let mut roster = BTreeSet::new();
@@ -1195,25 +1173,6 @@ impl CommandEndpoint for ChangeCommittee {
 
 // ---------------------------------------------------------------------------------------------
 // Program reads
-
-/// The committee roster of a nomination's program now, folded from the program's log (the
-/// view may lag a roster change made a moment ago). Empty when the nomination is unknown: the
-/// nomination itself then answers `nomination_not_found`.
-async fn current_committee(
-    state: &AppState,
-    id: &NominationId,
-) -> Result<BTreeSet<UserId>, ApiError> {
-    let Some(program_id) = program_of_nomination(state, &id.to_string()).await? else {
-        return Ok(BTreeSet::new());
-    };
-    Ok(state
-        .db
-        .reward_program_from_log(&program_id)
-        .await?
-        .and_then(|program| program.terms)
-        .map(|terms| terms.committee)
-        .unwrap_or_default())
-}
 
 /// One program (reward staff and the auditor).
 #[utoipa::path(
@@ -1500,11 +1459,9 @@ impl CommandEndpoint for DrawReviewers {
 
     async fn prepare(input: Input<'_, NoBody>) -> Prepare {
         let id = parse_nomination_id(input.id())?;
-        let mut seed = [0_u8; 32];
-        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut seed);
-        let pool = input.state.db.expert_pool(None).await?;
+        let pool = input.state.expert_pool().await?;
         let command = NominationCommand::DrawReviewers {
-            seed: DrawSeed::from_bytes(seed),
+            seed: input.state.draw_seed(),
             pool,
         };
         Ok(Prepared::on(id, command))
@@ -1618,7 +1575,7 @@ impl CommandEndpoint for CastVote {
 
     async fn prepare(input: Input<'_, Self::Body>) -> Prepare {
         let id = parse_nomination_id(input.id())?;
-        let committee = current_committee(input.state, &id).await?;
+        let committee = input.state.committee_of_nomination(&id.to_string()).await?;
         let command = NominationCommand::CastVote {
             in_favour: input.body.in_favour,
             committee,
@@ -1645,7 +1602,7 @@ impl CommandEndpoint for TallyVote {
 
     async fn prepare(input: Input<'_, NoBody>) -> Prepare {
         let id = parse_nomination_id(input.id())?;
-        let committee = current_committee(input.state, &id).await?;
+        let committee = input.state.committee_of_nomination(&id.to_string()).await?;
         Ok(Prepared::on(id, NominationCommand::TallyVote { committee }))
     }
 }
@@ -1761,29 +1718,6 @@ impl CommandEndpoint for ApproveAward {
                 awards_in_program: 0,
             })
         })
-    }
-
-    /// An approval is decided on the number of awards its program has made (the quota). The
-    /// count is read from the log for each attempt and read again in the transaction that
-    /// appends the approval; when another approval of the program committed in between, the
-    /// append is refused as a conflict and the approval decided again on the new count.
-    async fn conditions(
-        state: &AppState,
-        aggregate_id: &str,
-        command: &mut NominationCommand,
-    ) -> Result<Vec<AppendCondition>, StoreError> {
-        let NominationCommand::Approve {
-            awards_in_program, ..
-        } = command
-        else {
-            return Ok(Vec::new());
-        };
-        let Some(program_id) = program_of_nomination(state, aggregate_id).await? else {
-            return Ok(Vec::new());
-        };
-        let awards = state.db.program_awards(&program_id).await?;
-        *awards_in_program = awards;
-        Ok(vec![AppendCondition::ProgramAwards { program_id, awards }])
     }
 }
 

@@ -4,12 +4,15 @@
 //! projector. What a refusal answers is the caller's business: it hands [`App::submit`] an
 //! encoder, and the answer recorded for a key is whatever that encoder says.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use caseledger_domain::case::RefusalKind;
-use caseledger_domain::Actor;
+use caseledger_domain::{Actor, Authored};
 use caseledger_store::idempotency::Claim;
-use caseledger_store::{AppendTerms, Committed, ExecuteError, KeyAnswer, Metadata, StoreError};
+use caseledger_store::{
+    AppendCondition, AppendTerms, Committed, ExecuteError, KeyAnswer, Metadata, StoreError,
+};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -102,6 +105,148 @@ refusal!(
     caseledger_domain::reward::program::ProgramError,
     caseledger_domain::reward::nomination::NominationError
 );
+
+/// A command of the domain, as the application sends it: it has a name (for metrics and the
+/// idempotency fingerprint) and can be sent again.
+pub trait DomainCommand: Clone + Send + Sync + 'static {
+    /// The command's name, e.g. `dispatch`.
+    fn name(&self) -> &'static str;
+}
+
+macro_rules! domain_commands {
+    ($($command:ty),*) => {$(
+        impl DomainCommand for $command {
+            fn name(&self) -> &'static str {
+                <$command>::name(self)
+            }
+        }
+    )*};
+}
+
+domain_commands!(
+    caseledger_domain::case::CaseCommand,
+    caseledger_domain::subject::SubjectCommand,
+    caseledger_domain::portfolio::PortfolioCommand,
+    caseledger_domain::appraisal::AppraisalCommand,
+    caseledger_domain::expert::ExpertCommand,
+    caseledger_domain::consultation::ConsultationCommand,
+    caseledger_domain::reward::program::ProgramCommand,
+    caseledger_domain::reward::nomination::NominationCommand
+);
+
+/// An aggregate's command type: a domain command with its author and time.
+pub trait Envelope: Clone + Send + Sync + 'static {
+    /// The domain command.
+    type Inner: DomainCommand;
+    /// Wraps `command`.
+    fn wrap(actor: Actor, at: chrono::DateTime<chrono::Utc>, command: Self::Inner) -> Self;
+    /// The domain command, to adjust before a retry.
+    fn inner_mut(&mut self) -> &mut Self::Inner;
+}
+
+impl<C: DomainCommand> Envelope for Authored<C> {
+    type Inner = C;
+
+    fn wrap(actor: Actor, at: chrono::DateTime<chrono::Utc>, command: C) -> Self {
+        Authored { actor, at, command }
+    }
+
+    fn inner_mut(&mut self) -> &mut C {
+        &mut self.command
+    }
+}
+
+/// The domain command a stream's aggregate takes (inside its [`Authored`] envelope).
+pub type CommandOf<A> = <<A as cqrs_es::Aggregate>::Command as Envelope>::Inner;
+
+/// An aggregate the application runs commands on, with the facts from other streams its
+/// decisions rest on.
+pub trait Stream:
+    cqrs_es::Aggregate<Command: Envelope, Services = (), Error: Refusal + Send + Sync + 'static>
+    + 'static
+{
+    /// Completes `command` with the facts of other streams that can change under it, and names
+    /// them as conditions checked in the transaction that appends its events. Called again on
+    /// every attempt, so a retry is decided on the new facts. None by default.
+    fn conditions(
+        app: &App,
+        aggregate_id: &str,
+        command: &mut CommandOf<Self>,
+    ) -> impl Future<Output = Result<Vec<AppendCondition>, StoreError>> + Send {
+        let _ = (app, aggregate_id, command);
+        async { Ok(Vec::new()) }
+    }
+}
+
+impl Stream for caseledger_domain::case::EnterpriseCase {}
+impl Stream for caseledger_domain::subject::Subject {}
+impl Stream for caseledger_domain::portfolio::LiaisonPortfolio {}
+impl Stream for caseledger_domain::appraisal::AppraisalCampaign {}
+impl Stream for caseledger_domain::expert::Expert {}
+impl Stream for caseledger_domain::consultation::ConsultationRequest {}
+impl Stream for caseledger_domain::reward::program::RewardProgram {}
+
+impl Stream for caseledger_domain::reward::nomination::RewardNomination {
+    /// An approval is decided on the number of awards its program has made (the quota). The
+    /// count is read for each attempt and read again in the transaction that appends the
+    /// approval; when another approval of the program committed in between, the append is
+    /// refused as a conflict and the approval decided again on the new count.
+    async fn conditions(
+        app: &App,
+        aggregate_id: &str,
+        command: &mut CommandOf<Self>,
+    ) -> Result<Vec<AppendCondition>, StoreError> {
+        let caseledger_domain::reward::nomination::NominationCommand::Approve {
+            awards_in_program,
+            ..
+        } = command
+        else {
+            return Ok(Vec::new());
+        };
+        let Some((awards, condition)) = app.program_awards(aggregate_id).await? else {
+            return Ok(Vec::new());
+        };
+        *awards_in_program = awards;
+        Ok(vec![condition])
+    }
+}
+
+/// One command for the application to run, whoever sends it (the HTTP API, the CLI, an
+/// importer): who, on which aggregate, what, and how.
+pub struct Call<A: Stream> {
+    /// Who sends it.
+    pub actor: Actor,
+    /// The aggregate it goes to.
+    pub aggregate_id: String,
+    /// The domain command.
+    pub command: CommandOf<A>,
+    /// `If-Match`, the idempotency key, the request id.
+    pub options: CommandOptions,
+    /// The request's fingerprint (see [`fingerprint`]), for the idempotency key.
+    pub fingerprint: String,
+    /// The status recorded with a success for the key (201 for a create, 200 otherwise).
+    pub success_status: u16,
+    /// What the command creates inside the aggregate, when the caller chose its id.
+    pub created_id: Option<String>,
+    /// A new case's public number, reported (and recorded) with the ids.
+    pub case_number: Option<String>,
+}
+
+impl<A: Stream> Call<A> {
+    /// `command` on `aggregate_id` by `actor`, with no options.
+    pub fn new(actor: Actor, aggregate_id: impl ToString, command: CommandOf<A>) -> Self {
+        Self {
+            actor,
+            aggregate_id: aggregate_id.to_string(),
+            command,
+            options: CommandOptions::default(),
+            fingerprint: String::new(),
+            success_status: 200,
+            created_id: None,
+            case_number: None,
+        }
+    }
+}
 
 /// What a committed command reports, and the body recorded for its idempotency key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -235,6 +380,53 @@ impl App {
             .settle(&submission, &answer, &mut execute, &mut retries)
             .await;
         Report { outcome, retries }
+    }
+
+    /// Runs `call`: stamps it with its author, the time and the metadata, completes it with the
+    /// facts of other streams ([`Stream::conditions`], again on every attempt), and appends it
+    /// through the aggregate cache under [`App::submit`]'s rules (idempotency, `If-Match`,
+    /// bounded re-decision). `answer` encodes a failure for the key, as in [`App::submit`].
+    pub async fn execute<A: Stream>(
+        &self,
+        call: Call<A>,
+        answer: impl Fn(&ExecuteError<A::Error>) -> (u16, String),
+    ) -> Report<A::Error>
+    where
+        A::Command: Clone,
+    {
+        let now = self.now();
+        let metadata = event_metadata(&call.actor, now, &call.options);
+        let submission = Submission {
+            name: call.command.name(),
+            actor: &call.actor,
+            options: &call.options,
+            fingerprint: call.fingerprint.clone(),
+            success_status: call.success_status,
+            created_id: call.created_id.clone(),
+            case_number: call.case_number.clone(),
+        };
+        let authored =
+            <A::Command as Envelope>::wrap(call.actor.clone(), now, call.command.clone());
+        let (expected, aggregate_id) = (call.options.if_match, call.aggregate_id.as_str());
+        self.submit(submission, answer, |mut terms| {
+            let (mut authored, metadata) = (authored.clone(), metadata.clone());
+            async move {
+                let conditions = A::conditions(self, aggregate_id, authored.inner_mut()).await?;
+                terms.conditions.extend(conditions);
+                self.db
+                    .execute_cached_with::<A>(
+                        &self.aggregates,
+                        aggregate_id,
+                        authored,
+                        expected,
+                        metadata,
+                        &(),
+                        &terms,
+                    )
+                    .await
+            }
+        })
+        .await
     }
 
     async fn settle<F, Fut, E>(

@@ -10,6 +10,7 @@
 //!   and a stop brings every projection up to the last commit before returning.
 
 pub mod commands;
+pub mod facts;
 pub mod reference;
 pub mod timers;
 

@@ -1,0 +1,100 @@
+//! The application layer without HTTP: what the CLI or an importer would call. A command runs
+//! through `App::execute` with the same idempotency, the same completion from other streams
+//! and the same append conditions as through the API.
+
+use caseledger_app::commands::{Call, CommandOptions, Failure, Settled};
+use caseledger_domain::reward::nomination::{NominationCommand, RewardNomination};
+use caseledger_domain::text::{Label, LongText};
+use caseledger_domain::{Actor, Role, UserId};
+use caseledger_store::ExecuteError;
+
+use crate::hardening_writes::{nominations_ready_to_approve, MONDAY};
+use crate::on_both;
+use crate::support::{TestApp, TestDb};
+
+on_both!(the_application_completes_conditions_and_keys_without_http);
+
+fn approval(decision: &str) -> NominationCommand {
+    NominationCommand::Approve {
+        decision_number: Label::parse(decision).unwrap(),
+        tier: "first".to_owned(),
+        amount: 150_000,
+        reason: LongText::parse("评审通过，公示无异议").unwrap(),
+        // What a caller may claim; the application counts the program's awards itself.
+        awards_in_program: 0,
+    }
+}
+
+fn no_answer<E>(_: &ExecuteError<E>) -> (u16, String)
+where
+    E: std::error::Error,
+{
+    (422, String::new())
+}
+
+/// A program with a quota of one and two nominations ready to approve. Both approvals are sent
+/// to the application directly, each claiming the program has made no award yet: the first
+/// commits, the second is refused `quota_exceeded`, because the application counts the awards
+/// (and makes the count an append condition) whatever the caller said. The first approval's
+/// idempotency key replays its answer and appends nothing.
+async fn the_application_completes_conditions_and_keys_without_http(db: TestDb) {
+    let clock = crate::support::ManualClock::at(MONDAY);
+    let server = TestApp::spawn_at(db.db.clone(), &clock).await;
+    let (_program, nominations) = nominations_ready_to_approve(&server, &clock, 1, 2).await;
+    let app: &caseledger_app::App = &server.state;
+    let authority = Actor {
+        sub: UserId::parse("mayor-li").unwrap(),
+        roles: vec![Role::ApprovingAuthority],
+        org: None,
+    };
+    let keyed = || CommandOptions {
+        idempotency_key: Some("approve-first".to_owned()),
+        ..CommandOptions::default()
+    };
+
+    let mut first = Call::<RewardNomination>::new(
+        authority.clone(),
+        &nominations[0],
+        approval("区政〔2026〕1号"),
+    );
+    first.options = keyed();
+    first.fingerprint = "approve-first".to_owned();
+    let committed = match app.execute(first, no_answer).await.outcome {
+        Ok(Settled::Committed(accepted)) => accepted,
+        other => panic!("the first approval did not commit: {other:?}"),
+    };
+    assert_eq!(committed.id, nominations[0]);
+
+    let mut again = Call::<RewardNomination>::new(
+        authority.clone(),
+        &nominations[0],
+        approval("区政〔2026〕1号"),
+    );
+    again.options = keyed();
+    again.fingerprint = "approve-first".to_owned();
+    match app.execute(again, no_answer).await.outcome {
+        Ok(Settled::Replayed { status, body }) => {
+            assert_eq!(status, 200);
+            let replayed: serde_json::Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(replayed["version"], committed.version);
+            assert_eq!(replayed["position"], committed.position);
+        }
+        other => panic!("the keyed retry was not replayed: {other:?}"),
+    }
+
+    let second =
+        Call::<RewardNomination>::new(authority, &nominations[1], approval("区政〔2026〕2号"));
+    match app.execute(second, no_answer).await.outcome {
+        Err(Failure::Execute(ExecuteError::Rejected(error))) => {
+            assert_eq!(error.code(), "quota_exceeded", "{error}")
+        }
+        other => panic!("the second approval was not refused: {other:?}"),
+    }
+    let approvals = crate::support::integers(
+        &db.db,
+        "SELECT count(*) FROM events WHERE event_type = 'NominationApproved'",
+    )
+    .await;
+    assert_eq!(approvals, vec![1]);
+    server.stop().await;
+}
