@@ -16,6 +16,7 @@ mod documents;
 mod error_codes;
 mod exports;
 mod feed;
+mod feed_http;
 mod hardening_cases;
 mod hardening_faults;
 mod hardening_panels;

@@ -19,6 +19,7 @@ pub mod consultations;
 pub mod endpoint;
 pub mod error;
 pub mod experts;
+pub mod feed;
 pub mod fields;
 pub mod json;
 pub mod kpi;
@@ -79,6 +80,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(appraisal_page::public_appraisal_page))
         .routes(routes!(audit::audit_events))
         .routes(routes!(audit::public_digests))
+        .merge(feed::routes())
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))
@@ -193,6 +195,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = router(state.clone());
+    let closing = state.app.closing.clone();
+    // Open event streams end when the stop begins; the graceful stop waits for every connection.
+    let shutdown = async move {
+        shutdown.await;
+        closing.close();
+    };
     caseledger_app::with_runners(&state.app, async {
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)

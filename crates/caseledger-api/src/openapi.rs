@@ -31,6 +31,7 @@ use crate::{commands, error, schema};
         (name = "rewards", description = "Reward programs and nominations (评选表彰 / 重奖): eligibility, drawn reviewers with recusal, scores and the reproducible aggregation, committee vote, public notice with objections, approval, announcement, revocation, and the reward decision audit"),
         (name = "reference", description = "Reference data"),
         (name = "audit", description = "Tamper-evident audit trail: digests (public) and the auditor's event listing"),
+        (name = "feed", description = "The log in commit order for other systems (integrations, auditors, admins): pages and Server-Sent Events"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]

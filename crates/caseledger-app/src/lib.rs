@@ -53,6 +53,9 @@ pub struct App {
     /// The state of aggregates this process wrote last, so their next command skips the load
     /// (`Database::execute_cached`).
     pub aggregates: AggregateCache,
+    /// Set when the process begins to stop, so long-lived work (an open event stream) ends and
+    /// lets the stop finish.
+    pub closing: Closing,
 }
 
 impl App {
@@ -70,6 +73,7 @@ impl App {
             reference: Arc::new(reference),
             clock: Clock::system(),
             aggregates: AggregateCache::default(),
+            closing: Closing::default(),
         }
     }
 
@@ -116,6 +120,31 @@ impl Default for Clock {
 impl std::fmt::Debug for Clock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Clock")
+    }
+}
+
+/// Whether the process is stopping: set once by whoever stops it, awaited by work that would
+/// otherwise run for ever (an open event stream holds its connection, and a graceful stop waits
+/// for every connection).
+#[derive(Clone)]
+pub struct Closing(Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Default for Closing {
+    fn default() -> Self {
+        Self(Arc::new(tokio::sync::watch::channel(false).0))
+    }
+}
+
+impl Closing {
+    /// Marks the process as stopping.
+    pub fn close(&self) {
+        self.0.send_replace(true);
+    }
+
+    /// Completes once the process is stopping (at once if it already is).
+    pub async fn closed(&self) {
+        let mut receiver = self.0.subscribe();
+        let _ = receiver.wait_for(|closing| *closing).await;
     }
 }
 

@@ -22,7 +22,7 @@ pub struct RecordAccess {
 }
 
 /// What the access log records.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::VariantNames)]
 pub enum AccessEvent {
     /// Private data was read.
     PrivateDataRead {

@@ -40,11 +40,14 @@ pub enum Role {
     Auditor,
     /// System administrator: reference data and operations, no business decisions.
     Admin,
+    /// Another system following the log (the 12345 platform, the data warehouse): reads the
+    /// feed without personal fields, changes nothing.
+    Integration,
 }
 
 impl Role {
     /// Every role, in the order of DOMAIN.md.
-    pub const ALL: [Role; 13] = [
+    pub const ALL: [Role; 14] = [
         Role::DistrictLeader,
         Role::LiaisonOfficer,
         Role::Dispatcher,
@@ -58,6 +61,7 @@ impl Role {
         Role::ApprovingAuthority,
         Role::Auditor,
         Role::Admin,
+        Role::Integration,
     ];
 
     /// The role's wire name (`department_handler`).

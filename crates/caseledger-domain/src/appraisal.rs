@@ -717,7 +717,7 @@ impl AppraisalCommand {
 
 /// What happened to a campaign. A stored contract: fields are added with `#[serde(default)]`
 /// and variants are added, never renamed or removed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::VariantNames)]
 pub enum AppraisalEvent {
     /// The campaign was created.
     CampaignCreated {

@@ -129,7 +129,7 @@ impl ExpertCommand {
 }
 
 /// What happened to an expert's record. A stored contract.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::VariantNames)]
 pub enum ExpertEvent {
     /// The expert joined the pool.
     ExpertAdded {

@@ -25,6 +25,7 @@ pub mod privacy;
 pub mod reference;
 pub mod reward;
 pub mod sla;
+pub mod streams;
 pub mod subject;
 pub mod text;
 

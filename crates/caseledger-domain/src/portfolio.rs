@@ -302,7 +302,7 @@ impl PortfolioCommand {
 }
 
 /// What happened to a portfolio. A stored contract: see the module documentation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::VariantNames)]
 pub enum PortfolioEvent {
     /// The portfolio was created.
     PortfolioCreated {

@@ -248,7 +248,7 @@ impl SubjectCommand {
 }
 
 /// What happened to a subject. A stored contract: see the module documentation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::VariantNames)]
 pub enum SubjectEvent {
     /// The subject was registered.
     SubjectRegistered {

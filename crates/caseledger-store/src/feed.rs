@@ -145,6 +145,38 @@ impl Database {
         Ok(events)
     }
 
+    /// The feed place of the event at `position` (its writing transaction and position), so a
+    /// reader that names only the position it last saw resumes exactly after it. `None` when no
+    /// event has that position. Position 0 is before every event.
+    pub async fn feed_position_at(
+        &self,
+        position: i64,
+    ) -> Result<Option<FeedPosition>, StoreError> {
+        if position == 0 {
+            return Ok(Some(FeedPosition::default()));
+        }
+        let transaction_id: Option<i64> = match self {
+            Database::Postgres(pool) => {
+                sqlx::query_scalar(
+                    "SELECT transaction_id::text::bigint FROM events WHERE position = $1",
+                )
+                .bind(position)
+                .fetch_optional(pool)
+                .await?
+            }
+            Database::Sqlite(SqliteStore { read: pool, .. }) => {
+                sqlx::query_scalar("SELECT 0 FROM events WHERE position = $1")
+                    .bind(position)
+                    .fetch_optional(pool)
+                    .await?
+            }
+        };
+        Ok(transaction_id.map(|transaction_id| FeedPosition {
+            transaction_id,
+            position,
+        }))
+    }
+
     /// How many events of the feed lie after `after`, counting events not yet below the
     /// PostgreSQL horizon, and when the oldest of them was recorded.
     pub async fn feed_backlog(

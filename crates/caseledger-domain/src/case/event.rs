@@ -15,7 +15,7 @@ use super::types::{
 };
 
 /// What happened to a case.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::VariantNames)]
 pub enum CaseEvent {
     /// The case was registered.
     CaseRegistered {

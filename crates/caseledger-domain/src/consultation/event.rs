@@ -13,7 +13,7 @@ use super::draw::{Candidate, DrawFilters, DrawSeed, PoolEntry};
 use super::types::{AdoptionRecord, Confidentiality, Stance, Tally, TopicType};
 
 /// What happened to a consultation request. A stored contract.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::VariantNames)]
 pub enum ConsultationEvent {
     /// The request was submitted.
     ConsultationSubmitted {

@@ -55,7 +55,7 @@ impl ProgramCommand {
 }
 
 /// What happened to a program.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::VariantNames)]
 // Commands and events are built once and applied once; boxing the terms would change nothing
 // stored (serde is transparent to `Box`) but add noise to every match.
 #[allow(clippy::large_enum_variant)]

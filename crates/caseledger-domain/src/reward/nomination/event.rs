@@ -15,7 +15,7 @@ use super::types::{ChecklistItem, Contribution, Nominee};
 
 /// What happened to a nomination. A stored contract: add variants or `#[serde(default)]`
 /// fields, never rename or remove.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::VariantNames)]
 // Commands and events are built once and applied once; boxing the terms would change nothing
 // stored (serde is transparent to `Box`) but add noise to every match.
 #[allow(clippy::large_enum_variant)]
