@@ -293,6 +293,14 @@ async fn public_endpoints_are_limited_per_client_address(db: TestDb) {
         let response = app.client.get(app.url(path)).send().await.unwrap();
         assert_eq!(response.status(), 200, "{path}");
     }
+    // Limited requests are counted like any other.
+    let metrics = app.metrics().await;
+    assert!(
+        metrics.contains(
+            "caseledger_http_requests_total{route=\"/api/v1/public/kpi\",method=\"GET\",status=\"429\"} 1"
+        ),
+        "{metrics}"
+    );
     app.stop().await;
 }
 

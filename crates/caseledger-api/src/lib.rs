@@ -96,6 +96,7 @@ pub fn router(state: AppState) -> Router {
 pub fn router_with(state: AppState, protection: &Protection) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let (api, _) = api_routes().split_for_parts();
+    let rate_limits = std::sync::Arc::new(protection::rate_limit::RateLimits::new(protection));
     let api = api
         .route("/openapi.json", get(ops::openapi_json))
         .route("/docs", get(ops::docs))
@@ -104,13 +105,7 @@ pub fn router_with(state: AppState, protection: &Protection) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(json::reject_nul_in_uri))
         .layer(middleware::from_fn(plain_errors_as_problems))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            record_metrics,
-        ))
-        .with_state(state);
-    let rate_limits = std::sync::Arc::new(protection::rate_limit::RateLimits::new(protection));
-    let api = api
+        // Inside the metrics, so limited and timed-out requests are counted too.
         .layer(middleware::from_fn_with_state(
             rate_limits,
             protection::rate_limit::limit,
@@ -118,7 +113,12 @@ pub fn router_with(state: AppState, protection: &Protection) -> Router {
         .layer(middleware::from_fn_with_state(
             protection.request_timeout.0,
             protection::server::request_timeout,
-        ));
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            record_metrics,
+        ))
+        .with_state(state);
     let api = match protection::headers::cors_layer(&protection.cors_origins) {
         Some(cors) => api.layer(cors),
         None => api,
