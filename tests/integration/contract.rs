@@ -135,7 +135,8 @@ async fn openapi_document_passes_openapi_spec_validator() {
 /// Issue 14 item 5: every operation documents the answers any route can give (401 where a token
 /// is required, 400 and 503 everywhere, 413 and 415 where there is a body, 409 and 412 for every
 /// command: `If-Match` and `Idempotency-Key` work on all of them; 403, 422 and, with an id in the
-/// path, 404 for every command: refusals), so a generated client knows them. Before, 3 of 127
+/// path, 404 for every command: refusals; 429 where a rate limit applies), so a generated client
+/// knows them. Before, 3 of 127
 /// operations documented 401.
 #[tokio::test]
 async fn every_operation_documents_the_answers_every_route_can_give() {
@@ -152,6 +153,16 @@ async fn every_operation_documents_the_answers_every_route_can_give() {
             let mut expected = vec!["400", "503"];
             if authenticated {
                 expected.push("401");
+            }
+            // Rate limits (issue 15 item 4): failed authentications on every operation that
+            // takes a token, the per-address budget on every public one.
+            let public = path.starts_with("/api/v1/public/") || path.starts_with("/public/");
+            if authenticated || public {
+                expected.push("429");
+            } else if responses.contains_key("429") {
+                missing.push(format!(
+                    "{method} {path}: 429 documented but never answered"
+                ));
             }
             if operation.get("requestBody").is_some() {
                 expected.extend(["413", "415"]);
@@ -194,6 +205,7 @@ async fn every_operation_documents_the_answers_every_route_can_give() {
         "NotFound",
         "Refused",
         "Unavailable",
+        "RateLimited",
     ] {
         assert_eq!(
             shared[name]["content"]["application/problem+json"]["schema"]["$ref"],

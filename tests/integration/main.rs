@@ -25,6 +25,7 @@ mod hardening_writes;
 mod http;
 mod liaison;
 mod projector;
+mod protection;
 mod queues;
 mod rewards;
 mod snapshots;

@@ -23,7 +23,7 @@ on_both!(
 );
 
 /// Monday 2 March 2026, 10:00 in Beijing: a working day.
-const MONDAY: &str = "2026-03-02T02:00:00Z";
+pub(crate) const MONDAY: &str = "2026-03-02T02:00:00Z";
 /// Five working days later plus an hour.
 const AFTER_NOTICE: &str = "2026-03-09T03:00:00Z";
 
@@ -32,16 +32,16 @@ const PHONE: &str = "13912345678";
 const FILER: &str = "李举报";
 const FILER_CONTACT: &str = "15800001111";
 
-struct Roles {
-    office: String,
+pub(crate) struct Roles {
+    pub(crate) office: String,
     authority: String,
     other_authority: String,
-    auditor: String,
+    pub(crate) auditor: String,
     members: Vec<String>,
     secretary: String,
 }
 
-fn roles() -> Roles {
+pub(crate) fn roles() -> Roles {
     Roles {
         office: token("ro-chen", "reward_office", None),
         authority: token("mayor-li", "approving_authority", None),
@@ -58,11 +58,11 @@ fn expert_token(id: &str) -> String {
     token(id, "expert", None)
 }
 
-async fn ok(response: reqwest::Response) -> Value {
+pub(crate) async fn ok(response: reqwest::Response) -> Value {
     json(response, 200).await
 }
 
-async fn add_pool(app: &TestApp, r: &Roles) {
+pub(crate) async fn add_pool(app: &TestApp, r: &Roles) {
     let mut experts: Vec<Value> = (1..=6)
         .map(|i| {
             json!({"expert_id": format!("econ-{i}"), "name": format!("经济专家{i}"),
@@ -110,7 +110,7 @@ fn program_body(quota: u32) -> Value {
     })
 }
 
-async fn approved_program(app: &TestApp, r: &Roles, quota: u32) -> String {
+pub(crate) async fn approved_program(app: &TestApp, r: &Roles, quota: u32) -> String {
     let created = json(
         app.post("/api/v1/reward-programs", &r.office, program_body(quota))
             .await,
@@ -129,7 +129,13 @@ async fn approved_program(app: &TestApp, r: &Roles, quota: u32) -> String {
     id
 }
 
-async fn nominate(app: &TestApp, r: &Roles, program: &str, name: &str, unit: &str) -> String {
+pub(crate) async fn nominate(
+    app: &TestApp,
+    r: &Roles,
+    program: &str,
+    name: &str,
+    unit: &str,
+) -> String {
     let body = json!({
         "program_id": program,
         "nominee": {"kind": "person", "name": name, "unit": unit, "unit_id": "inst-materials",
@@ -145,7 +151,13 @@ async fn nominate(app: &TestApp, r: &Roles, program: &str, name: &str, unit: &st
         .to_owned()
 }
 
-async fn command(app: &TestApp, who: &str, nomination: &str, what: &str, body: Value) -> i64 {
+pub(crate) async fn command(
+    app: &TestApp,
+    who: &str,
+    nomination: &str,
+    what: &str,
+    body: Value,
+) -> i64 {
     ok(app
         .post(
             &format!("/api/v1/nominations/{nomination}/{what}"),
@@ -193,7 +205,7 @@ const ELIGIBLE: fn() -> Value = || {
 
 /// Eligible, drawn, scored by every seated reviewer (after `before_scores`), aggregated and
 /// shortlisted by three votes. Returns the last position.
-async fn through_committee(app: &TestApp, r: &Roles, id: &str, base: i64) -> i64 {
+pub(crate) async fn through_committee(app: &TestApp, r: &Roles, id: &str, base: i64) -> i64 {
     command(app, &r.office, id, "decide-eligibility", ELIGIBLE()).await;
     let position = command(app, &r.office, id, "draw-reviewers", json!({})).await;
     let drawn = nomination(app, &r.office, id, position).await;

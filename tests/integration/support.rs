@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use caseledger_api::{AppState, JwtKeys, ReferenceData};
+use caseledger_api::{AppState, JwtKeys, Protection, ReferenceData};
 use caseledger_store::{Database, Projection, Projector};
 use tokio::sync::oneshot;
 
@@ -170,13 +170,25 @@ impl TestApp {
         Self::spawn_state(state).await
     }
 
+    /// The server with the default protection less its rate limits: the suite sends far more
+    /// requests from one address than a person would. `protection.rs` tests the limits.
     pub async fn spawn_state(state: AppState) -> Self {
+        Self::spawn_protected(state, Protection::default().without_rate_limits()).await
+    }
+
+    /// The server with the given protection of the edge (rate limits, CORS, timeouts …).
+    pub async fn spawn_protected(state: AppState, protection: Protection) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(caseledger_api::serve(listener, state.clone(), async {
-            let _ = stopped.await;
-        }));
+        let server = tokio::spawn(caseledger_api::serve_with(
+            listener,
+            state.clone(),
+            protection,
+            async {
+                let _ = stopped.await;
+            },
+        ));
         Self {
             address,
             client: reqwest::Client::new(),

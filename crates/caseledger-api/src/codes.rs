@@ -95,9 +95,11 @@ error_codes! {
     UnsupportedMediaType = ("unsupported_media_type", UNSUPPORTED_MEDIA_TYPE, "the body is not sent as application/json"),
     ValidationFailed = ("validation_failed", UNPROCESSABLE_ENTITY, "values parse but break a constraint; errors: [{field, message}] lists every bad field"),
     IdempotencyKeyReused = ("idempotency_key_reused", UNPROCESSABLE_ENTITY, "this Idempotency-Key was used with another request"),
+    RateLimited = ("rate_limited", TOO_MANY_REQUESTS, "too many requests from your address (public endpoints, failed sign-ins) or for this nomination's objections; retry after Retry-After"),
     InternalError = ("internal_error", INTERNAL_SERVER_ERROR, "an internal error; it is logged with the request id and never echoed"),
     ProjectionBehind = ("projection_behind", SERVICE_UNAVAILABLE, "a min_position read was not reached within 5 s; retry after Retry-After"),
     StorageUnavailable = ("storage_unavailable", SERVICE_UNAVAILABLE, "the database is busy or unreachable; retry after Retry-After"),
+    RequestTimeout = ("request_timeout", SERVICE_UNAVAILABLE, "the request did not complete within the server's request timeout (CASELEDGER_REQUEST_TIMEOUT); retry after Retry-After"),
     // Refusals of the aggregates (`CaseError::code()` …): 404 not found, 403 forbidden, 409 conflict,
     // 422 rule, as `commands::refusal_error` maps their kind.
     PortfolioAlreadyExists = ("portfolio_already_exists", CONFLICT, "this owner has a portfolio already"),

@@ -100,6 +100,14 @@ impl ApiError {
         }
     }
 
+    /// The same answer with `Retry-After: seconds` (a 429 tells when the limit has room again).
+    pub fn with_retry_after(self, seconds: u32) -> Self {
+        Self {
+            retry_after_seconds: Some(seconds),
+            ..self
+        }
+    }
+
     /// 500. The cause is logged here and never sent to the client.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(%cause, "internal error");

@@ -27,6 +27,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod ops;
 pub mod portfolios;
+pub mod protection;
 pub mod queues;
 pub mod reads;
 pub mod rewards;
@@ -53,6 +54,7 @@ use utoipa_axum::routes;
 
 pub use auth::JwtKeys;
 pub use caseledger_app::{reference, ReferenceData};
+pub use protection::Protection;
 pub use state::AppState;
 
 /// The largest request body accepted (1 MiB); larger bodies get 413.
@@ -86,10 +88,17 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(ops::metrics))
 }
 
-/// The full router: API, operations endpoints, request ids, tracing, metrics and body limit.
+/// The full router with the default [`Protection`].
 pub fn router(state: AppState) -> Router {
+    router_with(state, &Protection::default())
+}
+
+/// The full router: API, operations endpoints, request ids, tracing, metrics, body limit, and
+/// the protection of the edge (`protection`: headers, CORS, rate limits, request timeout).
+pub fn router_with(state: AppState, protection: &Protection) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let (api, _) = api_routes().split_for_parts();
+    let rate_limits = std::sync::Arc::new(protection::rate_limit::RateLimits::new(protection));
     let api = api
         .route("/openapi.json", get(ops::openapi_json))
         .route("/docs", get(ops::docs))
@@ -98,12 +107,26 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(json::reject_nul_in_uri))
         .layer(middleware::from_fn(plain_errors_as_problems))
+        // Inside the metrics, so limited and timed-out requests are counted too.
+        .layer(middleware::from_fn_with_state(
+            rate_limits,
+            protection::rate_limit::limit,
+        ))
+        .layer(middleware::from_fn_with_state(
+            protection.request_timeout.0,
+            protection::server::request_timeout,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             record_metrics,
         ))
         .with_state(state);
-    api.layer(PropagateRequestIdLayer::new(request_id.clone()))
+    let api = match protection::headers::cors_layer(&protection.cors_origins) {
+        Some(cors) => api.layer(cors),
+        None => api,
+    };
+    api.layer(middleware::from_fn(protection::headers::security_headers))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
             let request_id = request
                 .headers()
@@ -119,6 +142,7 @@ pub fn router(state: AppState) -> Router {
                 .latency_unit(tower_http::LatencyUnit::Millis),
         ))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(middleware::from_fn(protection::request_id::drop_unacceptable))
 }
 
 /// Every error is problem+json: an error answered in plain text (or without a body type) by
@@ -194,7 +218,18 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(state.clone());
+    serve_with(listener, state, Protection::default(), shutdown).await
+}
+
+/// [`serve`] with the edge's settings (`protection`): the connection cap and header-read
+/// timeout of the accept loop (`protection::server`) and what [`router_with`] applies.
+pub async fn serve_with(
+    listener: TcpListener,
+    state: AppState,
+    protection: Protection,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router_with(state.clone(), &protection);
     let closing = state.app.closing.clone();
     // Open event streams end when the stop begins; the graceful stop waits for every connection.
     let shutdown = async move {
@@ -202,9 +237,7 @@ pub async fn serve(
         closing.close();
     };
     caseledger_app::with_runners(&state.app, async {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
+        protection::server::serve(listener, app, &protection, shutdown).await
     })
     .await
     .map_err(std::io::Error::other)?

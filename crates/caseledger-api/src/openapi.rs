@@ -85,7 +85,7 @@ impl Modify for BearerAuth {
 struct CommonAnswers;
 
 /// `(status, component name, description, applies to)`.
-const COMMON_ANSWERS: [(&str, &str, &str, Applies); 10] = [
+const COMMON_ANSWERS: [(&str, &str, &str, Applies); 11] = [
     (
         "400",
         "BadRequest",
@@ -147,9 +147,18 @@ const COMMON_ANSWERS: [(&str, &str, &str, Applies); 10] = [
     (
         "503",
         "Unavailable",
-        "`storage_unavailable` (retry after `Retry-After` seconds) or, for a read with \
+        "`storage_unavailable` (retry after `Retry-After` seconds), `request_timeout` (the \
+         request took longer than the server's request timeout) or, for a read with \
          `min_position`, `projection_behind`",
         Applies::Every,
+    ),
+    (
+        "429",
+        "RateLimited",
+        "`rate_limited`: too many requests to public endpoints from your address, too many \
+         failed authentications from it, or too many objections to one nomination; retry after \
+         `Retry-After` seconds",
+        Applies::Limited,
     ),
 ];
 
@@ -163,6 +172,9 @@ enum Applies {
     Command,
     /// A command on an aggregate named in its path.
     CommandOnPathId,
+    /// An operation under a rate limit (`protection::rate_limit`): a public one, or one that
+    /// takes a token (failed authentications are limited).
+    Limited,
 }
 
 /// Whether an operation's success answer is a `CommandAccepted`.
@@ -197,7 +209,8 @@ impl Modify for CommonAnswers {
                 .responses
                 .insert(name.to_owned(), RefOr::T(response));
         }
-        for item in openapi.paths.paths.values_mut() {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let public = crate::protection::rate_limit::is_public_route(path);
             let operations = [
                 &mut item.get,
                 &mut item.put,
@@ -225,6 +238,7 @@ impl Modify for CommonAnswers {
                         Applies::WithBody => with_body,
                         Applies::Command => command,
                         Applies::CommandOnPathId => command && with_path_id,
+                        Applies::Limited => authenticated || public,
                     };
                     if applies {
                         operation

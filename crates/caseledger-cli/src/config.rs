@@ -36,6 +36,22 @@ const ENVIRONMENT: [(&str, &str); 5] = [
     ("log_format", "CASELEDGER_LOG_FORMAT"),
 ];
 
+/// The keys of the `[http]` table (the protection of the edge, `caseledger_api::Protection`)
+/// and the environment variables that set them.
+const HTTP_ENVIRONMENT: [(&str, &str); 8] = [
+    ("cors_origins", "CASELEDGER_CORS_ORIGINS"),
+    ("trusted_proxies", "CASELEDGER_TRUSTED_PROXIES"),
+    ("rate_public", "CASELEDGER_RATE_PUBLIC"),
+    ("rate_objections", "CASELEDGER_RATE_OBJECTIONS"),
+    ("rate_auth_failures", "CASELEDGER_RATE_AUTH_FAILURES"),
+    ("header_timeout", "CASELEDGER_HEADER_TIMEOUT"),
+    ("request_timeout", "CASELEDGER_REQUEST_TIMEOUT"),
+    ("max_connections", "CASELEDGER_MAX_CONNECTIONS"),
+];
+
+/// The table of caseledger.toml that holds [`HTTP_ENVIRONMENT`]'s keys.
+const HTTP_TABLE: &str = "http";
+
 /// The log format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -74,6 +90,8 @@ impl Given {
 /// must arrive exactly as typed.) An empty variable counts as given, as it did with clap.
 pub struct Environment {
     values: Vec<(&'static str, String)>,
+    /// The `[http]` keys given.
+    http: Vec<(&'static str, String)>,
 }
 
 impl Environment {
@@ -87,7 +105,15 @@ impl Environment {
                 Err(std::env::VarError::NotUnicode(_)) => bail!("{variable} is not valid UTF-8"),
             }
         }
-        Ok(Self { values })
+        let mut http = Vec::new();
+        for (key, variable) in HTTP_ENVIRONMENT {
+            match std::env::var(variable) {
+                Ok(value) => http.push((key, value)),
+                Err(std::env::VarError::NotPresent) => {}
+                Err(std::env::VarError::NotUnicode(_)) => bail!("{variable} is not valid UTF-8"),
+            }
+        }
+        Ok(Self { values, http })
     }
 
     /// The given variables (by name; unknown names are ignored), for tests.
@@ -100,7 +126,14 @@ impl Environment {
                 Some((*key, (*value).to_owned()))
             })
             .collect();
-        Self { values }
+        let http = HTTP_ENVIRONMENT
+            .iter()
+            .filter_map(|(key, variable)| {
+                let (_, value) = variables.iter().find(|(name, _)| name == variable)?;
+                Some((*key, (*value).to_owned()))
+            })
+            .collect();
+        Self { values, http }
     }
 }
 
@@ -108,19 +141,31 @@ impl Provider for Environment {
     fn metadata(&self) -> Metadata {
         // Errors name the variable, e.g. "for key `listen` in CASELEDGER_LISTEN".
         Metadata::named("the environment").interpolater(|_, keys| {
+            let http = HTTP_ENVIRONMENT
+                .iter()
+                .find(|(key, _)| keys == [HTTP_TABLE, *key]);
             ENVIRONMENT
                 .iter()
                 .find(|(key, _)| keys == [*key])
+                .or(http)
                 .map_or_else(|| keys.join("."), |(_, variable)| (*variable).to_owned())
         })
     }
 
     fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
-        let dict: Dict = self
+        let mut dict: Dict = self
             .values
             .iter()
             .map(|(key, value)| ((*key).to_owned(), Value::from(value.clone())))
             .collect();
+        if !self.http.is_empty() {
+            let http: Dict = self
+                .http
+                .iter()
+                .map(|(key, value)| ((*key).to_owned(), Value::from(value.clone())))
+                .collect();
+            dict.insert(HTTP_TABLE.to_owned(), Value::from(http));
+        }
         Ok(Profile::Default.collect(dict))
     }
 }
@@ -177,6 +222,9 @@ pub struct Config {
     pub log_format: LogFormat,
     /// The token secret, when configured; otherwise `<data dir>/jwt-secret` is used.
     pub jwt_secret: Option<SecretString>,
+    /// The protection of the edge (`[http]`: CORS, trusted proxies, rate limits, timeouts,
+    /// the connection cap).
+    pub http: caseledger_api::Protection,
 }
 
 /// What the layers merge into, before the database URL is resolved.
@@ -188,6 +236,8 @@ struct Layered {
     listen: SocketAddr,
     log_format: LogFormat,
     jwt_secret: Option<SecretString>,
+    #[serde(default)]
+    http: caseledger_api::Protection,
 }
 
 impl Config {
@@ -233,6 +283,7 @@ impl Config {
             listen: layered.listen,
             log_format: layered.log_format,
             jwt_secret: layered.jwt_secret,
+            http: layered.http,
         })
     }
 }
@@ -376,6 +427,64 @@ mod tests {
             .unwrap();
             assert_eq!(config.jwt_secret.unwrap().expose_secret(), secret);
         }
+    }
+
+    /// The `[http]` table of the file, under its `CASELEDGER_*` variables.
+    #[test]
+    fn http_settings_come_from_the_file_and_the_environment() {
+        use caseledger_api::protection::{Limit, MaxConnections, Timeout};
+        use std::time::Duration;
+
+        let defaults = Config::load(Given::default(), Environment::from_variables(&[])).unwrap();
+        assert_eq!(
+            defaults.http.header_timeout,
+            Timeout(Duration::from_secs(10))
+        );
+        assert!(defaults.http.cors_origins.is_empty());
+
+        let dir = tempfile::tempdir().unwrap();
+        write_config(
+            dir.path(),
+            "[http]\n\
+             cors_origins = [\"https://portal.example.cn\"]\n\
+             rate_public = \"30/min\"\n\
+             max_connections = 256\n",
+        );
+        let data_dir = dir.path().to_str().unwrap();
+        let config = Config::load(
+            Given::default(),
+            Environment::from_variables(&[
+                ("CASELEDGER_DATA_DIR", data_dir),
+                ("CASELEDGER_RATE_PUBLIC", "off"),
+                ("CASELEDGER_TRUSTED_PROXIES", "10.0.0.0/8,192.0.2.1"),
+                ("CASELEDGER_HEADER_TIMEOUT", "3s"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.http.cors_origins.len(), 1, "from the file");
+        assert_eq!(config.http.max_connections, MaxConnections(256));
+        assert_eq!(config.http.rate_public, Limit(None), "the environment wins");
+        assert_eq!(config.http.trusted_proxies.len(), 2);
+        assert_eq!(config.http.header_timeout, Timeout(Duration::from_secs(3)));
+
+        let error = Config::load(
+            Given::default(),
+            Environment::from_variables(&[("CASELEDGER_REQUEST_TIMEOUT", "soon")]),
+        )
+        .unwrap_err();
+        let message = format!("{error:#}");
+        assert!(message.contains("CASELEDGER_REQUEST_TIMEOUT"), "{message}");
+        assert!(message.contains("10s"), "{message}");
+        write_config(dir.path(), "[http]\nrate_everything = \"1/s\"\n");
+        let error = Config::load(
+            Given::default(),
+            Environment::from_variables(&[("CASELEDGER_DATA_DIR", data_dir)]),
+        )
+        .unwrap_err();
+        assert!(
+            format!("{error:#}").contains("rate_everything"),
+            "{error:#}"
+        );
     }
 
     #[test]

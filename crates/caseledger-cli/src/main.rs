@@ -20,6 +20,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tracing::info;
 
 mod config;
+mod files;
 
 use config::{Config, DatabaseUrl, Environment, Given, LogFormat};
 
@@ -244,7 +245,9 @@ async fn run(command: Command, config: Config) -> Result<()> {
     match command {
         Command::Serve { .. } => serve(&config).await,
         Command::Migrate => {
+            files::prepare_data_dir(&config.data_dir)?;
             let db = open(database_url).await?;
+            files::protect_database(database_url)?;
             db.migrate().await.context("applying migrations")?;
             // Set-up prepares the data directory like a first `serve`, so tokens can be minted
             // before the server starts.
@@ -294,7 +297,9 @@ async fn open(url: &DatabaseUrl) -> Result<Database> {
 }
 
 async fn serve(config: &Config) -> Result<()> {
+    files::prepare_data_dir(&config.data_dir)?;
     let db = open(&config.database_url).await?;
+    files::protect_database(&config.database_url)?;
     db.migrate().await.context("applying migrations")?;
     let keys = serving_keys(config)?;
     let reference = load_reference(&config.data_dir)?;
@@ -310,7 +315,7 @@ async fn serve(config: &Config) -> Result<()> {
          Mint a token with, for example:\n  caseledger token --sub alice --role dispatcher\n\
          and send it as: Authorization: Bearer <token>"
     );
-    caseledger_api::serve(listener, state, shutdown_signal())
+    caseledger_api::serve_with(listener, state, config.http.clone(), shutdown_signal())
         .await
         .context("serving HTTP")?;
     info!("caseledger stopped");
