@@ -309,39 +309,42 @@ async fn serve(config: &Config) -> Result<()> {
         .await
         .with_context(|| format!("listening on {listen}"))?;
     let address = listener.local_addr().context("reading the bound address")?;
+    let shutdown = shutdown_signal()?;
     info!(%address, database = %config.database_url, "caseledger serving");
     eprintln!(
         "caseledger is serving on http://{address} (API reference: http://{address}/docs)\n\
          Mint a token with, for example:\n  caseledger token --sub alice --role dispatcher\n\
          and send it as: Authorization: Bearer <token>"
     );
-    caseledger_api::serve_with(listener, state, config.http.clone(), shutdown_signal())
+    caseledger_api::serve_with(listener, state, config.http.clone(), shutdown)
         .await
         .context("serving HTTP")?;
     info!("caseledger stopped");
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// A future that completes on SIGINT or SIGTERM. The handlers are installed here, before the
+/// server says it is serving: a signal sent right after that line then starts the graceful
+/// stop instead of killing the process with the default action.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let (mut interrupt, mut terminate) = {
+        use tokio::signal::unix::{signal, SignalKind};
+        (
+            signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+            signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+        )
     };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
-    }
-    info!("shutting down");
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        info!("shutting down");
+    })
 }
 
 /// The JWT keys: from the configured secret (`CASELEDGER_JWT_SECRET` or `jwt_secret` in
