@@ -215,10 +215,12 @@ impl TestApp {
             .unwrap()
     }
 
-    /// The Prometheus text of `/metrics`.
+    /// The Prometheus text of `/metrics` (an admin's token: the public port serves it to admins
+    /// only).
     pub async fn metrics(&self) -> String {
         self.client
             .get(self.url("/metrics"))
+            .bearer_auth(token("ops-admin", "admin", None))
             .send()
             .await
             .unwrap()

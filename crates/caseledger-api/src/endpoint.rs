@@ -57,7 +57,8 @@ domain_commands!(
     caseledger_domain::expert::ExpertCommand,
     caseledger_domain::consultation::ConsultationCommand,
     caseledger_domain::reward::program::ProgramCommand,
-    caseledger_domain::reward::nomination::NominationCommand
+    caseledger_domain::reward::nomination::NominationCommand,
+    caseledger_domain::revocation::RevocationCommand
 );
 
 /// The body of a command that takes none; the request's body is not read.

@@ -27,7 +27,9 @@ pub mod openapi;
 pub mod ops;
 pub mod portfolios;
 pub mod queues;
+pub mod oidc;
 pub mod reads;
+pub mod revocations;
 pub mod rewards;
 pub mod schema;
 pub mod state;
@@ -71,6 +73,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(experts::routes())
         .merge(consultations::routes())
         .merge(rewards::routes())
+        .merge(revocations::routes())
         .routes(routes!(ops::departments))
         .routes(routes!(kpi::department_kpi_handler))
         .routes(routes!(kpi::kpi_trend))
@@ -192,12 +195,49 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with_admin(listener, None, state, shutdown).await
+}
+
+/// [`serve`], and when `admin` is given, the operations endpoints (`/metrics`, the detailed
+/// `/readyz`, `/healthz`) on that listener without a token; the public port then serves no
+/// metrics and only the bare readiness status (`ops::admin_router`).
+pub async fn serve_with_admin(
+    listener: TcpListener,
+    admin: Option<TcpListener>,
+    mut state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    state.ops_listener = admin.is_some();
     let app = router(state.clone());
-    caseledger_app::with_runners(&state.app, async {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let admin_server = admin.map(|admin| {
+        let mut stopped = stopped.clone();
+        let router = ops::admin_router(state.clone());
+        tokio::spawn(async move {
+            axum::serve(admin, router)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                })
+                .await
+        })
+    });
+    let mut public_stopped = stopped;
+    let result = caseledger_app::with_runners(&state.app, async {
+        let signal = async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        };
+        tokio::spawn(signal);
         axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
+            .with_graceful_shutdown(async move {
+                let _ = public_stopped.wait_for(|stop| *stop).await;
+            })
             .await
     })
     .await
-    .map_err(std::io::Error::other)?
+    .map_err(std::io::Error::other)?;
+    if let Some(admin_server) = admin_server {
+        admin_server.await.map_err(std::io::Error::other)??;
+    }
+    result
 }

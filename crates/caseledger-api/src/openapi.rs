@@ -32,6 +32,7 @@ use crate::{commands, error, schema};
         (name = "reference", description = "Reference data"),
         (name = "audit", description = "Tamper-evident audit trail: digests (public) and the auditor's event listing"),
         (name = "operations", description = "Health, readiness and metrics"),
+        (name = "identity", description = "Sign-in and sessions: an administrator revokes a subject's sessions (every token issued to that sub until then is refused)"),
     )
 )]
 pub struct ApiDoc;

@@ -100,7 +100,8 @@ refusal!(
     caseledger_domain::expert::ExpertError,
     caseledger_domain::consultation::ConsultationError,
     caseledger_domain::reward::program::ProgramError,
-    caseledger_domain::reward::nomination::NominationError
+    caseledger_domain::reward::nomination::NominationError,
+    caseledger_domain::revocation::RevocationError
 );
 
 /// What a committed command reports, and the body recorded for its idempotency key.

@@ -1073,7 +1073,7 @@ fn token_refuses_to_invent_a_secret_serve_does_not_use() {
             "dispatcher",
         ],
     )
-    .env("CASELEDGER_JWT_SECRET", "a-secret-of-sixteen-or-more")
+    .env("CASELEDGER_JWT_SECRET", "a-secret-of-thirty-two-bytes-or-more")
     .output()
     .unwrap();
     assert!(!stdout(&output).is_empty());
