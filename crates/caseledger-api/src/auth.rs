@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
-use axum::http::HeaderMap;
 use axum::http::request::Parts;
+use axum::http::HeaderMap;
 use caseledger_domain::{Actor, Role, UserId};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -95,7 +95,10 @@ impl std::fmt::Debug for Identity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Identity")
             .field("local", &self.local)
-            .field("oidc", &self.oidc.as_ref().map(|oidc| oidc.issuer().to_owned()))
+            .field(
+                "oidc",
+                &self.oidc.as_ref().map(|oidc| oidc.issuer().to_owned()),
+            )
             .finish()
     }
 }
@@ -249,7 +252,8 @@ impl JwtKeys {
 
     /// Verifies a local token and returns its actor, as of `now` (seconds since the epoch).
     pub fn verify(&self, token: &str) -> Result<Actor, ApiError> {
-        self.verify_at(token, unix_now()).map(|verified| verified.actor)
+        self.verify_at(token, unix_now())
+            .map(|verified| verified.actor)
     }
 
     /// Verifies a local token as of `now`: signature, `exp`, `nbf`, `iat` present and not in the
@@ -328,13 +332,16 @@ pub fn unix_now() -> u64 {
 /// The answer to a token `jsonwebtoken` refused.
 pub(crate) fn token_error(error: jsonwebtoken::errors::Error) -> ApiError {
     match error.kind() {
-        ErrorKind::ExpiredSignature => ApiError::new(ErrorCode::TokenExpired, "the token has expired"),
+        ErrorKind::ExpiredSignature => {
+            ApiError::new(ErrorCode::TokenExpired, "the token has expired")
+        }
         ErrorKind::ImmatureSignature => {
             ApiError::new(ErrorCode::InvalidToken, "the token is not valid yet (nbf)")
         }
-        ErrorKind::InvalidIssuer => {
-            ApiError::new(ErrorCode::InvalidToken, "the token's issuer (iss) is not accepted")
-        }
+        ErrorKind::InvalidIssuer => ApiError::new(
+            ErrorCode::InvalidToken,
+            "the token's issuer (iss) is not accepted",
+        ),
         ErrorKind::InvalidAudience => ApiError::new(
             ErrorCode::InvalidToken,
             "the token's audience (aud) is not this server",
@@ -464,6 +471,33 @@ mod tests {
             .mint("alice", &["dispatcher".into()], None, now(), 60)
             .unwrap();
         assert_eq!(keys().verify(&foreign).unwrap_err().code(), "invalid_token");
+    }
+
+    #[test]
+    fn the_lifetime_is_bounded_and_iat_required() {
+        let keys = keys().with_max_ttl(3600);
+        let now = now();
+        assert!(matches!(
+            keys.mint("alice", &["dispatcher".into()], None, now, 3601),
+            Err(TokenError::TooLong {
+                asked: 3601,
+                max: 3600
+            })
+        ));
+        let claims = |iat: Option<u64>, exp: u64| Claims {
+            sub: "alice".into(),
+            roles: vec!["dispatcher".into()],
+            org: None,
+            exp,
+            iat,
+            nbf: None,
+        };
+        let too_long = keys.sign(&claims(Some(now), now + 3601)).unwrap();
+        assert_eq!(keys.verify(&too_long).unwrap_err().code(), "invalid_token");
+        let no_iat = keys.sign(&claims(None, now + 60)).unwrap();
+        assert_eq!(keys.verify(&no_iat).unwrap_err().code(), "invalid_token");
+        let fine = keys.sign(&claims(Some(now), now + 3600)).unwrap();
+        assert_eq!(keys.verify_at(&fine, now).unwrap().issued_at, Some(now));
     }
 
     #[test]

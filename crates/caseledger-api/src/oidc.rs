@@ -223,7 +223,10 @@ impl OidcVerifier {
             }
         }
         let count = by_kid.len();
-        let mut keys = self.keys.write().unwrap_or_else(|poison| poison.into_inner());
+        let mut keys = self
+            .keys
+            .write()
+            .unwrap_or_else(|poison| poison.into_inner());
         keys.by_kid = by_kid;
         keys.fetched_at = Some(Instant::now());
         Ok(count)
@@ -247,7 +250,10 @@ impl OidcVerifier {
     }
 
     fn key(&self, kid: &str) -> (Option<std::sync::Arc<Key>>, bool) {
-        let keys = self.keys.read().unwrap_or_else(|poison| poison.into_inner());
+        let keys = self
+            .keys
+            .read()
+            .unwrap_or_else(|poison| poison.into_inner());
         let stale = keys
             .fetched_at
             .is_none_or(|at| at.elapsed() > self.settings.refresh_every);
@@ -263,7 +269,10 @@ impl OidcVerifier {
             ));
         }
         let kid = header.kid.as_deref().ok_or_else(|| {
-            ApiError::new(ErrorCode::InvalidToken, "the token's header names no key (kid)")
+            ApiError::new(
+                ErrorCode::InvalidToken,
+                "the token's header names no key (kid)",
+            )
         })?;
         let (mut key, stale) = self.key(kid);
         if key.is_none() || stale {
@@ -296,7 +305,10 @@ impl OidcVerifier {
             .and_then(Value::as_str)
             .and_then(UserId::parse)
             .ok_or_else(|| {
-                ApiError::new(ErrorCode::InvalidToken, "the token's sub is not a valid user id")
+                ApiError::new(
+                    ErrorCode::InvalidToken,
+                    "the token's sub is not a valid user id",
+                )
             })?;
         let names: Vec<&str> = match claim_at(claims, &self.settings.roles_claim) {
             Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),

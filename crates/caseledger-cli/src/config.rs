@@ -517,6 +517,87 @@ mod tests {
     }
 
     #[test]
+    fn identity_settings_have_safe_defaults_and_refuse_half_configurations() {
+        let load = |variables: &[(&str, &str)]| {
+            Config::load(Given::default(), Environment::from_variables(variables))
+        };
+        let identity = load(&[]).unwrap().identity;
+        assert_eq!(identity.token_max_ttl, 12 * 3600);
+        assert!(
+            identity.local_tokens,
+            "no OIDC: local tokens are the way in"
+        );
+        assert_eq!(identity.oidc, None);
+        assert_eq!(identity.admin_listen, None);
+
+        let oidc = [
+            (
+                "CASELEDGER_OIDC_ISSUER",
+                "https://sso.example/realms/district",
+            ),
+            ("CASELEDGER_OIDC_AUDIENCE", "caseledger"),
+        ];
+        let identity = load(&oidc).unwrap().identity;
+        assert!(
+            !identity.local_tokens,
+            "OIDC: local tokens refused by default"
+        );
+        let settings = identity.oidc.unwrap();
+        assert_eq!(settings.roles_claim, "roles");
+        assert_eq!(settings.org_claim, "org");
+        let mut allowed = oidc.to_vec();
+        allowed.extend([
+            ("CASELEDGER_LOCAL_TOKENS", "allow"),
+            ("CASELEDGER_OIDC_ROLES_CLAIM", "realm_access.roles"),
+            ("CASELEDGER_TOKEN_MAX_TTL", "30m"),
+            ("CASELEDGER_ADMIN_LISTEN", "127.0.0.1:9090"),
+        ]);
+        let identity = load(&allowed).unwrap().identity;
+        assert!(identity.local_tokens);
+        assert_eq!(identity.oidc.unwrap().roles_claim, "realm_access.roles");
+        assert_eq!(identity.token_max_ttl, 1800);
+        assert_eq!(
+            identity.admin_listen,
+            Some("127.0.0.1:9090".parse().unwrap())
+        );
+        assert_eq!(
+            load(&[("CASELEDGER_TOKEN_MAX_TTL", "3600")])
+                .unwrap()
+                .identity
+                .token_max_ttl,
+            3600
+        );
+
+        for (variables, expected) in [
+            (vec![oidc[0]], "without CASELEDGER_OIDC_AUDIENCE"),
+            (vec![oidc[1]], "without CASELEDGER_OIDC_ISSUER"),
+            (
+                vec![("CASELEDGER_LOCAL_TOKENS", "deny")],
+                "no way to sign in",
+            ),
+            (vec![("CASELEDGER_LOCAL_TOKENS", "maybe")], "allow or deny"),
+            (
+                vec![("CASELEDGER_TOKEN_MAX_TTL", "12x")],
+                "CASELEDGER_TOKEN_MAX_TTL",
+            ),
+            (
+                vec![("CASELEDGER_TOKEN_MAX_TTL", "0")],
+                "CASELEDGER_TOKEN_MAX_TTL",
+            ),
+            (
+                vec![("CASELEDGER_ADMIN_LISTEN", "nowhere")],
+                "CASELEDGER_ADMIN_LISTEN",
+            ),
+        ] {
+            let error = load(&variables).unwrap_err();
+            assert!(
+                format!("{error:#}").contains(expected),
+                "{expected}: {error:#}"
+            );
+        }
+    }
+
+    #[test]
     fn mistakes_are_refused_with_their_source() {
         let error = Config::load(
             Given::default(),

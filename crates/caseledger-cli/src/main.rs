@@ -324,10 +324,14 @@ async fn serve(config: &Config) -> Result<()> {
         Some(admin_listen) => {
             let admin = tokio::net::TcpListener::bind(admin_listen)
                 .await
-                .with_context(|| format!("listening on {admin_listen} (CASELEDGER_ADMIN_LISTEN)"))?;
+                .with_context(|| {
+                    format!("listening on {admin_listen} (CASELEDGER_ADMIN_LISTEN)")
+                })?;
             let admin_address = admin.local_addr().context("reading the bound address")?;
             info!(%admin_address, "operations endpoints (/metrics, /readyz) on the admin listener");
-            eprintln!("caseledger serves /metrics and the detailed /readyz on http://{admin_address}");
+            eprintln!(
+                "caseledger serves /metrics and the detailed /readyz on http://{admin_address}"
+            );
             Some(admin)
         }
         None => None,
