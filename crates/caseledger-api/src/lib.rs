@@ -222,20 +222,26 @@ pub async fn serve_with_admin(
         })
     });
     let mut public_stopped = stopped;
-    let result = caseledger_app::with_runners(&state.app, async {
-        let signal = async move {
+    let stop = std::sync::Arc::new(stop);
+    let signal = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
             shutdown.await;
             let _ = stop.send(true);
-        };
-        tokio::spawn(signal);
+        })
+    };
+    let result = caseledger_app::with_runners(&state.app, async {
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 let _ = public_stopped.wait_for(|stop| *stop).await;
             })
             .await
     })
-    .await
-    .map_err(std::io::Error::other)?;
+    .await;
+    // However the public server ended, the admin listener ends with it.
+    let _ = stop.send(true);
+    signal.abort();
+    let result = result.map_err(std::io::Error::other)?;
     if let Some(admin_server) = admin_server {
         admin_server.await.map_err(std::io::Error::other)??;
     }

@@ -921,7 +921,7 @@ fn the_config_file_is_a_layer_under_the_environment_and_the_flags() {
     std::fs::write(
         data_dir.path().join("caseledger.toml"),
         format!(
-            "database_url = \"{}\"\njwt_secret = \"a-secret-from-the-file-0123\"\n",
+            "database_url = \"{}\"\njwt_secret = \"a-secret-from-the-file-0123456789abcdef\"\n",
             database("from-file.db")
         ),
     )
