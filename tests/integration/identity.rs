@@ -762,3 +762,27 @@ async fn an_admin_listener_takes_the_operations_detail_off_the_public_port() {
         .await
         .is_err());
 }
+
+/// Keys older than `refresh_every` are fetched again beside a request, which goes on with the
+/// key held (the issuer is asked periodically, not only on an unknown key id).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_keys_are_refreshed_periodically_without_holding_up_requests() {
+    let issuer = Issuer::start(&["ec-1"]).await;
+    let mut settings = issuer.settings();
+    settings.refresh_every = Duration::from_millis(300);
+    settings.min_refresh_interval = Duration::from_millis(100);
+    let (app, _db) = spawn_oidc(TestDb::sqlite().await, settings, LocalTokens::Refuse).await;
+    let token = signed("ec-1", &claims(&issuer, "disp-1", &["dispatcher"], None));
+    assert_eq!(status_and_code(&app, ANY_USER, &token).await.0, 200);
+    assert_eq!(issuer.fetches(), 1);
+    assert_eq!(status_and_code(&app, ANY_USER, &token).await.0, 200);
+    assert_eq!(issuer.fetches(), 1, "fresh keys are not fetched again");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(status_and_code(&app, ANY_USER, &token).await.0, 200);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while issuer.fetches() < 2 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(issuer.fetches(), 2, "stale keys were fetched again");
+    app.stop().await;
+}

@@ -19,7 +19,7 @@
 //! at another dotted path (`org`).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use caseledger_domain::{Actor, Role, UserId};
@@ -80,7 +80,7 @@ struct Key {
 /// The keys held, and when they were fetched.
 #[derive(Default)]
 struct Keys {
-    by_kid: HashMap<String, std::sync::Arc<Key>>,
+    by_kid: HashMap<String, Arc<Key>>,
     fetched_at: Option<Instant>,
 }
 
@@ -219,7 +219,7 @@ impl OidcVerifier {
                 continue;
             };
             if let Some((kid, key)) = verification_key(&jwk) {
-                by_kid.insert(kid, std::sync::Arc::new(key));
+                by_kid.insert(kid, Arc::new(key));
             }
         }
         let count = by_kid.len();
@@ -249,7 +249,7 @@ impl OidcVerifier {
             .map_err(|error| format!("GET {url}: {error}"))
     }
 
-    fn key(&self, kid: &str) -> (Option<std::sync::Arc<Key>>, bool) {
+    fn key(&self, kid: &str) -> (Option<Arc<Key>>, bool) {
         let keys = self
             .keys
             .read()
@@ -261,7 +261,11 @@ impl OidcVerifier {
     }
 
     /// Verifies a token of this issuer whose header was already read.
-    pub async fn verify(&self, token: &str, header: &Header) -> Result<Verified, ApiError> {
+    pub async fn verify(
+        self: &Arc<Self>,
+        token: &str,
+        header: &Header,
+    ) -> Result<Verified, ApiError> {
         if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
             return Err(ApiError::new(
                 ErrorCode::InvalidToken,
@@ -275,10 +279,15 @@ impl OidcVerifier {
             )
         })?;
         let (mut key, stale) = self.key(kid);
-        if key.is_none() || stale {
-            // An unknown key (the issuer rotated) or old keys: fetch again, rate-limited.
+        if key.is_none() {
+            // An unknown key (the issuer rotated): fetch again now, rate-limited.
             self.refresh().await;
             key = self.key(kid).0;
+        } else if stale {
+            // Old keys: fetch again beside this request (rate-limited), which goes on with the
+            // key held, so a slow issuer never holds up requests.
+            let verifier = Arc::clone(self);
+            tokio::spawn(async move { verifier.refresh().await });
         }
         let key = key.ok_or_else(|| {
             ApiError::new(
