@@ -23,6 +23,7 @@ mod hardening_panels;
 mod hardening_privacy;
 mod hardening_writes;
 mod http;
+mod identity;
 mod liaison;
 mod projector;
 mod protection;

@@ -183,6 +183,7 @@ impl TestApp {
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(caseledger_api::serve_with(
             listener,
+            None,
             state.clone(),
             protection,
             async {
@@ -227,10 +228,12 @@ impl TestApp {
             .unwrap()
     }
 
-    /// The Prometheus text of `/metrics`.
+    /// The Prometheus text of `/metrics` (an admin's token: the public port serves it to admins
+    /// only).
     pub async fn metrics(&self) -> String {
         self.client
             .get(self.url("/metrics"))
+            .bearer_auth(token("ops-admin", "admin", None))
             .send()
             .await
             .unwrap()

@@ -24,12 +24,14 @@ pub mod fields;
 pub mod json;
 pub mod kpi;
 pub mod metrics;
+pub mod oidc;
 pub mod openapi;
 pub mod ops;
 pub mod portfolios;
 pub mod protection;
 pub mod queues;
 pub mod reads;
+pub mod revocations;
 pub mod rewards;
 pub mod schema;
 pub mod state;
@@ -74,6 +76,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(experts::routes())
         .merge(consultations::routes())
         .merge(rewards::routes())
+        .merge(revocations::routes())
         .routes(routes!(ops::departments))
         .routes(routes!(kpi::department_kpi_handler))
         .routes(routes!(kpi::kpi_trend))
@@ -218,27 +221,61 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    serve_with(listener, state, Protection::default(), shutdown).await
+    serve_with(listener, None, state, Protection::default(), shutdown).await
 }
 
-/// [`serve`] with the edge's settings (`protection`): the connection cap and header-read
-/// timeout of the accept loop (`protection::server`) and what [`router_with`] applies.
+/// [`serve`] with the edge's settings (`protection`: the connection cap and header-read timeout
+/// of the accept loop in `protection::server`, and what [`router_with`] applies), and, when
+/// `admin` is given, the operations endpoints (`/metrics`, the detailed `/readyz`, `/healthz`)
+/// on that listener without a token; the public port then serves no metrics and only the bare
+/// readiness status (`ops::admin_router`).
 pub async fn serve_with(
     listener: TcpListener,
-    state: AppState,
+    admin: Option<TcpListener>,
+    mut state: AppState,
     protection: Protection,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    state.ops_listener = admin.is_some();
     let app = router_with(state.clone(), &protection);
-    let closing = state.app.closing.clone();
-    // Open event streams end when the stop begins; the graceful stop waits for every connection.
-    let shutdown = async move {
-        shutdown.await;
-        closing.close();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let admin_server = admin.map(|admin| {
+        let mut stopped = stopped.clone();
+        let router = ops::admin_router(state.clone());
+        tokio::spawn(async move {
+            axum::serve(admin, router)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                })
+                .await
+        })
+    });
+    let mut public_stopped = stopped;
+    let stop = std::sync::Arc::new(stop);
+    let signal = {
+        let stop = stop.clone();
+        // Open event streams end when the stop begins; the graceful stop waits for every
+        // connection.
+        let closing = state.app.closing.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            closing.close();
+            let _ = stop.send(true);
+        })
     };
-    caseledger_app::with_runners(&state.app, async {
-        protection::server::serve(listener, app, &protection, shutdown).await
+    let result = caseledger_app::with_runners(&state.app, async {
+        protection::server::serve(listener, app, &protection, async move {
+            let _ = public_stopped.wait_for(|stop| *stop).await;
+        })
+        .await
     })
-    .await
-    .map_err(std::io::Error::other)?
+    .await;
+    // However the public server ended, the admin listener ends with it.
+    let _ = stop.send(true);
+    signal.abort();
+    let result = result.map_err(std::io::Error::other)?;
+    if let Some(admin_server) = admin_server {
+        admin_server.await.map_err(std::io::Error::other)??;
+    }
+    result
 }

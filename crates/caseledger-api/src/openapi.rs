@@ -33,6 +33,7 @@ use crate::{commands, error, schema};
         (name = "audit", description = "Tamper-evident audit trail: digests (public) and the auditor's event listing"),
         (name = "feed", description = "The log in commit order for other systems (integrations, auditors, admins): pages and Server-Sent Events"),
         (name = "operations", description = "Health, readiness and metrics"),
+        (name = "identity", description = "Sign-in and sessions: an administrator revokes a subject's sessions (every token issued to that sub until then is refused)"),
     )
 )]
 pub struct ApiDoc;

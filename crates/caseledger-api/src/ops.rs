@@ -6,7 +6,7 @@ mod reference_page;
 use std::sync::OnceLock;
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
@@ -28,16 +28,19 @@ pub struct ProjectionReadiness {
     pub last_error: Option<String>,
 }
 
-/// The readiness answer.
+/// The readiness answer: the status for anyone (probes); the database and each projection
+/// only for an admin's token on the public port, or on the admin listener.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Readiness {
     /// `ready` or `not_ready`.
     #[schema(value_type = crate::schema::ReadinessStatus)]
     pub status: String,
-    /// Whether the database answered.
-    pub database: bool,
-    /// Each projection.
-    pub projections: Vec<ProjectionReadiness>,
+    /// Whether the database answered (detail).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<bool>,
+    /// Each projection (detail).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub projections: Option<Vec<ProjectionReadiness>>,
 }
 
 /// Liveness: the process answers and can write. On SQLite a write that changes nothing is
@@ -88,12 +91,33 @@ fn is_stalled(
 }
 
 /// Readiness: the database answers and no projection is stalled (stopped by an error, or events
-/// waiting for it for over a minute).
+/// waiting for it for over a minute). Anyone gets the status (200 `ready` or 503 `not_ready`);
+/// the detail (the database, each projection's backlog and error) is for an `admin` token, and
+/// never on the public port when an admin listener (`CASELEDGER_ADMIN_LISTEN`) serves it.
 #[utoipa::path(
     get, path = "/readyz", tag = "operations",
-    responses((status = 200, description = "Ready", body = Readiness), (status = 503, description = "Not ready", body = Readiness))
+    responses(
+        (status = 200, description = "Ready (with the detail for an admin's token)", body = Readiness),
+        (status = 401, description = "A token was sent and is not valid", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A token was sent and is not an admin's (`role_not_allowed`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Not ready", body = Readiness),
+    )
 )]
-pub async fn readyz(State(state): State<AppState>) -> Response {
+pub async fn readyz(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let detail = if state.ops_listener || !crate::auth::has_authorization(&headers) {
+        false
+    } else {
+        match crate::auth::bearer(&headers, &state).await {
+            Ok(actor) if actor.has(caseledger_domain::Role::Admin) => true,
+            Ok(_) => return not_admin().into_response(),
+            Err(error) => return error.into_response(),
+        }
+    };
+    readiness(&state, detail).await
+}
+
+/// The readiness answer, with or without the detail.
+pub async fn readiness(state: &AppState, detail: bool) -> Response {
     let database = state.db.ping().await.is_ok();
     let statuses = if database {
         state.projector.status().await.unwrap_or_default()
@@ -105,15 +129,17 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     let ready = database && !stalled;
     let body = Readiness {
         status: if ready { "ready" } else { "not_ready" }.to_owned(),
-        database,
-        projections: statuses
-            .into_iter()
-            .map(|status| ProjectionReadiness {
-                name: status.name,
-                backlog: status.backlog,
-                last_error: status.last_error,
-            })
-            .collect(),
+        database: detail.then_some(database),
+        projections: detail.then(|| {
+            statuses
+                .into_iter()
+                .map(|status| ProjectionReadiness {
+                    name: status.name,
+                    backlog: status.backlog,
+                    last_error: status.last_error,
+                })
+                .collect()
+        }),
     };
     let code = if ready {
         StatusCode::OK
@@ -123,14 +149,62 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     (code, Json(body)).into_response()
 }
 
-/// Prometheus metrics.
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
-pub async fn metrics(State(state): State<AppState>) -> Response {
+fn not_admin() -> ApiError {
+    ApiError::new(
+        ErrorCode::RoleNotAllowed,
+        "the operations detail is for the admin role",
+    )
+}
+
+/// Prometheus metrics, for an `admin` token; not served on the public port at all when an admin
+/// listener (`CASELEDGER_ADMIN_LISTEN`) serves them (404 there).
+#[utoipa::path(
+    get, path = "/metrics", tag = "operations",
+    responses(
+        (status = 200, description = "Prometheus text format", content_type = "text/plain"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin (`role_not_allowed`)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Served on the admin listener instead (`route_not_found`)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if state.ops_listener {
+        return fallback().await.into_response();
+    }
+    match crate::auth::bearer(&headers, &state).await {
+        Ok(actor) if actor.has(caseledger_domain::Role::Admin) => render_metrics(&state).await,
+        Ok(_) => not_admin().into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+/// The Prometheus text.
+pub async fn render_metrics(state: &AppState) -> Response {
     let statuses = state.projector.status().await.unwrap_or_default();
     let body = state
         .metrics
         .render(&statuses, state.aggregates.stats(), chrono::Utc::now());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
+
+/// The admin listener's router (`CASELEDGER_ADMIN_LISTEN`): `/metrics` and the detailed
+/// `/readyz` without a token (the listener is meant for an operations network only), and
+/// `/healthz`.
+pub fn admin_router(state: AppState) -> axum::Router {
+    use axum::routing::get;
+    axum::Router::new()
+        .route(
+            "/metrics",
+            get(|State(state): State<AppState>| async move { render_metrics(&state).await }),
+        )
+        .route(
+            "/readyz",
+            get(|State(state): State<AppState>| async move { readiness(&state, true).await }),
+        )
+        .route("/healthz", get(healthz))
+        .fallback(fallback)
+        .with_state(state)
 }
 
 /// A department.

@@ -1,5 +1,5 @@
 //! Application state shared by handlers: the [`App`] (store, projector, reference data, clock)
-//! and what only the HTTP edge needs (token keys, request metrics). Derefs to the [`App`], so a
+//! and what only the HTTP edge needs (token keys, how people sign in, request metrics). Derefs to the [`App`], so a
 //! handler reads `state.db`, `state.reference` or `state.now()` directly.
 
 use std::ops::Deref;
@@ -8,7 +8,7 @@ use std::sync::Arc;
 use caseledger_app::{App, Clock};
 use caseledger_store::{Database, Projector};
 
-use crate::auth::JwtKeys;
+use crate::auth::{Identity, JwtKeys};
 use crate::metrics::Metrics;
 use crate::reference::ReferenceData;
 
@@ -21,6 +21,11 @@ pub struct AppState {
     pub keys: Arc<JwtKeys>,
     /// Request and command counters.
     pub metrics: Arc<Metrics>,
+    /// How people sign in: local tokens, an OIDC issuer, or both.
+    pub identity: Arc<Identity>,
+    /// Whether `/metrics` and the detail of `/readyz` are served on a separate admin listener
+    /// (`CASELEDGER_ADMIN_LISTEN`) instead of to admins on the public port.
+    pub ops_listener: bool,
 }
 
 impl Deref for AppState {
@@ -53,7 +58,15 @@ impl AppState {
             app,
             keys: Arc::new(keys),
             metrics: Arc::new(Metrics::default()),
+            identity: Arc::new(Identity::default()),
+            ops_listener: false,
         }
+    }
+
+    /// The same state signing people in as `identity` says.
+    pub fn with_identity(mut self, identity: Identity) -> Self {
+        self.identity = Arc::new(identity);
+        self
     }
 
     /// The same state reading time from `clock`.

@@ -103,7 +103,8 @@ refusal!(
     caseledger_domain::expert::ExpertError,
     caseledger_domain::consultation::ConsultationError,
     caseledger_domain::reward::program::ProgramError,
-    caseledger_domain::reward::nomination::NominationError
+    caseledger_domain::reward::nomination::NominationError,
+    caseledger_domain::revocation::RevocationError
 );
 
 /// A command of the domain, as the application sends it: it has a name (for metrics and the
@@ -131,7 +132,8 @@ domain_commands!(
     caseledger_domain::expert::ExpertCommand,
     caseledger_domain::consultation::ConsultationCommand,
     caseledger_domain::reward::program::ProgramCommand,
-    caseledger_domain::reward::nomination::NominationCommand
+    caseledger_domain::reward::nomination::NominationCommand,
+    caseledger_domain::revocation::RevocationCommand
 );
 
 /// An aggregate's command type: a domain command with its author and time.
@@ -185,6 +187,7 @@ impl Stream for caseledger_domain::appraisal::AppraisalCampaign {}
 impl Stream for caseledger_domain::expert::Expert {}
 impl Stream for caseledger_domain::consultation::ConsultationRequest {}
 impl Stream for caseledger_domain::reward::program::RewardProgram {}
+impl Stream for caseledger_domain::revocation::SessionRevocation {}
 
 impl Stream for caseledger_domain::reward::nomination::RewardNomination {
     /// An approval is decided on the number of awards its program has made (the quota). The

@@ -34,6 +34,7 @@ pub fn projections() -> Vec<Arc<dyn Projection>> {
         Arc::new(caseledger_store::consultations::ExpertsProjection),
         Arc::new(caseledger_store::consultations::ConsultationsProjection),
         Arc::new(caseledger_store::rewards::RewardsProjection),
+        Arc::new(caseledger_store::revocations::RevocationsProjection),
         Arc::new(caseledger_store::audit::AuditChainProjection::default()),
     ]
 }

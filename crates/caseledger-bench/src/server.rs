@@ -116,7 +116,7 @@ impl Caseledger {
 
     /// Mints a token.
     pub fn token(&self, sub: &str, role: &str, org: Option<&str>) -> Result<String> {
-        let mut args = vec!["token", "--sub", sub, "--role", role, "--ttl", "1d"];
+        let mut args = vec!["token", "--sub", sub, "--role", role, "--ttl", "12h"];
         if let Some(org) = org {
             args.extend(["--org", org]);
         }

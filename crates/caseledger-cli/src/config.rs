@@ -28,12 +28,20 @@ pub const CONFIG_FILE: &str = "caseledger.toml";
 pub const DEFAULT_DATABASE_FILE: &str = "caseledger.db";
 
 /// Each configuration key and the environment variable that sets it.
-const ENVIRONMENT: [(&str, &str); 5] = [
+const ENVIRONMENT: [(&str, &str); 12] = [
     ("data_dir", "CASELEDGER_DATA_DIR"),
     ("database_url", "CASELEDGER_DATABASE_URL"),
     ("listen", "CASELEDGER_LISTEN"),
     ("jwt_secret", "CASELEDGER_JWT_SECRET"),
     ("log_format", "CASELEDGER_LOG_FORMAT"),
+    // Identity and access (docs/DECISIONS.md, "Identity and access").
+    ("token_max_ttl", "CASELEDGER_TOKEN_MAX_TTL"),
+    ("local_tokens", "CASELEDGER_LOCAL_TOKENS"),
+    ("oidc_issuer", "CASELEDGER_OIDC_ISSUER"),
+    ("oidc_audience", "CASELEDGER_OIDC_AUDIENCE"),
+    ("oidc_roles_claim", "CASELEDGER_OIDC_ROLES_CLAIM"),
+    ("oidc_org_claim", "CASELEDGER_OIDC_ORG_CLAIM"),
+    ("admin_listen", "CASELEDGER_ADMIN_LISTEN"),
 ];
 
 /// The keys of the `[http]` table (the protection of the edge, `caseledger_api::Protection`)
@@ -225,6 +233,126 @@ pub struct Config {
     /// The protection of the edge (`[http]`: CORS, trusted proxies, rate limits, timeouts,
     /// the connection cap).
     pub http: caseledger_api::Protection,
+    /// How people sign in, and where the operations endpoints are served.
+    pub identity: IdentityConfig,
+}
+
+/// The identity and access settings (docs/DECISIONS.md, "Identity and access").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityConfig {
+    /// The longest lifetime (`exp − iat`) of a local token, in seconds (default 12 hours).
+    pub token_max_ttl: u64,
+    /// Whether local tokens are accepted: by default yes without OIDC, no with it.
+    pub local_tokens: bool,
+    /// The OIDC issuer, when configured.
+    pub oidc: Option<OidcConfig>,
+    /// Where `/metrics` and the detailed `/readyz` are served without a token, if anywhere.
+    pub admin_listen: Option<SocketAddr>,
+}
+
+/// The OIDC issuer's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcConfig {
+    /// `CASELEDGER_OIDC_ISSUER`, exactly as tokens carry it in `iss`.
+    pub issuer: String,
+    /// `CASELEDGER_OIDC_AUDIENCE`, the `aud` tokens must carry.
+    pub audience: String,
+    /// `CASELEDGER_OIDC_ROLES_CLAIM` (default `roles`).
+    pub roles_claim: String,
+    /// `CASELEDGER_OIDC_ORG_CLAIM` (default `org`).
+    pub org_claim: String,
+}
+
+/// A lifetime as configured: seconds (`43200`, also as a TOML integer) or with a unit
+/// (`30m`, `12h`, `7d`).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Lifetime {
+    Seconds(u64),
+    Text(String),
+}
+
+/// Parses `90`, `90s`, `30m`, `8h` or `7d` into seconds (1 second to 366 days).
+pub fn parse_duration(text: &str) -> Result<u64> {
+    let text = text.trim();
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let number: u64 = number
+        .parse()
+        .with_context(|| format!("{text:?}: expected seconds or e.g. 30m, 8h or 7d"))?;
+    let seconds = match unit {
+        "" | "s" => Some(number),
+        "m" => number.checked_mul(60),
+        "h" => number.checked_mul(3600),
+        "d" => number.checked_mul(86_400),
+        _ => bail!("{text:?}: the unit must be s, m, h or d"),
+    };
+    match seconds {
+        Some(seconds) if (1..=366 * 86_400).contains(&seconds) => Ok(seconds),
+        _ => bail!("{text:?}: must be between 1 second and 366 days"),
+    }
+}
+
+/// The default maximum lifetime of a local token: 12 hours.
+pub const DEFAULT_TOKEN_MAX_TTL: u64 = 12 * 3600;
+
+impl IdentityConfig {
+    fn from_layers(layered: &Layered) -> Result<Self> {
+        let token_max_ttl = match &layered.token_max_ttl {
+            None => DEFAULT_TOKEN_MAX_TTL,
+            Some(Lifetime::Seconds(seconds)) => parse_duration(&seconds.to_string())
+                .context("CASELEDGER_TOKEN_MAX_TTL (token_max_ttl)")?,
+            Some(Lifetime::Text(text)) => {
+                parse_duration(text).context("CASELEDGER_TOKEN_MAX_TTL (token_max_ttl)")?
+            }
+        };
+        let given = |value: &Option<String>| {
+            value
+                .as_deref()
+                .map(str::trim)
+                .filter(|value| !value.is_empty())
+                .map(str::to_owned)
+        };
+        let oidc = match (given(&layered.oidc_issuer), given(&layered.oidc_audience)) {
+            (None, None) => None,
+            (Some(_), None) => bail!(
+                "CASELEDGER_OIDC_ISSUER is set without CASELEDGER_OIDC_AUDIENCE: tokens must name \
+                 this server (the client id registered for caseledger) in aud"
+            ),
+            (None, Some(_)) => {
+                bail!("CASELEDGER_OIDC_AUDIENCE is set without CASELEDGER_OIDC_ISSUER")
+            }
+            (Some(issuer), Some(audience)) => {
+                if !(issuer.starts_with("https://") || issuer.starts_with("http://")) {
+                    bail!("CASELEDGER_OIDC_ISSUER must be an http(s) URL, e.g. https://sso.example/realms/district");
+                }
+                Some(OidcConfig {
+                    issuer,
+                    audience,
+                    roles_claim: given(&layered.oidc_roles_claim).unwrap_or_else(|| "roles".into()),
+                    org_claim: given(&layered.oidc_org_claim).unwrap_or_else(|| "org".into()),
+                })
+            }
+        };
+        let local_tokens = match given(&layered.local_tokens).as_deref() {
+            None => oidc.is_none(),
+            Some("allow") => true,
+            Some("deny") if oidc.is_none() => bail!(
+                "CASELEDGER_LOCAL_TOKENS=deny without CASELEDGER_OIDC_ISSUER leaves no way to \
+                 sign in"
+            ),
+            Some("deny") => false,
+            Some(other) => bail!("CASELEDGER_LOCAL_TOKENS must be allow or deny, not {other:?}"),
+        };
+        Ok(Self {
+            token_max_ttl,
+            local_tokens,
+            oidc,
+            admin_listen: layered.admin_listen,
+        })
+    }
 }
 
 /// What the layers merge into, before the database URL is resolved.
@@ -238,6 +366,14 @@ struct Layered {
     jwt_secret: Option<SecretString>,
     #[serde(default)]
     http: caseledger_api::Protection,
+    // Identity and access.
+    token_max_ttl: Option<Lifetime>,
+    local_tokens: Option<String>,
+    oidc_issuer: Option<String>,
+    oidc_audience: Option<String>,
+    oidc_roles_claim: Option<String>,
+    oidc_org_claim: Option<String>,
+    admin_listen: Option<SocketAddr>,
 }
 
 impl Config {
@@ -270,6 +406,7 @@ impl Config {
             .merge(Serialized::defaults(&flags))
             .extract()
             .context("reading the configuration")?;
+        let identity = IdentityConfig::from_layers(&layered)?;
         let database_url = match layered.database_url {
             Some(url) if !url.expose_secret().trim().is_empty() => DatabaseUrl(url),
             _ => DatabaseUrl(SecretString::from(format!(
@@ -278,6 +415,7 @@ impl Config {
             ))),
         };
         Ok(Config {
+            identity,
             data_dir: layered.data_dir,
             database_url,
             listen: layered.listen,
@@ -485,6 +623,87 @@ mod tests {
             format!("{error:#}").contains("rate_everything"),
             "{error:#}"
         );
+    }
+
+    #[test]
+    fn identity_settings_have_safe_defaults_and_refuse_half_configurations() {
+        let load = |variables: &[(&str, &str)]| {
+            Config::load(Given::default(), Environment::from_variables(variables))
+        };
+        let identity = load(&[]).unwrap().identity;
+        assert_eq!(identity.token_max_ttl, 12 * 3600);
+        assert!(
+            identity.local_tokens,
+            "no OIDC: local tokens are the way in"
+        );
+        assert_eq!(identity.oidc, None);
+        assert_eq!(identity.admin_listen, None);
+
+        let oidc = [
+            (
+                "CASELEDGER_OIDC_ISSUER",
+                "https://sso.example/realms/district",
+            ),
+            ("CASELEDGER_OIDC_AUDIENCE", "caseledger"),
+        ];
+        let identity = load(&oidc).unwrap().identity;
+        assert!(
+            !identity.local_tokens,
+            "OIDC: local tokens refused by default"
+        );
+        let settings = identity.oidc.unwrap();
+        assert_eq!(settings.roles_claim, "roles");
+        assert_eq!(settings.org_claim, "org");
+        let mut allowed = oidc.to_vec();
+        allowed.extend([
+            ("CASELEDGER_LOCAL_TOKENS", "allow"),
+            ("CASELEDGER_OIDC_ROLES_CLAIM", "realm_access.roles"),
+            ("CASELEDGER_TOKEN_MAX_TTL", "30m"),
+            ("CASELEDGER_ADMIN_LISTEN", "127.0.0.1:9090"),
+        ]);
+        let identity = load(&allowed).unwrap().identity;
+        assert!(identity.local_tokens);
+        assert_eq!(identity.oidc.unwrap().roles_claim, "realm_access.roles");
+        assert_eq!(identity.token_max_ttl, 1800);
+        assert_eq!(
+            identity.admin_listen,
+            Some("127.0.0.1:9090".parse().unwrap())
+        );
+        assert_eq!(
+            load(&[("CASELEDGER_TOKEN_MAX_TTL", "3600")])
+                .unwrap()
+                .identity
+                .token_max_ttl,
+            3600
+        );
+
+        for (variables, expected) in [
+            (vec![oidc[0]], "without CASELEDGER_OIDC_AUDIENCE"),
+            (vec![oidc[1]], "without CASELEDGER_OIDC_ISSUER"),
+            (
+                vec![("CASELEDGER_LOCAL_TOKENS", "deny")],
+                "no way to sign in",
+            ),
+            (vec![("CASELEDGER_LOCAL_TOKENS", "maybe")], "allow or deny"),
+            (
+                vec![("CASELEDGER_TOKEN_MAX_TTL", "12x")],
+                "CASELEDGER_TOKEN_MAX_TTL",
+            ),
+            (
+                vec![("CASELEDGER_TOKEN_MAX_TTL", "0")],
+                "CASELEDGER_TOKEN_MAX_TTL",
+            ),
+            (
+                vec![("CASELEDGER_ADMIN_LISTEN", "nowhere")],
+                "CASELEDGER_ADMIN_LISTEN",
+            ),
+        ] {
+            let error = load(&variables).unwrap_err();
+            assert!(
+                format!("{error:#}").contains(expected),
+                "{expected}: {error:#}"
+            );
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
+use caseledger_api::auth::MIN_SECRET_BYTES;
 use caseledger_api::{AppState, JwtKeys};
 use caseledger_app::ReferenceData;
 use caseledger_store::{Database, Projector};
@@ -85,7 +86,8 @@ enum Command {
         /// The department or enterprise id the user acts for.
         #[arg(long)]
         org: Option<String>,
-        /// Lifetime, e.g. 30m, 8h, 7d.
+        /// Lifetime, e.g. 30m, 8h, or seconds; at most the maximum token lifetime
+        /// (CASELEDGER_TOKEN_MAX_TTL, default 12h).
         #[arg(long, default_value = "8h")]
         ttl: String,
     },
@@ -263,6 +265,19 @@ async fn run(command: Command, config: Config) -> Result<()> {
         } => {
             let keys = existing_keys(&config)?;
             let ttl = parse_ttl(&ttl)?;
+            let max = config.identity.token_max_ttl;
+            if ttl > max {
+                bail!(
+                    "--ttl {ttl}s exceeds the maximum token lifetime of {max}s \
+                     (CASELEDGER_TOKEN_MAX_TTL, default 12h): the server would refuse the token"
+                );
+            }
+            if !config.identity.local_tokens {
+                eprintln!(
+                    "warning: CASELEDGER_OIDC_ISSUER is set and CASELEDGER_LOCAL_TOKENS is not \
+                     allow: the server refuses tokens minted here"
+                );
+            }
             let now = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .context("reading the clock")?
@@ -303,12 +318,29 @@ async fn serve(config: &Config) -> Result<()> {
     db.migrate().await.context("applying migrations")?;
     let keys = serving_keys(config)?;
     let reference = load_reference(&config.data_dir)?;
-    let state = AppState::new(db, keys, reference);
+    let identity = identity(&config.identity).await?;
+    let state = AppState::new(db, keys, reference).with_identity(identity);
     let listen = config.listen;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
     let address = listener.local_addr().context("reading the bound address")?;
+    let admin = match config.identity.admin_listen {
+        Some(admin_listen) => {
+            let admin = tokio::net::TcpListener::bind(admin_listen)
+                .await
+                .with_context(|| {
+                    format!("listening on {admin_listen} (CASELEDGER_ADMIN_LISTEN)")
+                })?;
+            let admin_address = admin.local_addr().context("reading the bound address")?;
+            info!(%admin_address, "operations endpoints (/metrics, /readyz) on the admin listener");
+            eprintln!(
+                "caseledger serves /metrics and the detailed /readyz on http://{admin_address}"
+            );
+            Some(admin)
+        }
+        None => None,
+    };
     let shutdown = shutdown_signal()?;
     info!(%address, database = %config.database_url, "caseledger serving");
     eprintln!(
@@ -316,11 +348,41 @@ async fn serve(config: &Config) -> Result<()> {
          Mint a token with, for example:\n  caseledger token --sub alice --role dispatcher\n\
          and send it as: Authorization: Bearer <token>"
     );
-    caseledger_api::serve_with(listener, state, config.http.clone(), shutdown)
+    caseledger_api::serve_with(listener, admin, state, config.http.clone(), shutdown)
         .await
         .context("serving HTTP")?;
     info!("caseledger stopped");
     Ok(())
+}
+
+/// How the server signs people in: local tokens (unless refused), and the OIDC issuer when
+/// configured, whose keys are fetched once now (a failure is logged, and fetched again on the
+/// first token).
+async fn identity(config: &config::IdentityConfig) -> Result<caseledger_api::auth::Identity> {
+    use caseledger_api::auth::{Identity, LocalTokens};
+    let oidc = match &config.oidc {
+        None => None,
+        Some(oidc) => {
+            let mut settings =
+                caseledger_api::oidc::OidcSettings::new(oidc.issuer.clone(), oidc.audience.clone());
+            settings.roles_claim = oidc.roles_claim.clone();
+            settings.org_claim = oidc.org_claim.clone();
+            let verifier = caseledger_api::oidc::OidcVerifier::new(settings)
+                .map_err(anyhow::Error::msg)
+                .context("configuring OIDC")?;
+            verifier.refresh().await;
+            info!(issuer = %oidc.issuer, audience = %oidc.audience, local_tokens = config.local_tokens, "signing in through OIDC");
+            Some(std::sync::Arc::new(verifier))
+        }
+    };
+    Ok(Identity {
+        local: if config.local_tokens {
+            LocalTokens::Allow
+        } else {
+            LocalTokens::Refuse
+        },
+        oidc,
+    })
 }
 
 /// A future that completes on SIGINT or SIGTERM. The handlers are installed here, before the
@@ -351,17 +413,19 @@ fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
 /// caseledger.toml), or from `<data_dir>/jwt-secret`, generated once (32 random bytes, hex, mode
 /// 0600) so tokens survive a restart.
 fn load_keys(config: &Config) -> Result<JwtKeys> {
+    let max_ttl = config.identity.token_max_ttl;
     if let Some(secret) = &config.jwt_secret {
-        if secret.expose_secret().len() < 16 {
+        if secret.expose_secret().len() < MIN_SECRET_BYTES {
             bail!(
-                "CASELEDGER_JWT_SECRET (or jwt_secret in {}) must be at least 16 characters",
+                "CASELEDGER_JWT_SECRET (or jwt_secret in {}) must be at least {MIN_SECRET_BYTES} \
+                 bytes; generate one with: openssl rand -hex 32",
                 config.data_dir.join(config::CONFIG_FILE).display()
             );
         }
-        return Ok(JwtKeys::from_secret(secret.expose_secret().as_bytes()));
+        return Ok(JwtKeys::from_secret(secret.expose_secret().as_bytes()).with_max_ttl(max_ttl));
     }
     let secret = load_or_create_secret(&config.data_dir.join("jwt-secret"), "token secret")?;
-    Ok(JwtKeys::from_secret(secret.expose_secret().as_bytes()))
+    Ok(JwtKeys::from_secret(secret.expose_secret().as_bytes()).with_max_ttl(max_ttl))
 }
 
 /// The keys `serve` uses: the token keys, and the appraisal rater-key secret from
@@ -406,9 +470,10 @@ fn load_or_create_secret(path: &Path, what: &str) -> Result<SecretString> {
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
     );
     let trimmed = secret.expose_secret().trim();
-    if trimmed.len() < 16 {
+    if trimmed.len() < MIN_SECRET_BYTES {
         bail!(
-            "{} holds a secret shorter than 16 characters",
+            "{} holds a secret shorter than {MIN_SECRET_BYTES} bytes; replace it with a longer \
+             one (e.g. openssl rand -hex 32) or delete it to have a new one generated",
             path.display()
         );
     }
@@ -523,25 +588,7 @@ fn read_calendar_dir(dir: &Path) -> Result<Vec<(String, String)>> {
 
 /// Parses `30m`, `8h`, `7d` or plain seconds.
 fn parse_ttl(text: &str) -> Result<u64> {
-    let text = text.trim();
-    let (number, unit) = text.split_at(
-        text.find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(text.len()),
-    );
-    let number: u64 = number
-        .parse()
-        .with_context(|| format!("ttl {text:?}: expected e.g. 30m, 8h or 7d"))?;
-    let seconds = match unit {
-        "" | "s" => number,
-        "m" => number * 60,
-        "h" => number * 3600,
-        "d" => number * 86_400,
-        _ => bail!("ttl {text:?}: unit must be s, m, h or d"),
-    };
-    if seconds == 0 || seconds > 366 * 86_400 {
-        bail!("ttl must be between 1 second and 366 days");
-    }
-    Ok(seconds)
+    config::parse_duration(text).context("--ttl")
 }
 
 async fn projections(database_url: &DatabaseUrl, command: ProjectionsCommand) -> Result<()> {

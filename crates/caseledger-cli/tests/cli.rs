@@ -921,7 +921,7 @@ fn the_config_file_is_a_layer_under_the_environment_and_the_flags() {
     std::fs::write(
         data_dir.path().join("caseledger.toml"),
         format!(
-            "database_url = \"{}\"\njwt_secret = \"a-secret-from-the-file-0123\"\n",
+            "database_url = \"{}\"\njwt_secret = \"a-secret-from-the-file-0123456789abcdef\"\n",
             database("from-file.db")
         ),
     )
@@ -1073,7 +1073,10 @@ fn token_refuses_to_invent_a_secret_serve_does_not_use() {
             "dispatcher",
         ],
     )
-    .env("CASELEDGER_JWT_SECRET", "a-secret-of-sixteen-or-more")
+    .env(
+        "CASELEDGER_JWT_SECRET",
+        "a-secret-of-thirty-two-bytes-or-more",
+    )
     .output()
     .unwrap();
     assert!(!stdout(&output).is_empty());
@@ -1205,4 +1208,199 @@ async fn rotating_the_token_secret_keeps_rater_keys_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotating_the_token_secret_keeps_rater_keys_on_postgres() {
     rotating_the_token_secret_keeps_rater_keys(fresh_postgres_database().await).await;
+}
+
+/// A secret of 32 bytes and more, for the identity tests.
+const IDENTITY_SECRET: &str = "identity-test-secret-0123456789abcdef";
+
+/// The maximum token lifetime caps `token --ttl` (with a clear error), and a secret shorter than
+/// 32 bytes is refused, from the environment and from the data directory's file.
+#[test]
+fn token_lifetime_is_capped_and_short_secrets_are_refused() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let dir = data_dir.path().to_str().unwrap();
+    let args = [
+        "token",
+        "--data-dir",
+        dir,
+        "--sub",
+        "d-1",
+        "--role",
+        "dispatcher",
+        "--ttl",
+        "13h",
+    ];
+    let refused = bare_command(data_dir.path(), &args)
+        .env("CASELEDGER_JWT_SECRET", IDENTITY_SECRET)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(refused.stdout.is_empty());
+    assert!(
+        stderr.contains("exceeds the maximum token lifetime")
+            && stderr.contains("CASELEDGER_TOKEN_MAX_TTL"),
+        "{stderr}"
+    );
+    let allowed = bare_command(data_dir.path(), &args)
+        .env("CASELEDGER_JWT_SECRET", IDENTITY_SECRET)
+        .env("CASELEDGER_TOKEN_MAX_TTL", "1d")
+        .output()
+        .unwrap();
+    assert!(!stdout(&allowed).is_empty());
+
+    let short = bare_command(data_dir.path(), &args[..7])
+        .env("CASELEDGER_JWT_SECRET", "only-twenty-bytes-xx")
+        .output()
+        .unwrap();
+    assert!(!short.status.success());
+    assert!(
+        String::from_utf8_lossy(&short.stderr).contains("at least 32 bytes"),
+        "{}",
+        String::from_utf8_lossy(&short.stderr)
+    );
+    std::fs::write(data_dir.path().join("jwt-secret"), "only-twenty-bytes-xx").unwrap();
+    let short = bare_command(data_dir.path(), &args[..7]).output().unwrap();
+    assert!(!short.status.success());
+    assert!(
+        String::from_utf8_lossy(&short.stderr).contains("shorter than 32 bytes"),
+        "{}",
+        String::from_utf8_lossy(&short.stderr)
+    );
+}
+
+/// Starts a prepared `serve` command and returns it with its public address and, when it
+/// printed one, its admin listener's address.
+fn listening_with_admin(mut command: Command) -> (Child, String, Option<String>) {
+    let mut child = command.stderr(Stdio::piped()).spawn().unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut admin = None;
+    let address = loop {
+        let line = lines
+            .next()
+            .expect("serve exited before listening")
+            .unwrap();
+        if let Some(rest) = line.split("detailed /readyz on http://").nth(1) {
+            admin = Some(rest.split_whitespace().next().unwrap().to_owned());
+        }
+        if let Some(rest) = line.split("is serving on http://").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (child, address, admin)
+}
+
+fn identity_serve(url: &str, data_dir: &Path, variables: &[(&str, &str)]) -> Command {
+    let mut command = with_secret(
+        url,
+        data_dir,
+        IDENTITY_SECRET,
+        &["serve", "--listen", "127.0.0.1:0"],
+    );
+    for (name, value) in variables {
+        command.env(name, value);
+    }
+    command
+}
+
+/// Two real `serve` processes over one database: an admin revokes alice on the first, and the
+/// second refuses her token at once (the check reads the log); the first serves its operations
+/// endpoints on CASELEDGER_ADMIN_LISTEN only, the second to admins; a third, configured for an
+/// OIDC issuer, refuses local tokens.
+async fn identity_across_server_processes(url: String) {
+    let data_dir = tempfile::tempdir().unwrap();
+    let dir = data_dir.path();
+    let token = |sub: &str, role: &str| {
+        token_with_secret(&url, dir, IDENTITY_SECRET, &["--sub", sub, "--role", role])
+    };
+    let (admin_token, alice) = (token("root-admin", "admin"), token("alice", "dispatcher"));
+    let (first, first_address, first_admin) = listening_with_admin(identity_serve(
+        &url,
+        dir,
+        &[("CASELEDGER_ADMIN_LISTEN", "127.0.0.1:0")],
+    ));
+    let first_admin = first_admin.expect("the admin listener's address");
+    let (second, second_address, none) = listening_with_admin(identity_serve(&url, dir, &[]));
+    assert!(none.is_none());
+    let client = reqwest::Client::new();
+    let get = |address: &str, path: &str, token: Option<&str>| {
+        let mut request = client.get(format!("http://{address}{path}"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (status, response.text().await.unwrap())
+        }
+    };
+    for address in [&first_address, &second_address] {
+        assert_eq!(
+            get(address, "/api/v1/departments", Some(&alice)).await.0,
+            200
+        );
+    }
+
+    let revoked = client
+        .post(format!("http://{first_address}/api/v1/admin/revocations"))
+        .bearer_auth(&admin_token)
+        .json(&serde_json::json!({"sub": "alice", "reason": "account closed"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 201, "{}", revoked.text().await.unwrap());
+    for address in [&first_address, &second_address] {
+        let (status, body) = get(address, "/api/v1/departments", Some(&alice)).await;
+        assert_eq!(status, 401, "{body}");
+        assert!(body.contains("token_revoked"), "{body}");
+    }
+
+    // Operations: the first process on its admin listener only, the second to admins.
+    assert_eq!(
+        get(&first_address, "/metrics", Some(&admin_token)).await.0,
+        404
+    );
+    let (status, metrics) = get(&first_admin, "/metrics", None).await;
+    assert_eq!(status, 200);
+    assert!(metrics.contains("caseledger_projection_lag_events"));
+    assert_eq!(get(&second_address, "/metrics", None).await.0, 401);
+    assert_eq!(
+        get(&second_address, "/metrics", Some(&admin_token)).await.0,
+        200
+    );
+    let (status, bare) = get(&second_address, "/readyz", None).await;
+    assert_eq!((status, bare.as_str()), (200, r#"{"status":"ready"}"#));
+
+    // A server configured for OIDC (its issuer down: it starts all the same) refuses local
+    // tokens unless CASELEDGER_LOCAL_TOKENS=allow.
+    let (third, third_address, _) = listening_with_admin(identity_serve(
+        &url,
+        dir,
+        &[
+            ("CASELEDGER_OIDC_ISSUER", "http://127.0.0.1:9/realms/down"),
+            ("CASELEDGER_OIDC_AUDIENCE", "caseledger"),
+        ],
+    ));
+    let (status, body) = get(&third_address, "/api/v1/departments", Some(&admin_token)).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("local_tokens_refused"), "{body}");
+    terminate(third);
+    terminate(second);
+    terminate(first);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identity_across_server_processes_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    identity_across_server_processes(format!(
+        "sqlite://{}",
+        dir.path().join("caseledger.db").display()
+    ))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identity_across_server_processes_on_postgres() {
+    identity_across_server_processes(fresh_postgres_database().await).await;
 }

@@ -23,6 +23,7 @@ pub mod kpi;
 pub mod portfolio;
 pub mod privacy;
 pub mod reference;
+pub mod revocation;
 pub mod reward;
 pub mod sla;
 pub mod streams;

@@ -7,7 +7,7 @@ use cqrs_es::Aggregate;
 use strum::VariantNames;
 
 /// Every stream type, as stored in `aggregate_type`.
-pub fn aggregate_types() -> [&'static str; 9] {
+pub fn aggregate_types() -> [&'static str; 10] {
     [
         crate::case::EnterpriseCase::TYPE,
         crate::subject::Subject::TYPE,
@@ -18,6 +18,7 @@ pub fn aggregate_types() -> [&'static str; 9] {
         crate::reward::program::RewardProgram::TYPE,
         crate::reward::nomination::RewardNomination::TYPE,
         crate::access::AccessLog::TYPE,
+        crate::revocation::SessionRevocation::TYPE,
     ]
 }
 
@@ -33,6 +34,7 @@ pub fn event_types() -> impl Iterator<Item = &'static str> {
         crate::reward::program::ProgramEvent::VARIANTS,
         crate::reward::nomination::NominationEvent::VARIANTS,
         crate::access::AccessEvent::VARIANTS,
+        crate::revocation::RevocationEvent::VARIANTS,
     ]
     .into_iter()
     .flatten()

@@ -18,6 +18,7 @@ use caseledger_domain::access::AccessEvent;
 use caseledger_domain::appraisal::AppraisalEvent;
 use caseledger_domain::consultation::ConsultationEvent;
 use caseledger_domain::expert::ExpertEvent;
+use caseledger_domain::revocation::RevocationEvent;
 use caseledger_domain::reward::nomination::NominationEvent;
 use caseledger_domain::reward::program::ProgramEvent;
 
@@ -190,6 +191,15 @@ fn stored_access_log_events_still_read_and_write_the_same_fields() {
         include_str!("../../../tests/fixtures/events/access_log.json"),
         "tests/fixtures/events/access_log.json",
         &["PrivateDataRead"],
+    );
+}
+
+#[test]
+fn stored_session_revocation_events_still_read_and_write_the_same_fields() {
+    check_stream::<RevocationEvent>(
+        include_str!("../../../tests/fixtures/events/session_revocation.json"),
+        "tests/fixtures/events/session_revocation.json",
+        &["SessionsRevoked"],
     );
 }
 

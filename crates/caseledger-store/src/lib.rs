@@ -29,6 +29,7 @@ pub mod idempotency;
 pub mod kpi;
 pub mod portfolios;
 pub mod projector;
+pub mod revocations;
 pub mod rewards;
 pub mod snapshots;
 pub mod subjects;
