@@ -20,7 +20,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::audit::record_access;
 use crate::auth::Authenticated;
 use crate::codes::ErrorCode;
-use crate::endpoint::{command, CommandEndpoint, Input, NoBody, Prepared, Route};
+use crate::endpoint::{command, CommandEndpoint, Input, NoBody, Prepared, ReasonRequest, Route};
 use crate::error::{ApiError, Problem};
 use crate::fields::Fields;
 use crate::json::ApiQuery;
@@ -127,15 +127,6 @@ pub struct AddNoteRequest {
     /// The note (never shown to the enterprise or the public).
     #[schema(min_length = 1, max_length = 20000)]
     pub text: String,
-}
-
-/// A command whose only content is its reason (request-pause, appeal, reopen, withdraw).
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ReasonRequest {
-    /// Why (1 to 20,000 characters).
-    #[schema(min_length = 1, max_length = 20000)]
-    pub reason: String,
 }
 
 /// A dispatcher's decision on a pending request (extension or pause).
@@ -1151,11 +1142,7 @@ impl CommandEndpoint for RequestPause {
     );
 
     async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<CaseCommand>, ApiError> {
-        input.command(parse_case_id, |fields, body| {
-            Some(CaseCommand::RequestPause {
-                reason: fields.long("reason", &body.reason)?,
-            })
-        })
+        input.reason(parse_case_id, |reason| CaseCommand::RequestPause { reason })
     }
 }
 
@@ -1237,11 +1224,7 @@ impl CommandEndpoint for AppealRating {
     );
 
     async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<CaseCommand>, ApiError> {
-        input.command(parse_case_id, |fields, body| {
-            Some(CaseCommand::AppealRating {
-                reason: fields.long("reason", &body.reason)?,
-            })
-        })
+        input.reason(parse_case_id, |reason| CaseCommand::AppealRating { reason })
     }
 }
 
@@ -1304,11 +1287,7 @@ impl CommandEndpoint for WithdrawCase {
     );
 
     async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<CaseCommand>, ApiError> {
-        input.command(parse_case_id, |fields, body| {
-            Some(CaseCommand::Withdraw {
-                reason: fields.long("reason", &body.reason)?,
-            })
-        })
+        input.reason(parse_case_id, |reason| CaseCommand::Withdraw { reason })
     }
 }
 

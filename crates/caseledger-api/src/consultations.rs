@@ -36,9 +36,10 @@ use utoipa::{IntoParams, ToSchema};
 use crate::audit::record_access;
 use crate::auth::Authenticated;
 use crate::codes::ErrorCode;
+use crate::endpoint::ReasonRequest;
 use crate::endpoint::{command, CommandEndpoint, Input, NoBody, Prepared, Route};
 use crate::error::{ApiError, Problem};
-use crate::experts::{MinPositionQuery, ReasonRequest};
+use crate::experts::MinPositionQuery;
 use crate::fields::parse_date;
 use crate::json::ApiQuery;
 use crate::reads::{time, wait_for_projection};
@@ -741,16 +742,6 @@ const FORBIDDEN_WITHOUT_BODY: (u16, &str) = (
     "`role_not_allowed`, `not_requesting_department`, `approver_is_proposer`",
 );
 
-/// A command whose only field is the body's reason.
-fn with_reason(
-    input: &Input<'_, ReasonRequest>,
-    command: impl FnOnce(LongText) -> ConsultationCommand,
-) -> Prepare {
-    input.command(parse_id, |fields, body| {
-        Some(command(fields.long("reason", &body.reason)?))
-    })
-}
-
 /// Submit a request.
 pub struct SubmitConsultation;
 
@@ -859,7 +850,7 @@ impl CommandEndpoint for RejectConsultation {
     ];
 
     async fn prepare(input: Input<'_, Self::Body>) -> Prepare {
-        with_reason(&input, |reason| ConsultationCommand::Reject { reason })
+        input.reason(parse_id, |reason| ConsultationCommand::Reject { reason })
     }
 }
 
@@ -999,7 +990,9 @@ impl CommandEndpoint for DeclineSeat {
     ];
 
     async fn prepare(input: Input<'_, Self::Body>) -> Prepare {
-        with_reason(&input, |reason| ConsultationCommand::DeclineSeat { reason })
+        input.reason(parse_id, |reason| ConsultationCommand::DeclineSeat {
+            reason,
+        })
     }
 }
 
@@ -1021,7 +1014,7 @@ impl CommandEndpoint for DeclareConflict {
     ];
 
     async fn prepare(input: Input<'_, Self::Body>) -> Prepare {
-        with_reason(&input, |reason| ConsultationCommand::DeclareConflict {
+        input.reason(parse_id, |reason| ConsultationCommand::DeclareConflict {
             reason,
         })
     }
@@ -1220,7 +1213,7 @@ impl CommandEndpoint for CancelConsultation {
     ];
 
     async fn prepare(input: Input<'_, Self::Body>) -> Prepare {
-        with_reason(&input, |reason| ConsultationCommand::Cancel { reason })
+        input.reason(parse_id, |reason| ConsultationCommand::Cancel { reason })
     }
 }
 

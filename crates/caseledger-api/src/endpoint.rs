@@ -33,6 +33,28 @@ use crate::fields::Fields;
 use crate::json::ApiJson;
 use crate::state::AppState;
 
+/// The body of a command whose only content is its reason (request-pause, appeal, reopen,
+/// withdraw, reject …).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonRequest {
+    /// Why (1 to 20,000 characters).
+    #[schema(min_length = 1, max_length = 20000)]
+    pub reason: String,
+}
+
+/// A body that carries a reason, for [`Input::reason`].
+pub trait Reasoned {
+    /// The reason as sent.
+    fn reason(&self) -> &str;
+}
+
+impl Reasoned for ReasonRequest {
+    fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
 /// The body of a command that takes none; the request's body is not read.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, ToSchema)]
 pub struct NoBody;
@@ -83,6 +105,20 @@ impl<B> Input<'_, B> {
         let id = id(self.id())?;
         let command = self.parse(|fields| parse(fields, self.body))?;
         Ok(Prepared::on(id, command))
+    }
+}
+
+impl<B: Reasoned> Input<'_, B> {
+    /// The command `command` makes of the body's reason (checked as long text: 1 to 20,000
+    /// characters), on the aggregate `id` reads from the first path parameter.
+    pub fn reason<I: ToString, C>(
+        &self,
+        id: impl FnOnce(&str) -> Result<I, ApiError>,
+        command: impl FnOnce(caseledger_domain::text::LongText) -> C,
+    ) -> Result<Prepared<C>, ApiError> {
+        self.command(id, |fields, body| {
+            Some(command(fields.long("reason", body.reason())?))
+        })
     }
 }
 

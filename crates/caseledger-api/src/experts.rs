@@ -9,7 +9,6 @@ use axum::extract::{Path, State};
 use axum::Json;
 use caseledger_domain::expert::{Expert, ExpertCommand};
 use caseledger_domain::subject::PersonName;
-use caseledger_domain::text::LongText;
 use caseledger_domain::{Actor, Discipline, ExpertId, Role, UnitId};
 use caseledger_store::consultations::ExpertView;
 use serde::{Deserialize, Serialize};
@@ -17,7 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Authenticated;
 use crate::codes::ErrorCode;
-use crate::endpoint::{command, CommandEndpoint, Input, NoBody, Prepared, Route};
+use crate::endpoint::{command, CommandEndpoint, Input, NoBody, Prepared, ReasonRequest, Route};
 use crate::error::{ApiError, Problem};
 use crate::fields::Fields;
 use crate::json::ApiQuery;
@@ -53,20 +52,6 @@ pub struct ExpertProfileRequest {
     #[serde(default)]
     pub conflicts: Vec<String>,
 }
-
-/// A reason.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ReasonRequest {
-    /// Why (1 to 20,000 characters).
-    #[schema(min_length = 1, max_length = 20000)]
-    pub reason: String,
-}
-
-/// No fields.
-#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct EmptyRequest {}
 
 /// One expert.
 #[derive(Debug, Serialize, ToSchema)]
@@ -249,16 +234,6 @@ const fn on_expert(path: &'static str, operation_id: &'static str, summary: &'st
 
 const NOT_FOUND: (u16, &str) = (404, "`expert_not_found`");
 
-/// A command whose only field is the body's reason.
-fn with_reason(
-    input: &Input<'_, ReasonRequest>,
-    command: impl FnOnce(LongText) -> ExpertCommand,
-) -> Result<Prepared<ExpertCommand>, ApiError> {
-    input.command(parse_expert_id, |fields, body| {
-        Some(command(fields.long("reason", &body.reason)?))
-    })
-}
-
 /// Add an expert.
 pub struct AddExpert;
 
@@ -354,7 +329,7 @@ impl CommandEndpoint for SuspendExpert {
     ];
 
     async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<ExpertCommand>, ApiError> {
-        with_reason(&input, |reason| ExpertCommand::Suspend { reason })
+        input.reason(parse_expert_id, |reason| ExpertCommand::Suspend { reason })
     }
 }
 
@@ -392,7 +367,7 @@ impl CommandEndpoint for RemoveExpert {
         &[NOT_FOUND, (422, "`validation_failed`, `expert_removed`")];
 
     async fn prepare(input: Input<'_, Self::Body>) -> Result<Prepared<ExpertCommand>, ApiError> {
-        with_reason(&input, |reason| ExpertCommand::Remove { reason })
+        input.reason(parse_expert_id, |reason| ExpertCommand::Remove { reason })
     }
 }
 

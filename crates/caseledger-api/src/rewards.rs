@@ -193,16 +193,6 @@ pub struct ContributionRequest {
     pub unit: String,
 }
 
-/// A command whose only field is the body's reason.
-fn with_reason(
-    input: &Input<'_, GroundsRequest>,
-    command: impl FnOnce(LongText) -> NominationCommand,
-) -> Prepare {
-    input.command(parse_nomination_id, |fields, body| {
-        Some(command(fields.long("reason", &body.reason)?))
-    })
-}
-
 /// Submit a nomination.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -329,8 +319,15 @@ pub struct ApproveAwardRequest {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroundsRequest {
-    /// Why (reason or grounds).
+    /// Why (reason or grounds; 1 to 20,000 characters).
+    #[schema(min_length = 1, max_length = 20000)]
     pub reason: String,
+}
+
+impl crate::endpoint::Reasoned for GroundsRequest {
+    fn reason(&self) -> &str {
+        &self.reason
+    }
 }
 
 /// Revoke an award.
@@ -1759,7 +1756,9 @@ impl CommandEndpoint for WithdrawNomination {
     ];
 
     async fn prepare(input: Input<'_, Self::Body>) -> Prepare {
-        with_reason(&input, |reason| NominationCommand::Withdraw { reason })
+        input.reason(parse_nomination_id, |reason| NominationCommand::Withdraw {
+            reason,
+        })
     }
 }
 
@@ -1782,7 +1781,9 @@ impl CommandEndpoint for DisqualifyNomination {
     ];
 
     async fn prepare(input: Input<'_, Self::Body>) -> Prepare {
-        with_reason(&input, |grounds| NominationCommand::Disqualify { grounds })
+        input.reason(parse_nomination_id, |grounds| {
+            NominationCommand::Disqualify { grounds }
+        })
     }
 }
 

@@ -6,16 +6,12 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_caseledger");
+mod support;
+
+use support::{listening, serve_command, terminate, BIN};
 
 fn caseledger(url: &str, data_dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(BIN)
-        .args(args)
-        .env("CASELEDGER_DATABASE_URL", url)
-        .env("CASELEDGER_DATA_DIR", data_dir)
-        .env_remove("CASELEDGER_JWT_SECRET")
-        .output()
-        .unwrap()
+    support::command(url, data_dir).args(args).output().unwrap()
 }
 
 fn stdout(output: &std::process::Output) -> String {
@@ -32,44 +28,7 @@ fn stdout(output: &std::process::Output) -> String {
 
 /// Starts `caseledger serve` on port 0 and returns it with the address it printed.
 fn serve(url: &str, data_dir: &Path) -> (Child, String) {
-    let mut command = Command::new(BIN);
-    command
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("CASELEDGER_DATABASE_URL", url)
-        .env("CASELEDGER_DATA_DIR", data_dir)
-        .env_remove("CASELEDGER_JWT_SECRET");
-    listening(command)
-}
-
-/// Spawns a prepared `serve` command and returns it with the address it printed.
-fn listening(mut command: Command) -> (Child, String) {
-    let mut child = command.stderr(Stdio::piped()).spawn().unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let address = loop {
-        let line = lines
-            .next()
-            .expect("serve exited before listening")
-            .unwrap();
-        if let Some(rest) = line.split("is serving on http://").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-    };
-    // Keep draining stderr so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, address)
-}
-
-fn terminate(mut child: Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = child.wait().unwrap();
-    assert!(
-        exit.success(),
-        "serve did not stop cleanly on SIGTERM: {exit:?}"
-    );
+    listening(serve_command(url, data_dir), None)
 }
 
 async fn new_user_journey(url: String) {
@@ -988,10 +947,13 @@ async fn data_dir_alone_holds_the_database_and_the_secret_tokens_are_signed_with
     let token_cwd = tempfile::tempdir().unwrap();
     let dir = data_dir.path().to_str().unwrap();
 
-    let (server, address) = listening(bare_command(
-        serve_cwd.path(),
-        &["serve", "--listen", "127.0.0.1:0", "--data-dir", dir],
-    ));
+    let (server, address) = listening(
+        bare_command(
+            serve_cwd.path(),
+            &["serve", "--listen", "127.0.0.1:0", "--data-dir", dir],
+        ),
+        None,
+    );
     assert!(
         data_dir.path().join("caseledger.db").exists(),
         "the database belongs in the data directory"
@@ -1110,12 +1072,10 @@ async fn rotating_the_token_secret_keeps_rater_keys(url: String) {
     let new_secret = "new-token-secret-fedcba9876543210";
     let client = reqwest::Client::new();
 
-    let (server, address) = listening(with_secret(
-        &url,
-        dir,
-        old_secret,
-        &["serve", "--listen", "127.0.0.1:0"],
-    ));
+    let (server, address) = listening(
+        with_secret(&url, dir, old_secret, &["serve", "--listen", "127.0.0.1:0"]),
+        None,
+    );
     let rater_secret = dir.join("rater-key-secret");
     assert!(rater_secret.exists(), "serve creates the rater-key secret");
     #[cfg(unix)]
@@ -1181,12 +1141,10 @@ async fn rotating_the_token_secret_keeps_rater_keys(url: String) {
     assert_eq!(status, 200, "{first}");
     terminate(server);
 
-    let (server, address) = listening(with_secret(
-        &url,
-        dir,
-        new_secret,
-        &["serve", "--listen", "127.0.0.1:0"],
-    ));
+    let (server, address) = listening(
+        with_secret(&url, dir, new_secret, &["serve", "--listen", "127.0.0.1:0"]),
+        None,
+    );
     let rotated_rater = token_with_secret(&url, dir, new_secret, &rater_args);
     let ballots = format!("http://{address}/api/v1/appraisals/{campaign}/ballots");
     let (status, second) = post(&client, ballots, &rotated_rater, ballot).await;

@@ -16,14 +16,15 @@
 //! missing; see scripts/lib/schemathesis.sh). `SCHEMATHESIS` may name its command; otherwise
 //! `schemathesis` on the PATH, then `python3 -m schemathesis.cli`. Like PostgreSQL, it never skips.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Instant;
 
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_caseledger");
+mod support;
+
+use support::{listening, run_ok as caseledger, serve_command};
 
 /// Test cases per operation and phase: enough to reach every documented branch the seeded data
 /// allows, few enough that both stores together take a few minutes on two cores.
@@ -54,22 +55,6 @@ const STAFF_ROLES: [&str; 12] = [
 const DEPARTMENT: &str = "dept-commerce";
 const SUBJECT: &str = "ent-conformance";
 
-fn caseledger(url: &str, data_dir: &Path, args: &[&str]) -> String {
-    let output = Command::new(BIN)
-        .args(args)
-        .env("CASELEDGER_DATABASE_URL", url)
-        .env("CASELEDGER_DATA_DIR", data_dir)
-        .env_remove("CASELEDGER_JWT_SECRET")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "caseledger {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
-}
-
 /// A token minted by `caseledger token`.
 fn token(url: &str, data_dir: &Path, sub: &str, roles: &[&str], org: &str) -> String {
     let mut args = vec!["token", "--sub", sub, "--org", org];
@@ -91,44 +76,17 @@ impl Drop for Server {
 
 /// `caseledger serve` on a free port, with the address it printed.
 fn serve(url: &str, data_dir: &Path, log: PathBuf) -> (Server, String) {
-    let mut server = Server(
-        Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .env("CASELEDGER_DATABASE_URL", url)
-            .env("CASELEDGER_DATA_DIR", data_dir)
-            .env_remove("CASELEDGER_JWT_SECRET")
-            // One client sends every case of every operation: under the rate limits most of
-            // them would be answered 429 (documented, and tested in tests/integration/
-            // protection.rs) and the rules behind them never reached.
-            .env("CASELEDGER_RATE_PUBLIC", "off")
-            .env("CASELEDGER_RATE_OBJECTIONS", "off")
-            .env("CASELEDGER_RATE_AUTH_FAILURES", "off")
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut lines = BufReader::new(server.0.stderr.take().unwrap()).lines();
-    let address = loop {
-        let line = lines
-            .next()
-            .expect("serve exited before listening")
-            .unwrap();
-        if let Some(rest) = line.split("is serving on http://").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-    };
-    // Keep draining stderr so the server never blocks on a full pipe, into the artifacts: the
-    // server's request log shows what each status was answered for.
-    std::thread::spawn(move || {
-        use std::io::Write;
-        let mut file = std::fs::File::create(log).ok();
-        for line in lines.map_while(Result::ok) {
-            if let Some(file) = file.as_mut() {
-                let _ = writeln!(file, "{line}");
-            }
-        }
-    });
-    (server, address)
+    let mut command = serve_command(url, data_dir);
+    // One client sends every case of every operation: under the rate limits most of them
+    // would be answered 429 (documented, and tested in tests/integration/protection.rs) and
+    // the rules behind them never reached.
+    command
+        .env("CASELEDGER_RATE_PUBLIC", "off")
+        .env("CASELEDGER_RATE_OBJECTIONS", "off")
+        .env("CASELEDGER_RATE_AUTH_FAILURES", "off");
+    // The server's request log goes to the artifacts: it shows what each status answered.
+    let (child, address) = listening(command, Some(log));
+    (Server(child), address)
 }
 
 /// The schemathesis command: `SCHEMATHESIS`, the `schemathesis` script, or the Python module.

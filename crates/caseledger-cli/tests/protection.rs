@@ -6,16 +6,18 @@
 //! These run on SQLite: nothing here depends on the store (the slowloris never reaches a
 //! handler), and the file modes are SQLite's files.
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_caseledger");
+mod support;
 
-/// Starts `caseledger serve` on port 0 in `data_dir` with `settings` as environment variables;
-/// returns it with the address it printed.
+use support::{listening, terminate, BIN};
+
+/// Starts `caseledger serve` on port 0 in `data_dir` (its SQLite database) with `settings` as
+/// environment variables; returns it with the address it printed.
 fn serve(data_dir: &Path, settings: &[(&str, &str)]) -> (Child, String) {
     let mut command = Command::new(BIN);
     command
@@ -23,31 +25,8 @@ fn serve(data_dir: &Path, settings: &[(&str, &str)]) -> (Child, String) {
         .env("CASELEDGER_DATA_DIR", data_dir)
         .env_remove("CASELEDGER_DATABASE_URL")
         .env_remove("CASELEDGER_JWT_SECRET")
-        .envs(settings.iter().copied())
-        .stderr(Stdio::piped());
-    let mut child = command.spawn().unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let address = loop {
-        let line = lines
-            .next()
-            .expect("serve exited before listening")
-            .unwrap();
-        if let Some(rest) = line.split("is serving on http://").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (child, address)
-}
-
-fn terminate(mut child: Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = child.wait().unwrap();
-    assert!(exit.success(), "serve did not stop cleanly: {exit:?}");
+        .envs(settings.iter().copied());
+    listening(command, None)
 }
 
 /// Sends `request` on a new connection and reads the answer to its end (the request asks the

@@ -3,59 +3,17 @@
 //! before it exits. Checked in the database afterwards, without starting the server again, on
 //! SQLite and on PostgreSQL.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_caseledger");
+mod support;
 
-fn caseledger(url: &str, data_dir: &Path, args: &[&str]) -> String {
-    let output = Command::new(BIN)
-        .args(args)
-        .env("CASELEDGER_DATABASE_URL", url)
-        .env("CASELEDGER_DATA_DIR", data_dir)
-        .env_remove("CASELEDGER_JWT_SECRET")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
-}
+use support::{listening, run_ok as caseledger, send_sigterm, serve_command};
 
 /// Starts `caseledger serve` on port 0 and returns it with the address it printed.
 fn serve(url: &str, data_dir: &Path) -> (Child, String) {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("CASELEDGER_DATABASE_URL", url)
-        .env("CASELEDGER_DATA_DIR", data_dir)
-        .env_remove("CASELEDGER_JWT_SECRET")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let address = loop {
-        let line = lines
-            .next()
-            .expect("serve exited before listening")
-            .unwrap();
-        if let Some(rest) = line.split("is serving on http://").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (child, address)
-}
-
-fn send_sigterm(child: &Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    listening(serve_command(url, data_dir), None)
 }
 
 /// Waits for the process to exit (within the drain bound and some slack) and asserts success.
