@@ -36,7 +36,8 @@ where
 /// to the application directly, each claiming the program has made no award yet: the first
 /// commits, the second is refused `quota_exceeded`, because the application counts the awards
 /// (and makes the count an append condition) whatever the caller said. The first approval's
-/// idempotency key replays its answer and appends nothing.
+/// idempotency key replays its answer and appends nothing, and is refused for a command on
+/// another nomination.
 async fn the_application_completes_conditions_and_keys_without_http(db: TestDb) {
     let clock = crate::support::ManualClock::at(MONDAY);
     let server = TestApp::spawn_at(db.db.clone(), &clock).await;
@@ -58,7 +59,6 @@ async fn the_application_completes_conditions_and_keys_without_http(db: TestDb) 
         approval("区政〔2026〕1号"),
     );
     first.options = keyed();
-    first.fingerprint = "approve-first".to_owned();
     let committed = match app.execute(first, no_answer).await.outcome {
         Ok(Settled::Committed(accepted)) => accepted,
         other => panic!("the first approval did not commit: {other:?}"),
@@ -71,7 +71,6 @@ async fn the_application_completes_conditions_and_keys_without_http(db: TestDb) 
         approval("区政〔2026〕1号"),
     );
     again.options = keyed();
-    again.fingerprint = "approve-first".to_owned();
     match app.execute(again, no_answer).await.outcome {
         Ok(Settled::Replayed { status, body }) => {
             assert_eq!(status, 200);
@@ -80,6 +79,18 @@ async fn the_application_completes_conditions_and_keys_without_http(db: TestDb) 
             assert_eq!(replayed["position"], committed.position);
         }
         other => panic!("the keyed retry was not replayed: {other:?}"),
+    }
+
+    // The same key for a command on another nomination is refused, not replayed.
+    let mut elsewhere = Call::<RewardNomination>::new(
+        authority.clone(),
+        &nominations[1],
+        approval("区政〔2026〕2号"),
+    );
+    elsewhere.options = keyed();
+    match app.execute(elsewhere, no_answer).await.outcome {
+        Err(Failure::KeyReused) => {}
+        other => panic!("a key reused on another aggregate was not refused: {other:?}"),
     }
 
     let second =

@@ -236,14 +236,20 @@ pub struct Call<A: Stream> {
 }
 
 impl<A: Stream> Call<A> {
-    /// `command` on `aggregate_id` by `actor`, with no options.
+    /// `command` on `aggregate_id` by `actor`, with no options. Its fingerprint names the stream,
+    /// the aggregate and the command, so an idempotency key reused for another command or
+    /// aggregate is refused (`Failure::KeyReused`); a caller that can tell two commands of the
+    /// same name apart (the API hashes the body) sets a finer one.
     pub fn new(actor: Actor, aggregate_id: impl ToString, command: CommandOf<A>) -> Self {
+        let aggregate_id = aggregate_id.to_string();
+        let path = format!("{}/{aggregate_id}", A::TYPE);
+        let fingerprint = fingerprint("CALL", &path, &command.name());
         Self {
             actor,
-            aggregate_id: aggregate_id.to_string(),
+            aggregate_id,
             command,
             options: CommandOptions::default(),
-            fingerprint: String::new(),
+            fingerprint,
             success_status: 200,
             created_id: None,
             case_number: None,
