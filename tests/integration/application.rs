@@ -3,6 +3,7 @@
 //! and the same append conditions as through the API.
 
 use caseledger_app::commands::{Call, CommandOptions, Failure, Settled};
+use caseledger_domain::revocation::{RevocationCommand, SessionRevocation};
 use caseledger_domain::reward::nomination::{NominationCommand, RewardNomination};
 use caseledger_domain::text::{Label, LongText};
 use caseledger_domain::{Actor, Role, UserId};
@@ -12,7 +13,10 @@ use crate::hardening_writes::{nominations_ready_to_approve, MONDAY};
 use crate::on_both;
 use crate::support::{TestApp, TestDb};
 
-on_both!(the_application_completes_conditions_and_keys_without_http);
+on_both!(
+    the_application_completes_conditions_and_keys_without_http,
+    concurrent_revocation_checks_share_reads_and_see_every_earlier_revocation,
+);
 
 fn approval(decision: &str) -> NominationCommand {
     NominationCommand::Approve {
@@ -108,4 +112,59 @@ async fn the_application_completes_conditions_and_keys_without_http(db: TestDb) 
     .await;
     assert_eq!(approvals, vec![1]);
     server.stop().await;
+}
+
+/// Revokes `sub`'s sessions through the application, as an admin.
+async fn revoke(app: &caseledger_app::App, sub: &str) {
+    let admin = Actor {
+        sub: UserId::parse("root-admin").unwrap(),
+        roles: vec![Role::Admin],
+        org: None,
+    };
+    let call = Call::<SessionRevocation>::new(
+        admin,
+        sub,
+        RevocationCommand::Revoke {
+            sub: UserId::parse(sub).unwrap(),
+            reason: LongText::parse("设备遗失").unwrap(),
+        },
+    );
+    let report = app.execute(call, no_answer).await;
+    assert!(
+        matches!(report.outcome, Ok(Settled::Committed(_))),
+        "the revocation commits"
+    );
+}
+
+/// The revocation check of every authenticated request reads the log, and checks made at the
+/// same time share one read: 200 concurrent checks of a revoked and a never revoked subject all
+/// answer right, with far fewer reads than checks. A revocation committed after them is seen by
+/// the next check at once (its read starts after the check began).
+async fn concurrent_revocation_checks_share_reads_and_see_every_earlier_revocation(db: TestDb) {
+    let app = caseledger_app::App::new(db.db.clone(), caseledger_app::ReferenceData::defaults());
+    revoke(&app, "alice").await;
+    let before = app.revocations.stats();
+
+    let checks: Vec<_> = (0..200)
+        .map(|i| {
+            let app = app.clone();
+            let sub = if i % 2 == 0 { "alice" } else { "bob" };
+            tokio::spawn(async move { (sub, app.revoked_before(sub).await.unwrap()) })
+        })
+        .collect();
+    for check in checks {
+        let (sub, revoked) = check.await.unwrap();
+        assert_eq!(revoked.is_some(), sub == "alice", "{sub}");
+    }
+    let after = app.revocations.stats();
+    assert_eq!(after.checks - before.checks, 200);
+    let reads = after.reads - before.reads;
+    assert!(
+        (1..=50).contains(&reads),
+        "200 concurrent checks share reads: {reads} reads"
+    );
+
+    assert_eq!(app.revoked_before("bob").await.unwrap(), None);
+    revoke(&app, "bob").await;
+    assert!(app.revoked_before("bob").await.unwrap().is_some());
 }

@@ -13,6 +13,7 @@ use std::fmt;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
+use caseledger_app::revocations::RevocationStats;
 use caseledger_store::{CacheStats, ProjectionStatus};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::text::encode_registry;
@@ -205,15 +206,16 @@ impl Metrics {
             .inc();
     }
 
-    /// Renders every metric, with projection lag from `projections` and the aggregate cache's
-    /// counts from `cache`.
+    /// Renders every metric, with projection lag from `projections`, the aggregate cache's
+    /// counts from `cache` and the revocation checks' from `revocations`.
     pub fn render(
         &self,
         projections: &[ProjectionStatus],
         cache: CacheStats,
+        revocations: RevocationStats,
         now: chrono::DateTime<chrono::Utc>,
     ) -> String {
-        let scraped = scraped_registry(projections, cache, now);
+        let scraped = scraped_registry(projections, cache, revocations, now);
         let mut out = String::new();
         // Writing into a String has no failure path.
         let encoded = encode_registry(&mut out, &self.registry)
@@ -223,10 +225,12 @@ impl Metrics {
     }
 }
 
-/// The metrics read at scrape time: projection lag and the aggregate cache.
+/// The metrics read at scrape time: projection lag, the aggregate cache and the revocation
+/// checks.
 fn scraped_registry(
     projections: &[ProjectionStatus],
     cache: CacheStats,
+    revocations: RevocationStats,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Registry {
     let lag_events = Family::<ProjectionLabels, Gauge>::default();
@@ -285,6 +289,22 @@ fn scraped_registry(
             "Commands by how they used the in-memory aggregate cache (hit, miss, stale: decided again from the log).",
             cache_uses,
         );
+    let checks = Total::default();
+    checks.0.inc_by(revocations.checks);
+    Declared::register(
+        &mut registry,
+        "caseledger_revocation_checks_total",
+        "Authenticated requests checked against the session revocations in the log.",
+        checks,
+    );
+    let reads = Total::default();
+    reads.0.inc_by(revocations.reads);
+    Declared::register(
+        &mut registry,
+        "caseledger_revocation_reads_total",
+        "Reads of the log that answered the revocation checks (concurrent checks share one).",
+        reads,
+    );
     registry
 }
 

@@ -182,9 +182,12 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
 /// The Prometheus text.
 pub async fn render_metrics(state: &AppState) -> Response {
     let statuses = state.projector.status().await.unwrap_or_default();
-    let body = state
-        .metrics
-        .render(&statuses, state.aggregates.stats(), chrono::Utc::now());
+    let body = state.metrics.render(
+        &statuses,
+        state.aggregates.stats(),
+        state.revocations.stats(),
+        chrono::Utc::now(),
+    );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 

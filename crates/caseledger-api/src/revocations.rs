@@ -1,9 +1,9 @@
 //! `/api/v1/admin/revocations`: an administrator revokes the sessions of a signed-in subject
 //! (`sub`); every token of that `sub` issued at or before the revocation is then refused with
-//! 401 `token_revoked`, in every process serving the same database (the check reads the log:
-//! `Database::revoked_before`). A new token issued afterwards works. Each revocation is an event
-//! of the subject's `SessionRevocation` stream, so it is in the audit trail with who, when and
-//! why.
+//! 401 `token_revoked`, in every process serving the same database (the check reads the log,
+//! one read shared by the requests checked at the same time: `App::revoked_before`). A new
+//! token issued afterwards works. Each revocation is an event of the subject's
+//! `SessionRevocation` stream, so it is in the audit trail with who, when and why.
 
 use axum::extract::{Path, State};
 use axum::Json;
@@ -27,7 +27,7 @@ use crate::state::AppState;
 /// second as the revocation is refused too). A token without `iat` of a revoked subject is
 /// refused: nothing shows it is newer.
 pub async fn check(state: &AppState, verified: &Verified) -> Result<(), ApiError> {
-    let Some(revoked_at) = state.db.revoked_before(verified.actor.sub.as_str()).await? else {
+    let Some(revoked_at) = state.revoked_before(verified.actor.sub.as_str()).await? else {
         return Ok(());
     };
     let revoked = match verified.issued_at {

@@ -12,6 +12,7 @@
 pub mod commands;
 pub mod facts;
 pub mod reference;
+pub mod revocations;
 pub mod timers;
 
 use std::future::Future;
@@ -57,6 +58,8 @@ pub struct App {
     /// Set when the process begins to stop, so long-lived work (an open event stream) ends and
     /// lets the stop finish.
     pub closing: Closing,
+    /// The revocation reads of concurrent requests, shared ([`revocations`]).
+    pub revocations: revocations::RevocationChecks,
 }
 
 impl App {
@@ -75,6 +78,7 @@ impl App {
             clock: Clock::system(),
             aggregates: AggregateCache::default(),
             closing: Closing::default(),
+            revocations: revocations::RevocationChecks::default(),
         }
     }
 
@@ -87,6 +91,15 @@ impl App {
     /// The current time by the application's clock.
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
+    }
+
+    /// When `sub`'s sessions were last revoked, if ever, as the log holds it after this call
+    /// began (one read shared by the requests checked at the same time).
+    pub async fn revoked_before(
+        &self,
+        sub: &str,
+    ) -> Result<Option<DateTime<Utc>>, caseledger_store::StoreError> {
+        self.revocations.revoked_before(&self.db, sub).await
     }
 }
 

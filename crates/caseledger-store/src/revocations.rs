@@ -7,11 +7,13 @@
 //! Rows: `revocations` (one per `sub`: `revoked_before` as stored time text, UTC with
 //! milliseconds, and the [`RevocationView`] as a JSON document).
 
+use std::collections::HashMap;
+
 use caseledger_domain::revocation::RevocationEvent;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::db::{Bind, Database, StoreError};
+use crate::db::{list_placeholders, Bind, Database, StoreError};
 use crate::documents::{Column, Document, DocumentProjection, Table};
 use crate::feed::FeedEvent;
 
@@ -94,31 +96,51 @@ impl Document for RevocationView {
     }
 }
 
-/// The payloads of one subject's revocations, from the log (PostgreSQL stores them as jsonb).
-const REVOCATION_PAYLOADS_POSTGRES: &str = "SELECT payload::text FROM events \
-     WHERE aggregate_type = 'SessionRevocation' AND aggregate_id = $1";
+/// The subject and payload of each revocation of the subjects in `IN (…)`, from the log
+/// (PostgreSQL stores payloads as jsonb).
+const REVOCATION_PAYLOADS_POSTGRES: &str = "SELECT aggregate_id, payload::text FROM events \
+     WHERE aggregate_type = 'SessionRevocation' AND aggregate_id IN";
 /// See [`REVOCATION_PAYLOADS_POSTGRES`].
-const REVOCATION_PAYLOADS_SQLITE: &str = "SELECT payload FROM events \
-     WHERE aggregate_type = 'SessionRevocation' AND aggregate_id = $1";
+const REVOCATION_PAYLOADS_SQLITE: &str = "SELECT aggregate_id, payload FROM events \
+     WHERE aggregate_type = 'SessionRevocation' AND aggregate_id IN";
+
+/// At most this many subjects per statement of [`Database::revoked_before_each`].
+const SUBJECTS_PER_STATEMENT: usize = 500;
 
 impl Database {
     /// When `sub`'s sessions were last revoked, if ever: tokens issued at or before it are
     /// refused. Read from the log (the events' primary key), not from the view, so a revocation
     /// holds in every process the moment it commits, without waiting for the projector.
     pub async fn revoked_before(&self, sub: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let sql = match self {
+        Ok(self.revoked_before_each(&[sub]).await?.remove(sub))
+    }
+
+    /// [`Database::revoked_before`] of several subjects in one read: the subjects ever revoked,
+    /// each with its latest revocation time (the others are absent).
+    pub async fn revoked_before_each(
+        &self,
+        subs: &[&str],
+    ) -> Result<HashMap<String, DateTime<Utc>>, StoreError> {
+        let head = match self {
             Database::Postgres(_) => REVOCATION_PAYLOADS_POSTGRES,
             Database::Sqlite(_) => REVOCATION_PAYLOADS_SQLITE,
         };
-        let payloads: Vec<String> = with_pool!(self, |pool| sqlx::query_scalar(sql)
-            .bind(sub)
-            .fetch_all(pool)
-            .await)?;
-        let mut latest: Option<DateTime<Utc>> = None;
-        for payload in payloads {
-            let RevocationEvent::SessionsRevoked { revoked_at, .. } =
-                serde_json::from_str(&payload)?;
-            latest = latest.max(Some(revoked_at));
+        let mut latest = HashMap::new();
+        for chunk in subs.chunks(SUBJECTS_PER_STATEMENT) {
+            let sql = format!("{head} ({})", list_placeholders(chunk.len()));
+            let rows: Vec<(String, String)> = with_pool!(self, |pool| {
+                let mut query = sqlx::query_as(&sql);
+                for sub in chunk {
+                    query = query.bind(*sub);
+                }
+                query.fetch_all(pool).await
+            })?;
+            for (sub, payload) in rows {
+                let RevocationEvent::SessionsRevoked { revoked_at, .. } =
+                    serde_json::from_str(&payload)?;
+                let entry = latest.entry(sub).or_insert(revoked_at);
+                *entry = (*entry).max(revoked_at);
+            }
         }
         Ok(latest)
     }
