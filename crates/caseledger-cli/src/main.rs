@@ -19,6 +19,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use secrecy::{ExposeSecret, SecretString};
 use tracing::info;
+use tracing_appender::non_blocking::WorkerGuard;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
 mod config;
 mod files;
@@ -221,7 +223,11 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> Result<()> {
     let cli = Cli::parse();
     let config = Config::load(cli.flags(), Environment::from_process()?)?;
-    install_tracing(config.log_format);
+    // Dropped last, after the runtime: the log lines of the stop are written.
+    let _log = install_tracing(
+        config.log_format,
+        matches!(cli.command, Command::Serve { .. }),
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -229,17 +235,37 @@ fn main() -> Result<()> {
     runtime.block_on(run(cli.command, config))
 }
 
-fn install_tracing(format: LogFormat) {
+/// How many log lines may wait for the log thread before a request that logs waits for it.
+const LOG_BUFFER_LINES: usize = 65_536;
+
+/// Logs to stderr. `serve` writes from a thread of its own through a buffer of
+/// [`LOG_BUFFER_LINES`] lines, so a slow log sink (a full pipe, a disk whose writeback throttles
+/// writers for up to 200 ms) does not stall the runtime's worker threads and every request on
+/// them; no line is dropped (a request waits only when the buffer is full). The returned guard
+/// writes what is buffered when dropped, at the end of `main`. The other commands write
+/// directly (a few lines each, and some end with `process::exit`).
+fn install_tracing(format: LogFormat, serving: bool) -> Option<WorkerGuard> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let (writer, guard) = if serving {
+        let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+            .lossy(false)
+            .buffered_lines_limit(LOG_BUFFER_LINES)
+            .thread_name("caseledger-log")
+            .finish(std::io::stderr());
+        (BoxMakeWriter::new(writer), Some(guard))
+    } else {
+        (BoxMakeWriter::new(std::io::stderr), None)
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
+    guard
 }
 
 async fn run(command: Command, config: Config) -> Result<()> {
