@@ -1,6 +1,6 @@
 //! The HTTP load generator: case lifecycles (register → dispatch → accept → add-note → respond →
 //! rate → close, seven commands per case, each client on its own cases), closed-loop at a fixed
-//! number of clients for throughput, open-loop at a fixed rate for latency (measured from the
+//! number of clients for throughput and saturation latency (every command timed), open-loop at a fixed rate for latency (measured from the
 //! time a request was *due*, so a stalled server cannot hide its queueing delay), projection lag
 //! through `?min_position`, and sequential add-note on short and long streams.
 
@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
+
+use crate::stats::{summarize, Summary};
 
 /// Bearer tokens for the roles of the lifecycle.
 pub struct Tokens {
@@ -221,6 +223,11 @@ pub struct ClosedLoop {
     pub per_second: f64,
     /// The first error, if any.
     pub first_error: Option<String>,
+    /// The latency of every successful command, from sending it to its answer (each client
+    /// sends its next command as soon as it has the answer, so this is latency at saturation).
+    pub latency: Summary,
+    /// `latency` p99 / p50: how far the tail stands from the median under full load.
+    pub p99_over_p50: f64,
 }
 
 /// `clients` clients, each running lifecycles back to back for `duration`.
@@ -232,10 +239,15 @@ pub async fn closed_loop(api: Arc<Api>, clients: usize, duration: Duration) -> R
         let api = api.clone();
         tasks.push(tokio::spawn(async move {
             let (mut ok, mut errors, mut first_error) = (0u64, 0u64, None);
+            let mut latencies = Vec::new();
             let mut lifecycle = Lifecycle::default();
             while Instant::now() < deadline {
+                let sent = Instant::now();
                 match api.step(&mut lifecycle).await {
-                    Ok(_) => ok += 1,
+                    Ok(_) => {
+                        latencies.push(sent.elapsed());
+                        ok += 1;
+                    }
                     Err(error) => {
                         errors += 1;
                         first_error.get_or_insert_with(|| format!("{error:#}"));
@@ -243,7 +255,7 @@ pub async fn closed_loop(api: Arc<Api>, clients: usize, duration: Duration) -> R
                     }
                 }
             }
-            (ok, errors, first_error)
+            (ok, errors, first_error, latencies)
         }));
     }
     let mut result = ClosedLoop {
@@ -252,9 +264,14 @@ pub async fn closed_loop(api: Arc<Api>, clients: usize, duration: Duration) -> R
         errors: 0,
         per_second: 0.0,
         first_error: None,
+        latency: Summary::default(),
+        p99_over_p50: 0.0,
     };
+    let mut latencies = Vec::new();
     for task in tasks {
-        let (ok, errors, first_error) = task.await.context("a load client panicked")?;
+        let (ok, errors, first_error, client_latencies) =
+            task.await.context("a load client panicked")?;
+        latencies.extend(client_latencies);
         result.commands += ok;
         result.errors += errors;
         if result.first_error.is_none() {
@@ -262,6 +279,8 @@ pub async fn closed_loop(api: Arc<Api>, clients: usize, duration: Duration) -> R
         }
     }
     result.per_second = result.commands as f64 / started.elapsed().as_secs_f64();
+    result.latency = summarize(&latencies);
+    result.p99_over_p50 = result.latency.p99_over_p50();
     Ok(result)
 }
 

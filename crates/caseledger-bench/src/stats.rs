@@ -22,6 +22,17 @@ pub struct Summary {
     pub max_ms: f64,
 }
 
+impl Summary {
+    /// p99 / p50, the tail's distance from the median (0 without samples).
+    pub fn p99_over_p50(&self) -> f64 {
+        if self.p50_ms > 0.0 {
+            self.p99_ms / self.p50_ms
+        } else {
+            0.0
+        }
+    }
+}
+
 /// Summarises `samples` (any order).
 pub fn summarize(samples: &[Duration]) -> Summary {
     if samples.is_empty() {
@@ -57,6 +68,8 @@ mod tests {
         assert_eq!(summary.p99_ms, 990.0);
         assert_eq!(summary.p999_ms, 999.0);
         assert_eq!(summary.max_ms, 1000.0);
+        assert_eq!(summary.p99_over_p50(), 990.0 / 500.0);
         assert_eq!(summarize(&[]).n, 0);
+        assert_eq!(summarize(&[]).p99_over_p50(), 0.0);
     }
 }
