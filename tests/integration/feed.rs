@@ -37,7 +37,7 @@ async fn read_until(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_writers_committing_out_of_order_are_never_skipped() {
     let db = TestDb::postgres().await.db;
-    let Database::Postgres(pool) = &db else {
+    let Database::Postgres(caseledger_store::PgStore { write: pool, .. }) = &db else {
         unreachable!()
     };
 

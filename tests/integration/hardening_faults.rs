@@ -131,7 +131,9 @@ async fn terminate_backends(admin: &sqlx::PgPool, database: &str) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_ending_connections_mid_request_answers_503_and_recovers() {
     let test = TestDb::postgres().await;
-    let caseledger_store::Database::Postgres(pool) = &test.db else {
+    let caseledger_store::Database::Postgres(caseledger_store::PgStore { write: pool, .. }) =
+        &test.db
+    else {
         unreachable!()
     };
     let database: String = sqlx::query_scalar("SELECT current_database()")

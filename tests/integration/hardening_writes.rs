@@ -211,15 +211,17 @@ async fn second_handle(db: &caseledger_store::Database) -> caseledger_store::Dat
                 .await
                 .unwrap()
         }
-        caseledger_store::Database::Postgres(pool) => {
-            let options = (*pool.connect_options()).clone();
-            caseledger_store::Database::Postgres(
+        caseledger_store::Database::Postgres(store) => {
+            let options = (*store.write.connect_options()).clone();
+            let pool = || {
                 sqlx::postgres::PgPoolOptions::new()
                     .max_connections(16)
-                    .connect_with(options)
-                    .await
-                    .unwrap(),
-            )
+                    .connect_with(options.clone())
+            };
+            caseledger_store::Database::Postgres(caseledger_store::PgStore {
+                read: pool().await.unwrap(),
+                write: pool().await.unwrap(),
+            })
         }
     }
 }

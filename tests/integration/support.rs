@@ -41,7 +41,7 @@ impl TestDb {
         let admin = Database::connect(&admin_url)
             .await
             .expect("connecting to the test cluster");
-        let Database::Postgres(pool) = &admin else {
+        let Database::Postgres(caseledger_store::PgStore { write: pool, .. }) = &admin else {
             panic!("CASELEDGER_TEST_POSTGRES_URL is not a postgres url")
         };
         sqlx::query(&format!("CREATE DATABASE {name}"))
@@ -62,7 +62,9 @@ impl TestDb {
 /// Runs one statement on either backend (fixtures and deliberate tampering).
 pub async fn sql(db: &Database, statement: &str) {
     match db {
-        Database::Postgres(pool) => sqlx::query(statement).execute(pool).await.map(|_| ()),
+        Database::Postgres(caseledger_store::PgStore { write: pool, .. }) => {
+            sqlx::query(statement).execute(pool).await.map(|_| ())
+        }
         Database::Sqlite(store) => sqlx::query(statement)
             .execute(&store.write)
             .await
@@ -74,7 +76,9 @@ pub async fn sql(db: &Database, statement: &str) {
 /// The first column of every row of `query`, as integers.
 pub async fn integers(db: &Database, query: &str) -> Vec<i64> {
     match db {
-        Database::Postgres(pool) => sqlx::query_scalar(query).fetch_all(pool).await,
+        Database::Postgres(caseledger_store::PgStore { write: pool, .. }) => {
+            sqlx::query_scalar(query).fetch_all(pool).await
+        }
         Database::Sqlite(store) => sqlx::query_scalar(query).fetch_all(&store.read).await,
     }
     .unwrap_or_else(|error| panic!("{query}: {error}"))

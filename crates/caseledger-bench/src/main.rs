@@ -13,6 +13,7 @@
 mod baseline;
 mod cpu;
 mod load;
+mod probes;
 mod seed;
 mod server;
 mod stats;
@@ -22,7 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use caseledger_store::Database;
+use caseledger_store::{Database, PgStore};
 use clap::Parser;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -170,6 +171,10 @@ struct LatencyRepeat {
     command_latency: Summary,
     read_latency: Summary,
     projection_lag: Summary,
+    /// The disk's own commit latency during the run (`probes::DiskProbe`).
+    disk_fsync: Summary,
+    /// PostgreSQL: what the server's sessions waited on during the run.
+    waits: Option<probes::Waits>,
 }
 
 /// The largest of `measure` over the repeats, and which repeat (from 0) had it.
@@ -258,7 +263,7 @@ async fn fresh_database(
                 .await
                 .context("connecting to PostgreSQL as the admin user")?;
             let name = format!("caseledger_bench_{purpose}");
-            if let Database::Postgres(pool) = &admin {
+            if let Database::Postgres(PgStore { write: pool, .. }) = &admin {
                 sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                     .execute(pool)
                     .await
@@ -376,7 +381,7 @@ async fn bench_store(
     }
     let (long_stream, rows) = seed::case_stream(plan.long_stream_events - 3, false, now)?;
     seed::insert(&db, &rows).await?;
-    if let Database::Postgres(pool) = &db {
+    if let Database::Postgres(PgStore { write: pool, .. }) = &db {
         pool.close().await;
     }
     drop(db);
@@ -429,13 +434,24 @@ async fn bench_store(
     let rate = (peak / 2.0).max(2.0);
     let mut latency_repeats = Vec::new();
     for repeat in 1..=plan.latency_repeats {
+        let disk = probes::DiskProbe::start(work_dir)?;
+        let sampler = match store {
+            Store::Postgres => Some(probes::WaitSampler::start(&server_url).await?),
+            Store::Sqlite => None,
+        };
         let open = load::open_loop(api.clone(), rate, seconds(plan.open_loop_seconds)).await?;
+        let waits = match sampler {
+            Some(sampler) => Some(sampler.stop().await?),
+            None => None,
+        };
         let summaries = LatencyRepeat {
             errors: open.errors,
             skipped: open.skipped,
             command_latency: summarize(&open.commands),
             read_latency: summarize(&open.reads),
             projection_lag: summarize(&open.lag),
+            disk_fsync: disk.stop()?,
+            waits,
         };
         eprintln!(
             "{name}: open loop {repeat} of {} at {rate:.0} requests/s (half commands, half reads): {} commands (p99 {:.2} ms), {} reads (p99 {:.2} ms), {} lag reads (p99 {:.2} ms), {} errors{}, {} skipped",
@@ -486,7 +502,7 @@ async fn bench_store(
         .context("opening the rebuild database")?;
     let generating = Instant::now();
     seed::lifecycles(&db, plan.rebuild_events).await?;
-    if let Database::Postgres(pool) = &db {
+    if let Database::Postgres(PgStore { write: pool, .. }) = &db {
         pool.close().await;
     }
     drop(db);
@@ -831,6 +847,36 @@ fn print_table(plan: &Plan, results: &[StoreResults], targets: &[Target]) {
             println!(
                 "| {} | {name} | {} | {:.2} | {:.2} | {:.2} |",
                 result.store, summary.n, summary.p50_ms, summary.p99_ms, summary.p999_ms
+            );
+        }
+    }
+    println!("\nDuring each open-loop run: the disk's own commit latency (a 200-byte write and fdatasync every 10 ms, ms) and, on PostgreSQL, what the server's active sessions waited on (share of samples every 10 ms; mean active sessions):\n");
+    println!(
+        "| store | run | command p99.9 | disk fsync p50 | p99 | p99.9 | max | PostgreSQL waits |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---|");
+    for result in results {
+        for (index, repeat) in result.latency_repeats.iter().enumerate() {
+            let fsync = repeat.disk_fsync;
+            let waits = repeat.waits.as_ref().map_or_else(
+                || "-".to_owned(),
+                |waits| {
+                    format!(
+                        "{} (mean {:.1} active)",
+                        waits.top(4),
+                        waits.active as f64 / waits.samples.max(1) as f64
+                    )
+                },
+            );
+            println!(
+                "| {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {waits} |",
+                result.store,
+                index + 1,
+                repeat.command_latency.p999_ms,
+                fsync.p50_ms,
+                fsync.p99_ms,
+                fsync.p999_ms,
+                fsync.max_ms
             );
         }
     }

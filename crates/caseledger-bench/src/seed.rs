@@ -8,7 +8,7 @@ use anyhow::{anyhow, Context, Result};
 use caseledger_domain::case::{CaseEvent, CaseSource, Resolution, Satisfaction, Urgency};
 use caseledger_domain::{CaseId, DepartmentId, Role, SubjectId, UserId};
 use caseledger_store::audit::hash::{event_hash, EventFields, GENESIS};
-use caseledger_store::Database;
+use caseledger_store::{Database, PgStore};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 
@@ -202,7 +202,7 @@ pub async fn lifecycles(db: &Database, n_events: usize) -> Result<()> {
 pub async fn insert(db: &Database, rows: &[EventRow]) -> Result<()> {
     const COLUMNS: &str = "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, event_hash) ";
     match db {
-        Database::Postgres(pool) => {
+        Database::Postgres(PgStore { write: pool, .. }) => {
             let mut tx = pool.begin().await.context("beginning a transaction")?;
             for chunk in rows.chunks(ROWS_PER_STATEMENT) {
                 let mut query = sqlx::QueryBuilder::<sqlx::Postgres>::new(COLUMNS);

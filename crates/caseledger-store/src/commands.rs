@@ -20,7 +20,7 @@ use crate::audit::repository::ChainedRepository;
 pub use crate::cache::AggregateCache;
 use crate::cache::CacheUse;
 use crate::conditions::AppendTerms;
-use crate::db::{Database, StoreError};
+use crate::db::{Database, PgStore, StoreError};
 use crate::snapshots::{Loaded, SNAPSHOT_EVERY};
 
 /// Metadata stored beside each event: who, on whose behalf, which request, when.
@@ -313,7 +313,7 @@ impl Database {
         };
         let written = Arc::new(Mutex::new(None));
         match self {
-            Database::Postgres(pool) => {
+            Database::Postgres(PgStore { write: pool, .. }) => {
                 let repository = ChainedRepository::new(
                     PostgresEventRepository::new(pool.clone()),
                     self.clone(),

@@ -137,9 +137,22 @@ pub enum Backend {
 #[derive(Debug, Clone)]
 pub enum Database {
     /// PostgreSQL.
-    Postgres(PgPool),
+    Postgres(PgStore),
     /// SQLite.
     Sqlite(SqliteStore),
+}
+
+/// The PostgreSQL pools: one for statements that write (commands, the projector, every
+/// transaction) and one for reads, so that a read never waits for a connection held by a command
+/// that waits for its commit to reach the disk. During a slow WAL flush (a shared disk's `fsync`
+/// taking tens of milliseconds) every command holds its connection until the flush ends; with one
+/// pool, reads queued behind them for the same connections (docs/PERFORMANCE.md, issue 16).
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    /// Reads outside transactions.
+    pub read: PgPool,
+    /// Writes, and every transaction.
+    pub write: PgPool,
 }
 
 /// The SQLite pools: readers, and one writer connection that every write of this process queues
@@ -168,7 +181,10 @@ pub struct SqliteStore {
 macro_rules! with_pool {
     ($db:expr, |$pool:ident| $body:expr) => {
         match $db {
-            $crate::Database::Postgres($pool) => $body,
+            $crate::Database::Postgres(store) => {
+                let $pool = &store.read;
+                $body
+            }
             $crate::Database::Sqlite(store) => {
                 let $pool = &store.read;
                 $body
@@ -183,7 +199,10 @@ macro_rules! with_pool {
 macro_rules! with_write_pool {
     ($db:expr, |$pool:ident| $body:expr) => {
         match $db {
-            $crate::Database::Postgres($pool) => $body,
+            $crate::Database::Postgres(store) => {
+                let $pool = &store.write;
+                $body
+            }
             $crate::Database::Sqlite(store) => {
                 let $pool = &store.write;
                 $body
@@ -309,10 +328,13 @@ impl Database {
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let options = PgConnectOptions::from_str(url)?;
-            let pool = pool_options(PgPoolOptions::new(), 16)
+            let write = pool_options(PgPoolOptions::new(), 16)
+                .connect_with(options.clone())
+                .await?;
+            let read = pool_options(PgPoolOptions::new(), 8)
                 .connect_with(options)
                 .await?;
-            Ok(Database::Postgres(pool))
+            Ok(Database::Postgres(PgStore { read, write }))
         } else if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
@@ -347,7 +369,9 @@ impl Database {
     /// migrator takes an advisory lock; the backfill is idempotent).
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self {
-            Database::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
+            Database::Postgres(PgStore { write: pool, .. }) => {
+                POSTGRES_MIGRATIONS.run(pool).await?
+            }
             Database::Sqlite(store) => SQLITE_MIGRATIONS.run(&store.write).await?,
         }
         let hashed = self.backfill_event_hashes().await?;
@@ -369,7 +393,7 @@ impl Database {
     /// with the process's other writes) and takes the write lock at once.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(match self {
-            Database::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Database::Postgres(PgStore { write: pool, .. }) => Tx::Postgres(pool.begin().await?),
             Database::Sqlite(store) => Tx::Sqlite(store.begin_write().await?),
         })
     }
@@ -412,7 +436,10 @@ impl Database {
     /// Closes every connection of the pool.
     pub async fn close(&self) {
         match self {
-            Database::Postgres(pool) => pool.close().await,
+            Database::Postgres(store) => {
+                store.read.close().await;
+                store.write.close().await;
+            }
             Database::Sqlite(store) => {
                 store.read.close().await;
                 store.write.close().await;

@@ -15,7 +15,7 @@
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use crate::db::{Database, SqliteStore, StoreError, Tx};
+use crate::db::{Database, PgStore, SqliteStore, StoreError, Tx};
 
 /// A place in the feed: the last event a reader has seen. `transaction_id` is always 0 on SQLite.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -113,7 +113,7 @@ impl Database {
         limit: i64,
     ) -> Result<Vec<FeedEvent>, StoreError> {
         let events = match self {
-            Database::Postgres(pool) => {
+            Database::Postgres(PgStore { read: pool, .. }) => {
                 let sql = format!(
                     "SELECT {POSTGRES_COLUMNS} FROM events \
                      WHERE (events.transaction_id, events.position) > ($1::text::xid8, $2) \
@@ -156,7 +156,7 @@ impl Database {
             return Ok(Some(FeedPosition::default()));
         }
         let transaction_id: Option<i64> = match self {
-            Database::Postgres(pool) => {
+            Database::Postgres(PgStore { read: pool, .. }) => {
                 sqlx::query_scalar(
                     "SELECT transaction_id::text::bigint FROM events WHERE position = $1",
                 )
@@ -184,7 +184,7 @@ impl Database {
         after: FeedPosition,
     ) -> Result<(i64, Option<String>), StoreError> {
         let (n, oldest): (i64, Option<String>) = match self {
-            Database::Postgres(pool) => {
+            Database::Postgres(PgStore { read: pool, .. }) => {
                 sqlx::query_as(
                     "SELECT count(*), to_char(min(recorded_at) AT TIME ZONE 'UTC', \
                      'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') FROM events \
@@ -213,7 +213,7 @@ impl Database {
         checkpoint: FeedPosition,
     ) -> Result<Option<bool>, StoreError> {
         match self {
-            Database::Postgres(pool) => {
+            Database::Postgres(PgStore { read: pool, .. }) => {
                 let found: Option<bool> = sqlx::query_scalar(
                     "SELECT (transaction_id, position) <= ($2::text::xid8, $3) FROM events WHERE position = $1",
                 )
@@ -246,7 +246,7 @@ impl Database {
     /// Takes a barrier now. See [`Database::feed_passed`].
     pub async fn feed_barrier(&self) -> Result<FeedBarrier, StoreError> {
         match self {
-            Database::Postgres(pool) => {
+            Database::Postgres(PgStore { read: pool, .. }) => {
                 let xmax: i64 = sqlx::query_scalar(
                     "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint",
                 )
@@ -262,7 +262,7 @@ impl Database {
     /// was taken is now readable from the feed.
     pub async fn feed_passed(&self, barrier: FeedBarrier) -> Result<bool, StoreError> {
         match self {
-            Database::Postgres(pool) => {
+            Database::Postgres(PgStore { read: pool, .. }) => {
                 let passed: bool = sqlx::query_scalar(
                     "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint >= $1",
                 )

@@ -37,6 +37,6 @@ pub mod subjects;
 pub use cache::CacheStats;
 pub use commands::{AggregateCache, Committed, ExecuteError, Metadata};
 pub use conditions::{AppendCondition, AppendTerms, KeyAnswer};
-pub use db::{Backend, Database, SqliteStore, StoreError, Tx};
+pub use db::{Backend, Database, PgStore, SqliteStore, StoreError, Tx};
 pub use feed::{FeedEvent, FeedPosition};
 pub use projector::{Projection, ProjectionError, ProjectionStatus, Projector};

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use crate::audit::hash::{event_hash, EventFields, GENESIS};
 use crate::commands::Committed;
 use crate::conditions::{AppendTerms, KeyAnswer, RECORD_ANSWER};
-use crate::db::{Database, StoreError};
+use crate::db::{Database, PgStore, StoreError};
 
 /// A repository whose `persist` chains each event to its stream's previous event.
 pub struct ChainedRepository<R> {
@@ -126,7 +126,7 @@ impl Database {
             return Ok(Some(0));
         };
         match self {
-            Database::Postgres(pool) => {
+            Database::Postgres(PgStore { write: pool, .. }) => {
                 let placeholders: Vec<String> = (0..rows.len())
                     .map(|row| {
                         let base = row * 8;

@@ -14,7 +14,7 @@ use std::fmt;
 use sqlx::Row;
 
 use crate::audit::hash::{chain_hash, digest_hash, event_hash, Digest, EventFields, GENESIS};
-use crate::db::{Database, SqliteStore, StoreError};
+use crate::db::{Database, PgStore, SqliteStore, StoreError};
 use crate::feed::{decode_event, FeedEvent, FeedPosition};
 
 /// The first thing found broken.
@@ -147,7 +147,7 @@ impl Database {
             "SELECT e.position, e.aggregate_type, e.aggregate_id, e.sequence, e.event_type, \
              e.event_version, e.event_hash, c.chain_hash, '' AS recorded_at";
         let rows = match self {
-            Database::Postgres(pool) => {
+            Database::Postgres(PgStore { read: pool, .. }) => {
                 let sql = format!(
                     "{SELECT}, e.transaction_id::text::bigint AS transaction_id, e.payload::text AS payload, \
                      e.metadata::text AS metadata \
