@@ -14,7 +14,11 @@ use crate::on_both;
 use crate::projector::{all_positions, write_case};
 use crate::support::{json, registration, sql, token, TestApp, TestDb};
 
-on_both!(every_kind_of_tampering_is_named, private_reads_are_recorded);
+on_both!(
+    every_kind_of_tampering_is_named,
+    private_reads_are_recorded,
+    verify_checks_every_digest_past_the_first_page,
+);
 
 /// Three cases with notes, chained and sealed every 4 events. Returns the positions in order and
 /// the case ids.
@@ -374,4 +378,40 @@ async fn private_reads_are_recorded(db: TestDb) {
     app.stop().await;
     let report = db.db.verify_audit_trail(&[], &mut |_, _| {}).await.unwrap();
     assert_eq!(report.finding, None, "{report:?}");
+}
+
+/// A log sealed after every event has more digests than one read returns (1,000): `audit verify`
+/// counts and checks every one of them, so a digest altered past the first thousand is named.
+/// (Before, verify read one page and never looked at the rest.)
+async fn verify_checks_every_digest_past_the_first_page(db: TestDb) {
+    write_case(&db.db, caseledger_store::audit::DIGEST_PAGE as usize + 5).await;
+    let every_event: Vec<Arc<dyn Projection>> = vec![Arc::new(AuditChainProjection {
+        policy: SealPolicy {
+            every_events: 1,
+            every: std::time::Duration::from_secs(3600),
+        },
+    })];
+    Projector::new(db.db.clone(), every_event)
+        .catch_up()
+        .await
+        .unwrap();
+    let report = db.db.verify_audit_trail(&[], &mut |_, _| {}).await.unwrap();
+    assert_eq!(report.finding, None);
+    assert!(
+        report.digests > caseledger_store::audit::DIGEST_PAGE as u64,
+        "{report:?}"
+    );
+    assert_eq!(report.digests, report.events, "one digest per event");
+
+    let last = report.digests as i64;
+    sql(
+        &db.db,
+        &format!("UPDATE audit_digests SET chain_hash = 'forged' WHERE digest_seq = {last}"),
+    )
+    .await;
+    let finding = verify(&db.db).await;
+    assert!(
+        matches!(&finding, Some(Finding::DigestBroken { digest_seq, .. }) if *digest_seq == last),
+        "{finding:?}"
+    );
 }

@@ -655,7 +655,21 @@ async fn projections(database_url: &DatabaseUrl, command: ProjectionsCommand) ->
             }
         }
         ProjectionsCommand::Rebuild { name } => {
-            for name in select(name)? {
+            // Without a name, every projection but the append-only evidence (the audit chain,
+            // which `audit verify` checks instead); named, the projector says why it refuses.
+            let names = match name {
+                None => {
+                    let rebuildable = projector.rebuildable_names();
+                    for name in projector.names() {
+                        if !rebuildable.contains(&name) {
+                            println!("{name}: append-only evidence, not rebuilt (check it with `caseledger audit verify`)");
+                        }
+                    }
+                    rebuildable.into_iter().map(str::to_owned).collect()
+                }
+                Some(name) => select(Some(name))?,
+            };
+            for name in names {
                 let bar = ProgressBar::new(0);
                 bar.set_style(
                     ProgressStyle::with_template(

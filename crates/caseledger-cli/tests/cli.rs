@@ -133,6 +133,18 @@ async fn new_user_journey(url: String) {
         !evidence.status.success(),
         "the audit chain must never be rebuilt"
     );
+    // Without a name, every projection but the audit chain is rebuilt, and the command succeeds.
+    let all = stdout(&caseledger(&url, dir, &["projections", "rebuild"]));
+    assert!(
+        all.lines()
+            .any(|line| line.starts_with("cases: rebuilt in")),
+        "{all}"
+    );
+    assert!(
+        all.lines()
+            .any(|line| line.starts_with("audit_chain: append-only evidence, not rebuilt")),
+        "{all}"
+    );
 
     audit_trail_checks(&url, dir).await;
 }

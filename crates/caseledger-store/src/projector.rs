@@ -199,6 +199,17 @@ impl Projector {
             .collect()
     }
 
+    /// The names of the projections a rebuild may empty and refill, in the order they run (not
+    /// append-only evidence such as the audit chain).
+    pub fn rebuildable_names(&self) -> Vec<&'static str> {
+        self.inner
+            .projections
+            .iter()
+            .filter(|projection| projection.rebuildable())
+            .map(|projection| projection.name())
+            .collect()
+    }
+
     /// Signals that new events were committed.
     pub fn wake(&self) {
         self.inner.wake.notify_one();

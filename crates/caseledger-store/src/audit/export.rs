@@ -297,7 +297,7 @@ impl Database {
         }
         match sink {
             Sink::Ndjson(out) => {
-                for digest in self.audit_digests(0, i64::MAX).await? {
+                for digest in self.all_audit_digests().await? {
                     let mut line = serde_json::to_value(&digest).map_err(StoreError::from)?;
                     line["kind"] = Value::from("digest");
                     writeln!(out, "{line}")?;

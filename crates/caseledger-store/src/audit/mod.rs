@@ -262,6 +262,9 @@ pub struct AuditEventFilter {
     pub limit: i64,
 }
 
+/// The most digests one read returns.
+pub const DIGEST_PAGE: i64 = 1_000;
+
 impl Database {
     /// Events matching `filter`, in position order.
     pub async fn audit_events(
@@ -332,7 +335,23 @@ impl Database {
         Ok(events)
     }
 
-    /// Published digests after `after_seq`, oldest first.
+    /// Every published digest, oldest first, read [`DIGEST_PAGE`] at a time (`audit verify` and
+    /// the export check them all; a single [`Database::audit_digests`] call returns one page).
+    pub async fn all_audit_digests(&self) -> Result<Vec<Digest>, StoreError> {
+        let mut all: Vec<Digest> = Vec::new();
+        loop {
+            let after = all.last().map_or(0, |digest| digest.digest_seq);
+            let page = self.audit_digests(after, DIGEST_PAGE).await?;
+            let more = page.len() as i64 == DIGEST_PAGE;
+            all.extend(page);
+            if !more {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// Published digests after `after_seq`, oldest first: at most `limit`, and at most
+    /// [`DIGEST_PAGE`].
     pub async fn audit_digests(
         &self,
         after_seq: i64,
@@ -346,7 +365,7 @@ impl Database {
                FROM audit_digests WHERE digest_seq > $1 ORDER BY digest_seq LIMIT $2"
         )
         .bind(after_seq)
-        .bind(limit.clamp(1, 1_000))
+        .bind(limit.clamp(1, DIGEST_PAGE))
         .fetch_all(pool)
         .await
             }
