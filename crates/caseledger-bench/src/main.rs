@@ -14,6 +14,8 @@ mod baseline;
 mod cpu;
 mod load;
 mod probes;
+mod scale;
+mod scale_seed;
 mod seed;
 mod server;
 mod stats;
@@ -61,6 +63,14 @@ struct Args {
     /// Benchmark only this store (both by default, PostgreSQL first).
     #[arg(long, value_enum)]
     store: Option<Store>,
+    /// Scale mode instead of the phases above: a decade of a large district, then the reads
+    /// people make, verify and rebuild (docs/PERFORMANCE.md, "Scale").
+    #[arg(long)]
+    scale: bool,
+    /// The size of the --scale district: 1.0 is the decade (1,000,000 cases, about 10,000,000
+    /// events); 0.01 gives 10,000 cases.
+    #[arg(long, default_value_t = 1.0)]
+    scale_factor: f64,
 }
 
 /// Durations and sizes of one mode.
@@ -210,6 +220,9 @@ async fn run(args: Args) -> Result<()> {
         .work_dir
         .canonicalize()
         .context("resolving the work directory")?;
+    if args.scale {
+        return scale::run(&args, &work_dir).await;
+    }
     let started = Instant::now();
     eprintln!("caseledger-bench: {} mode", plan.mode);
     let mut results = Vec::new();

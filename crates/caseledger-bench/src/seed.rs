@@ -20,6 +20,7 @@ const ROWS_PER_TRANSACTION: usize = 20_000;
 
 /// One event row, hashed.
 pub struct EventRow {
+    aggregate_type: &'static str,
     aggregate_id: String,
     sequence: i64,
     event_type: String,
@@ -28,11 +29,26 @@ pub struct EventRow {
     hash: String,
 }
 
+#[cfg(test)]
+impl EventRow {
+    /// The stream type.
+    pub fn aggregate_type(&self) -> &str {
+        self.aggregate_type
+    }
+
+    /// The serialised event.
+    pub fn payload(&self) -> &Value {
+        &self.payload
+    }
+}
+
 fn user(name: &str) -> Result<UserId> {
     UserId::parse(name).ok_or_else(|| anyhow!("invalid user id {name:?}"))
 }
 
-fn metadata(actor: &str, roles: &str, org: Option<&str>, at: DateTime<Utc>) -> Value {
+/// Metadata as the server writes it for an actor (`roles` comma-separated, `org` the department
+/// or enterprise acted for).
+pub fn metadata(actor: &str, roles: &str, org: Option<&str>, at: DateTime<Utc>) -> Value {
     let mut metadata = json!({
         "actor_sub": actor,
         "actor_roles": roles,
@@ -149,18 +165,35 @@ pub fn case_stream(
         ));
     }
     let aggregate_id = case_id.to_string();
+    let events = events
+        .into_iter()
+        .map(|(event, metadata)| {
+            let payload = serde_json::to_value(&event).context("serialising an event")?;
+            Ok((event.name(), payload, metadata))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let rows = hashed_stream(AGGREGATE_TYPE, &aggregate_id, events);
+    Ok((aggregate_id, rows))
+}
+
+/// The rows of one stream of `aggregate_type` from its events in order, as (event type,
+/// serialised payload, metadata): sequence numbers from 1 and each event hash chained to the
+/// previous one exactly as the server's event store does.
+pub fn hashed_stream(
+    aggregate_type: &'static str,
+    aggregate_id: &str,
+    events: Vec<(&str, Value, Value)>,
+) -> Vec<EventRow> {
     let mut previous = GENESIS.to_owned();
     let mut rows = Vec::with_capacity(events.len());
-    for (sequence, (event, metadata)) in (1i64..).zip(events) {
-        let event_type = event.name().to_owned();
-        let payload = serde_json::to_value(&event).context("serialising an event")?;
+    for (sequence, (event_type, payload, metadata)) in (1i64..).zip(events) {
         let hash = event_hash(
             &previous,
             EventFields {
-                aggregate_type: AGGREGATE_TYPE,
-                aggregate_id: &aggregate_id,
+                aggregate_type,
+                aggregate_id,
                 sequence,
-                event_type: &event_type,
+                event_type,
                 event_version: "1",
                 payload: &payload,
                 metadata: &metadata,
@@ -168,15 +201,16 @@ pub fn case_stream(
         );
         previous.clone_from(&hash);
         rows.push(EventRow {
-            aggregate_id: aggregate_id.clone(),
+            aggregate_type,
+            aggregate_id: aggregate_id.to_owned(),
             sequence,
-            event_type,
+            event_type: event_type.to_owned(),
             payload,
             metadata,
             hash,
         });
     }
-    Ok((aggregate_id, rows))
+    rows
 }
 
 /// Writes finished case lifecycles of 10 events each (3 notes) until `n_events` are stored
@@ -208,7 +242,7 @@ pub async fn insert(db: &Database, rows: &[EventRow]) -> Result<()> {
                 let mut query = sqlx::QueryBuilder::<sqlx::Postgres>::new(COLUMNS);
                 query.push_values(chunk, |mut values, row| {
                     values
-                        .push_bind(AGGREGATE_TYPE)
+                        .push_bind(row.aggregate_type)
                         .push_bind(&row.aggregate_id)
                         .push_bind(row.sequence)
                         .push_bind(&row.event_type)
@@ -231,7 +265,7 @@ pub async fn insert(db: &Database, rows: &[EventRow]) -> Result<()> {
                 let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new(COLUMNS);
                 query.push_values(chunk, |mut values, row| {
                     values
-                        .push_bind(AGGREGATE_TYPE)
+                        .push_bind(row.aggregate_type)
                         .push_bind(row.aggregate_id.clone())
                         .push_bind(row.sequence)
                         .push_bind(row.event_type.clone())
