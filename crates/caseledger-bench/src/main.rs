@@ -249,18 +249,7 @@ async fn run(args: Args) -> Result<()> {
         "stores": results,
         "targets": targets,
     });
-    if let Some(parent) = args.output.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("creating {}", parent.display()))?;
-    }
-    std::fs::write(&args.output, serde_json::to_string_pretty(&document)?)
-        .with_context(|| format!("writing {}", args.output.display()))?;
-    println!(
-        "\nmachine: {machine}\nresults: {} ({} s)",
-        args.output.display(),
-        started.elapsed().as_secs()
-    );
-    Ok(())
+    write_results(&args, &document, started)
 }
 
 /// A fresh, migrated database for one purpose; returns its URL.
@@ -941,4 +930,22 @@ fn machine() -> Value {
         .map(|text| text.trim().to_owned())
         .unwrap_or_default();
     json!({"cpus": cpus, "memory_mib": memory_kib / 1024, "kernel": kernel})
+}
+
+/// Writes the results document to `--output` and prints where, with the machine and the run's
+/// length.
+fn write_results(args: &Args, document: &Value, started: Instant) -> Result<()> {
+    if let Some(parent) = args.output.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    std::fs::write(&args.output, serde_json::to_string_pretty(document)?)
+        .with_context(|| format!("writing {}", args.output.display()))?;
+    println!(
+        "\nmachine: {}\nresults: {} ({} s)",
+        document["machine"],
+        args.output.display(),
+        started.elapsed().as_secs()
+    );
+    Ok(())
 }

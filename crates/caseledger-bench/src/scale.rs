@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use crate::scale_seed::{self, Generated, Layout};
 use crate::server::{Caseledger, Server};
 use crate::stats::{summarize, Summary};
-use crate::{Args, Store};
+use crate::{write_results, Args, Store};
 
 /// Timed requests per read (after `WARM_UP` untimed ones), unless the read is so slow that
 /// `READ_BUDGET` passes first; then it stops after at least `MIN_SAMPLES` (so the run ends in
@@ -117,18 +117,7 @@ pub async fn run(args: &Args, work_dir: &Path) -> Result<()> {
             "targets": targets,
         },
     });
-    if let Some(parent) = args.output.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("creating {}", parent.display()))?;
-    }
-    std::fs::write(&args.output, serde_json::to_string_pretty(&document)?)
-        .with_context(|| format!("writing {}", args.output.display()))?;
-    println!(
-        "\nmachine: {machine}\nresults: {} ({} s)",
-        args.output.display(),
-        started.elapsed().as_secs()
-    );
-    Ok(())
+    write_results(args, &document, started)
 }
 
 async fn scale_store(
