@@ -280,6 +280,8 @@ async fn concurrent_requests_are_counted_exactly_and_process_metrics_are_exposed
         "# TYPE caseledger_projection_lag_seconds gauge",
         "# TYPE caseledger_projection_failing gauge",
         "# TYPE caseledger_aggregate_cache_total counter",
+        "# TYPE caseledger_revocation_checks_total counter",
+        "# TYPE caseledger_revocation_reads_total counter",
         "# TYPE process_cpu_seconds_total counter",
         "# TYPE process_resident_memory_bytes gauge",
         "# TYPE process_open_fds gauge",
@@ -288,6 +290,13 @@ async fn concurrent_requests_are_counted_exactly_and_process_metrics_are_exposed
         assert!(after.contains(declaration), "{declaration} in {after}");
     }
     assert!(sample(&after, "caseledger_aggregate_cache_total{outcome=\"hit\"}").is_some());
+    // Every authenticated request is checked against the revocations; reads answer them.
+    let checks = sample(&after, "caseledger_revocation_checks_total").unwrap();
+    let reads = sample(&after, "caseledger_revocation_reads_total").unwrap();
+    assert!(
+        checks >= 1.0 && (1.0..=checks).contains(&reads),
+        "{checks} checks, {reads} reads"
+    );
     assert!(sample(&after, "process_cpu_seconds_total").unwrap() > 0.0);
     assert!(sample(&after, "process_resident_memory_bytes").unwrap() > 1_000_000.0);
     assert!(sample(&after, "process_virtual_memory_bytes").unwrap() > 1_000_000.0);

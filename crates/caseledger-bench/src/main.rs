@@ -575,6 +575,19 @@ struct Target {
     worst_run: Option<usize>,
 }
 
+impl Target {
+    /// A target measured once (not the worst of repeats).
+    fn new(name: String, measured: f64, target: impl Into<String>, pass: bool) -> Self {
+        Self {
+            name,
+            measured,
+            target: target.into(),
+            pass,
+            worst_run: None,
+        }
+    }
+}
+
 fn targets(results: &[StoreResults]) -> Vec<Target> {
     let mut targets = Vec::new();
     let mut add_from = |name: String, measured: f64, target: &str, pass: bool, worst_run| {

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use crate::scale_seed::{self, Generated, Layout};
 use crate::server::{Caseledger, Server};
 use crate::stats::{summarize, Summary};
-use crate::{write_results, Args, Store};
+use crate::{write_results, Args, Store, Target};
 
 /// Timed requests per read (after `WARM_UP` untimed ones), unless the read is so slow that
 /// `READ_BUDGET` passes first; then it stops after at least `MIN_SAMPLES` (so the run ends in
@@ -72,15 +72,6 @@ struct StoreScale {
     server_rss_after_reads_mib: f64,
     /// `VmHWM` after the reads: the peak over the server's life.
     server_peak_mib: f64,
-}
-
-/// One target, with what was measured.
-#[derive(Debug, Serialize)]
-struct Target {
-    name: String,
-    measured: f64,
-    target: String,
-    pass: bool,
 }
 
 /// Runs the scale mode on the stores `args` selects and writes the results.
@@ -608,31 +599,31 @@ fn targets(results: &[StoreScale]) -> Vec<Target> {
     for result in results {
         let store = result.store;
         for read in &result.reads {
-            targets.push(Target {
-                name: format!("{store}: {} p99 (ms)", read.name),
-                measured: read.summary.p99_ms,
-                target: format!("< {}", read.target_p99_ms),
-                pass: read.summary.p99_ms < read.target_p99_ms,
-            });
+            targets.push(Target::new(
+                format!("{store}: {} p99 (ms)", read.name),
+                read.summary.p99_ms,
+                format!("< {}", read.target_p99_ms),
+                read.summary.p99_ms < read.target_p99_ms,
+            ));
         }
-        targets.push(Target {
-            name: format!("{store}: audit verify (events/s)"),
-            measured: result.verify_events_per_second,
-            target: ">= 100000".into(),
-            pass: result.verify_events_per_second >= 100_000.0,
-        });
-        targets.push(Target {
-            name: format!("{store}: rebuild of all projections (events/s)"),
-            measured: result.rebuild_events_per_second,
-            target: ">= 50000".into(),
-            pass: result.rebuild_events_per_second >= 50_000.0,
-        });
-        targets.push(Target {
-            name: format!("{store}: server peak RSS (MiB)"),
-            measured: result.server_peak_mib,
-            target: "< 300".into(),
-            pass: result.server_peak_mib < 300.0,
-        });
+        targets.push(Target::new(
+            format!("{store}: audit verify (events/s)"),
+            result.verify_events_per_second,
+            ">= 100000",
+            result.verify_events_per_second >= 100_000.0,
+        ));
+        targets.push(Target::new(
+            format!("{store}: rebuild of all projections (events/s)"),
+            result.rebuild_events_per_second,
+            ">= 50000",
+            result.rebuild_events_per_second >= 50_000.0,
+        ));
+        targets.push(Target::new(
+            format!("{store}: server peak RSS (MiB)"),
+            result.server_peak_mib,
+            "< 300",
+            result.server_peak_mib < 300.0,
+        ));
     }
     targets
 }
