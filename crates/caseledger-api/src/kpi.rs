@@ -10,9 +10,10 @@
 use axum::extract::{Path, State};
 use axum::Json;
 use caseledger_domain::kpi::{
-    department_kpi, CaseFacts, DepartmentKpi, KpiPeriod, Ratio, FORMULAS, KPI_FORMULA_VERSION,
+    DepartmentKpi, KpiPeriod, KpiTally, Ratio, FORMULAS, KPI_FORMULA_VERSION,
 };
 use caseledger_domain::{Actor, DepartmentId, Role};
+use caseledger_store::kpi::MonthTally;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -250,17 +251,32 @@ fn check_department_reader(actor: &Actor, department: &DepartmentId) -> Result<(
     ))
 }
 
-/// The KPIs of every given department for `period`, computed from the `kpi` projection.
+/// The KPIs of every given department for `period`, summed from the `kpi` projection's tallies.
 pub async fn kpis_for(
     state: &AppState,
     departments: &[DepartmentId],
     period: &KpiPeriod,
 ) -> Result<Vec<DepartmentKpi>, ApiError> {
-    let facts: Vec<CaseFacts> = state.db.kpi_facts(&[*period]).await?;
+    let only = match departments {
+        [one] => Some(one.as_str()),
+        _ => None,
+    };
+    let tallies = state.db.kpi_tallies(&[*period], only).await?;
     Ok(departments
         .iter()
-        .map(|department| department_kpi(department, period, &facts))
+        .map(|department| sum_kpi(&tallies, department, period))
         .collect())
+}
+
+/// `department`'s KPIs for `period`: the sum of its months' tallies among `tallies`.
+fn sum_kpi(tallies: &[MonthTally], department: &DepartmentId, period: &KpiPeriod) -> DepartmentKpi {
+    let mut total = KpiTally::default();
+    for month in tallies.iter().filter(|month| {
+        month.department == department.as_str() && period.contains_month(&month.month)
+    }) {
+        total.add(&month.tally);
+    }
+    DepartmentKpi::of(department, period, &total)
 }
 
 /// One department's KPIs for a month, quarter or year.
@@ -413,10 +429,13 @@ pub async fn kpi_trend(
         periods.push(next);
     }
     wait_for_projection(&state, "kpi", query.min_position).await?;
-    let facts = state.db.kpi_facts(&periods).await?;
+    let tallies = state
+        .db
+        .kpi_tallies(&periods, Some(department.as_str()))
+        .await?;
     let items = periods
         .iter()
-        .map(|period| kpi_body(&state, &department_kpi(&department, period, &facts)))
+        .map(|period| kpi_body(&state, &sum_kpi(&tallies, &department, period)))
         .collect();
     Ok(Json(KpiTrendAnswer {
         formula_version: KPI_FORMULA_VERSION.to_owned(),

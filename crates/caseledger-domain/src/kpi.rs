@@ -5,7 +5,11 @@
 //!    it, whether each step met the due date recorded on the case, the latest rating and whether
 //!    an upheld appeal excludes it, exemption, withdrawal, reopens…). The store keeps one
 //!    [`CaseFacts`] per case as its `kpi` projection.
-//! 2. [`department_kpi`] aggregates the facts of one period for one department.
+//! 2. [`CaseFacts::tallies`] says what the case adds to each department it concerns, in the
+//!    month of its first dispatch: a [`KpiTally`] of counts. Every figure of [`DepartmentKpi`]
+//!    is a count, so the KPIs of a month, a quarter or a year are [`DepartmentKpi::of`] the sum
+//!    of the tallies of its months ([`department_kpi`] does exactly that over facts). The store
+//!    keeps each case's tallies beside its facts and sums them in SQL.
 //!
 //! Attribution: a case belongs to the period (month, quarter, year) that contains the China
 //! Standard Time date of its **first dispatch**, and to its **current lead department** (after
@@ -342,6 +346,173 @@ impl CaseFacts {
     fn scorable_rating(&self) -> Option<RatingFact> {
         self.rating.filter(|rating| !rating.excluded)
     }
+
+    /// What this case adds to the KPIs of each department it concerns (its current lead and
+    /// every department that received it), in the month of its first dispatch. Nothing before
+    /// a dispatch; departments it adds nothing to are left out.
+    pub fn tallies(&self) -> Vec<(DepartmentId, KpiTally)> {
+        if self.dispatched_month.is_none() {
+            return Vec::new();
+        }
+        let mut departments: BTreeSet<&DepartmentId> = self.received_by.iter().collect();
+        departments.extend(self.lead_department.as_ref());
+        departments
+            .into_iter()
+            .map(|department| (department.clone(), self.tally(department)))
+            .filter(|(_, tally)| *tally != KpiTally::default())
+            .collect()
+    }
+
+    /// What this case adds to `department`'s KPIs (the definitions of [`FORMULAS`]).
+    fn tally(&self, department: &DepartmentId) -> KpiTally {
+        let own = self.lead_department.as_ref() == Some(department);
+        let scored = own && self.scored();
+        let rating = self.scorable_rating().filter(|_| scored);
+        let received = !self.exempted && self.received_by.contains(department);
+        let count = |yes: bool| u32::from(yes);
+        let scored_sum = |n: u32| if scored { n } else { 0 };
+        KpiTally {
+            volume: count(own),
+            exempted: count(own && self.exempted),
+            scored: count(scored),
+            accepted_on_time: count(scored && self.accepted_on_time == Some(true)),
+            responded: count(scored && self.responded),
+            on_time: count(scored && self.responded && !self.late),
+            late: count(scored && self.late),
+            ratings: count(rating.is_some()),
+            satisfied: count(rating.is_some_and(|rating| rating.satisfaction >= SATISFIED_FROM)),
+            resolved: count(rating.is_some_and(|rating| rating.resolved)),
+            reopened: count(scored && self.reopens > 0),
+            extensions: scored_sum(self.extensions),
+            appeals: scored_sum(self.appeals),
+            appeals_upheld: scored_sum(self.appeals_upheld),
+            withdrawals_after_dispatch: count(
+                own && self.withdrawn_after_dispatch && !self.exempted,
+            ),
+            received: count(received),
+            returned: count(received && self.returned_by.contains(department)),
+        }
+    }
+}
+
+/// The counts behind one department's KPIs (kpi.v1), from one case or summed over many: every
+/// figure of [`DepartmentKpi`] is one of these or a ratio of two ([`DepartmentKpi::of`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KpiTally {
+    /// Cases led by the department (volume).
+    pub volume: u32,
+    /// Of those, exempted.
+    pub exempted: u32,
+    /// Of those, scored.
+    pub scored: u32,
+    /// Scored cases accepted at or before the acceptance due.
+    pub accepted_on_time: u32,
+    /// Scored cases with a response.
+    pub responded: u32,
+    /// Scored cases responded and never late.
+    pub on_time: u32,
+    /// Scored cases that were late.
+    pub late: u32,
+    /// Scorable ratings of scored cases.
+    pub ratings: u32,
+    /// Of those, satisfied (4 or 5).
+    pub satisfied: u32,
+    /// Of those, saying resolved.
+    pub resolved: u32,
+    /// Scored cases reopened at least once.
+    pub reopened: u32,
+    /// Extensions granted on scored cases.
+    pub extensions: u32,
+    /// Appeals filed on scored cases.
+    pub appeals: u32,
+    /// Appeals upheld on scored cases.
+    pub appeals_upheld: u32,
+    /// Non-exempted cases led by the department withdrawn after dispatch.
+    pub withdrawals_after_dispatch: u32,
+    /// Non-exempted cases the department ever received as lead.
+    pub received: u32,
+    /// Of those, returned by the department.
+    pub returned: u32,
+}
+
+impl KpiTally {
+    /// The names of the counts, in the order of [`KpiTally::counts`] (the store's columns).
+    pub const FIELDS: [&'static str; 17] = [
+        "volume",
+        "exempted",
+        "scored",
+        "accepted_on_time",
+        "responded",
+        "on_time",
+        "late",
+        "ratings",
+        "satisfied",
+        "resolved",
+        "reopened",
+        "extensions",
+        "appeals",
+        "appeals_upheld",
+        "withdrawals_after_dispatch",
+        "received",
+        "returned",
+    ];
+
+    /// The counts, in the order of [`KpiTally::FIELDS`].
+    pub fn counts(&self) -> [u32; 17] {
+        [
+            self.volume,
+            self.exempted,
+            self.scored,
+            self.accepted_on_time,
+            self.responded,
+            self.on_time,
+            self.late,
+            self.ratings,
+            self.satisfied,
+            self.resolved,
+            self.reopened,
+            self.extensions,
+            self.appeals,
+            self.appeals_upheld,
+            self.withdrawals_after_dispatch,
+            self.received,
+            self.returned,
+        ]
+    }
+
+    /// The tally of `counts`, in the order of [`KpiTally::FIELDS`].
+    pub fn from_counts(counts: [u32; 17]) -> Self {
+        let [volume, exempted, scored, accepted_on_time, responded, on_time, late, ratings, satisfied, resolved, reopened, extensions, appeals, appeals_upheld, withdrawals_after_dispatch, received, returned] =
+            counts;
+        Self {
+            volume,
+            exempted,
+            scored,
+            accepted_on_time,
+            responded,
+            on_time,
+            late,
+            ratings,
+            satisfied,
+            resolved,
+            reopened,
+            extensions,
+            appeals,
+            appeals_upheld,
+            withdrawals_after_dispatch,
+            received,
+            returned,
+        }
+    }
+
+    /// Adds `other`'s counts to these.
+    pub fn add(&mut self, other: &KpiTally) {
+        let mut counts = self.counts();
+        for (count, more) in counts.iter_mut().zip(other.counts()) {
+            *count = count.saturating_add(more);
+        }
+        *self = Self::from_counts(counts);
+    }
 }
 
 /// A rate with its parts, so every figure can be checked by hand.
@@ -419,104 +590,75 @@ pub struct DepartmentKpi {
     pub score: Option<f64>,
 }
 
-/// The KPIs of `department` over `facts` (any cases; those outside `period` are ignored).
+/// The KPIs of `department` over `facts` (any cases; those outside `period` are ignored): the
+/// sum of their tallies ([`CaseFacts::tallies`]) for that department.
 pub fn department_kpi<'a>(
     department: &DepartmentId,
     period: &KpiPeriod,
     facts: impl IntoIterator<Item = &'a CaseFacts>,
 ) -> DepartmentKpi {
-    let in_period: Vec<&CaseFacts> = facts
-        .into_iter()
-        .filter(|case| {
-            case.dispatched_month
-                .as_deref()
-                .is_some_and(|month| period.contains_month(month))
-        })
-        .collect();
-    let own: Vec<&CaseFacts> = in_period
-        .iter()
-        .copied()
-        .filter(|case| case.lead_department.as_ref() == Some(department))
-        .collect();
-    let scored: Vec<&CaseFacts> = own.iter().copied().filter(|case| case.scored()).collect();
-    let count = |cases: &[&CaseFacts], test: &dyn Fn(&CaseFacts) -> bool| {
-        cases.iter().filter(|case| test(case)).count() as u32
-    };
-    let n_scored = scored.len() as u32;
-    let ratings: Vec<RatingFact> = scored
-        .iter()
-        .filter_map(|case| case.scorable_rating())
-        .collect();
-    let n_ratings = ratings.len() as u32;
-    let received: Vec<&CaseFacts> = in_period
-        .iter()
-        .copied()
-        .filter(|case| !case.exempted && case.received_by.contains(department))
-        .collect();
-    let timely_acceptance = Ratio::of(
-        count(&scored, &|case| case.accepted_on_time == Some(true)),
-        n_scored,
-    );
-    let response = Ratio::of(count(&scored, &|case| case.responded), n_scored);
-    let on_time_completion = Ratio::of(
-        count(&scored, &|case| case.responded && !case.late),
-        n_scored,
-    );
-    let satisfaction = Ratio::of(
-        ratings
+    let mut total = KpiTally::default();
+    for case in facts.into_iter().filter(|case| {
+        case.dispatched_month
+            .as_deref()
+            .is_some_and(|month| period.contains_month(month))
+    }) {
+        for (_, tally) in case
+            .tallies()
             .iter()
-            .filter(|rating| rating.satisfaction >= SATISFIED_FROM)
-            .count() as u32,
-        n_ratings,
-    );
-    let resolution = Ratio::of(
-        ratings.iter().filter(|rating| rating.resolved).count() as u32,
-        n_ratings,
-    );
-    let rates = [
-        &timely_acceptance,
-        &response,
-        &on_time_completion,
-        &satisfaction,
-        &resolution,
-    ];
-    let mut weighted = 0.0;
-    let mut weights = 0u32;
-    for (ratio, (_, weight)) in rates.iter().zip(SCORE_WEIGHTS) {
-        if let Some(rate) = ratio.exact() {
-            weighted += rate * f64::from(weight);
-            weights += weight;
+            .filter(|(owner, _)| owner == department)
+        {
+            total.add(tally);
         }
     }
-    let score = (weights > 0).then(|| round_to(100.0 * weighted / f64::from(weights), 2));
-    DepartmentKpi {
-        formula_version: KPI_FORMULA_VERSION.to_owned(),
-        department: department.clone(),
-        period: period.label(),
-        volume: own.len() as u32,
-        exempted: count(&own, &|case| case.exempted),
-        scored: n_scored,
-        timely_acceptance,
-        response,
-        on_time_completion,
-        resolution,
-        satisfaction,
-        overdue: count(&scored, &|case| case.late),
-        returns: Ratio::of(
-            count(&received, &|case| case.returned_by.contains(department)),
-            received.len() as u32,
-        ),
-        redo: Ratio::of(
-            count(&scored, &|case| case.reopens > 0),
-            count(&scored, &|case| case.responded),
-        ),
-        extensions: scored.iter().map(|case| case.extensions).sum(),
-        appeals: scored.iter().map(|case| case.appeals).sum(),
-        appeals_upheld: scored.iter().map(|case| case.appeals_upheld).sum(),
-        withdrawals_after_dispatch: count(&own, &|case| {
-            case.withdrawn_after_dispatch && !case.exempted
-        }),
-        score,
+    DepartmentKpi::of(department, period, &total)
+}
+
+impl DepartmentKpi {
+    /// The KPIs (kpi.v1) of `department` for `period` from the sum of its cases' tallies.
+    pub fn of(department: &DepartmentId, period: &KpiPeriod, tally: &KpiTally) -> Self {
+        let timely_acceptance = Ratio::of(tally.accepted_on_time, tally.scored);
+        let response = Ratio::of(tally.responded, tally.scored);
+        let on_time_completion = Ratio::of(tally.on_time, tally.scored);
+        let satisfaction = Ratio::of(tally.satisfied, tally.ratings);
+        let resolution = Ratio::of(tally.resolved, tally.ratings);
+        let rates = [
+            &timely_acceptance,
+            &response,
+            &on_time_completion,
+            &satisfaction,
+            &resolution,
+        ];
+        let mut weighted = 0.0;
+        let mut weights = 0u32;
+        for (ratio, (_, weight)) in rates.iter().zip(SCORE_WEIGHTS) {
+            if let Some(rate) = ratio.exact() {
+                weighted += rate * f64::from(weight);
+                weights += weight;
+            }
+        }
+        let score = (weights > 0).then(|| round_to(100.0 * weighted / f64::from(weights), 2));
+        Self {
+            formula_version: KPI_FORMULA_VERSION.to_owned(),
+            department: department.clone(),
+            period: period.label(),
+            volume: tally.volume,
+            exempted: tally.exempted,
+            scored: tally.scored,
+            timely_acceptance,
+            response,
+            on_time_completion,
+            resolution,
+            satisfaction,
+            overdue: tally.late,
+            returns: Ratio::of(tally.returned, tally.received),
+            redo: Ratio::of(tally.reopened, tally.responded),
+            extensions: tally.extensions,
+            appeals: tally.appeals,
+            appeals_upheld: tally.appeals_upheld,
+            withdrawals_after_dispatch: tally.withdrawals_after_dispatch,
+            score,
+        }
     }
 }
 
