@@ -1,6 +1,7 @@
 //! Cross-crate integration tests. Every test that touches storage runs on SQLite and on
 //! PostgreSQL (see `support::on_both!`).
 
+mod people;
 mod support;
 
 mod application;

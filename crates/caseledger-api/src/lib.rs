@@ -27,6 +27,7 @@ pub mod metrics;
 pub mod oidc;
 pub mod openapi;
 pub mod ops;
+pub mod people;
 pub mod portfolios;
 pub mod protection;
 pub mod queues;
@@ -77,6 +78,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(consultations::routes())
         .merge(rewards::routes())
         .merge(revocations::routes())
+        .merge(people::routes())
         .routes(routes!(ops::departments))
         .routes(routes!(kpi::department_kpi_handler))
         .routes(routes!(kpi::kpi_trend))

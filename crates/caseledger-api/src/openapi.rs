@@ -34,6 +34,7 @@ use crate::{commands, error, schema};
         (name = "feed", description = "The log in commit order for other systems (integrations, auditors, admins): pages and Server-Sent Events"),
         (name = "operations", description = "Health, readiness and metrics"),
         (name = "identity", description = "Sign-in and sessions: an administrator revokes a subject's sessions (every token issued to that sub until then is refused)"),
+        (name = "people", description = "The people directory (人员名录), kept by administrators: roles, organisation and how to reach each user (notifications resolve recipients here); every read of the contact records is access-logged"),
     )
 )]
 pub struct ApiDoc;

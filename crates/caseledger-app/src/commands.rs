@@ -104,7 +104,8 @@ refusal!(
     caseledger_domain::consultation::ConsultationError,
     caseledger_domain::reward::program::ProgramError,
     caseledger_domain::reward::nomination::NominationError,
-    caseledger_domain::revocation::RevocationError
+    caseledger_domain::revocation::RevocationError,
+    caseledger_domain::person::PersonError
 );
 
 /// A command of the domain, as the application sends it: it has a name (for metrics and the
@@ -133,7 +134,8 @@ domain_commands!(
     caseledger_domain::consultation::ConsultationCommand,
     caseledger_domain::reward::program::ProgramCommand,
     caseledger_domain::reward::nomination::NominationCommand,
-    caseledger_domain::revocation::RevocationCommand
+    caseledger_domain::revocation::RevocationCommand,
+    caseledger_domain::person::PersonCommand
 );
 
 /// An aggregate's command type: a domain command with its author and time.
@@ -188,6 +190,7 @@ impl Stream for caseledger_domain::expert::Expert {}
 impl Stream for caseledger_domain::consultation::ConsultationRequest {}
 impl Stream for caseledger_domain::reward::program::RewardProgram {}
 impl Stream for caseledger_domain::revocation::SessionRevocation {}
+impl Stream for caseledger_domain::person::Person {}
 
 impl Stream for caseledger_domain::reward::nomination::RewardNomination {
     /// An approval is decided on the number of awards its program has made (the quota). The

@@ -36,6 +36,7 @@ pub fn projections() -> Vec<Arc<dyn Projection>> {
         Arc::new(caseledger_store::consultations::ConsultationsProjection),
         Arc::new(caseledger_store::rewards::RewardsProjection),
         Arc::new(caseledger_store::revocations::RevocationsProjection),
+        Arc::new(caseledger_store::people::PeopleProjection),
         Arc::new(caseledger_store::audit::AuditChainProjection::default()),
     ]
 }

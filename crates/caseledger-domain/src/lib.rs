@@ -20,6 +20,7 @@ pub mod csv_export;
 pub mod expert;
 pub mod ids;
 pub mod kpi;
+pub mod person;
 pub mod portfolio;
 pub mod privacy;
 pub mod reference;

@@ -7,7 +7,7 @@ use cqrs_es::Aggregate;
 use strum::VariantNames;
 
 /// Every stream type, as stored in `aggregate_type`.
-pub fn aggregate_types() -> [&'static str; 10] {
+pub fn aggregate_types() -> [&'static str; 11] {
     [
         crate::case::EnterpriseCase::TYPE,
         crate::subject::Subject::TYPE,
@@ -19,6 +19,7 @@ pub fn aggregate_types() -> [&'static str; 10] {
         crate::reward::nomination::RewardNomination::TYPE,
         crate::access::AccessLog::TYPE,
         crate::revocation::SessionRevocation::TYPE,
+        crate::person::Person::TYPE,
     ]
 }
 
@@ -35,6 +36,7 @@ pub fn event_types() -> impl Iterator<Item = &'static str> {
         crate::reward::nomination::NominationEvent::VARIANTS,
         crate::access::AccessEvent::VARIANTS,
         crate::revocation::RevocationEvent::VARIANTS,
+        crate::person::PersonEvent::VARIANTS,
     ]
     .into_iter()
     .flatten()
@@ -48,7 +50,7 @@ pub fn is_known_type(name: &str) -> bool {
 
 /// The keys of event payloads that hold personal data: a subject's contact record (person,
 /// phone, e-mail, a talent's details), a nominee's ID number and phone, an objection filer's
-/// contact. Wherever they appear in a payload, at any depth.
+/// contact, a directory entry's contact (e-mail, mobile). Wherever they appear in a payload, at any depth.
 pub const PERSONAL_FIELDS: [&str; 6] = [
     "contact",
     "phone",

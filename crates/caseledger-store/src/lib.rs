@@ -27,6 +27,7 @@ pub mod feed;
 pub mod history;
 pub mod idempotency;
 pub mod kpi;
+pub mod people;
 pub mod portfolios;
 pub mod projector;
 pub mod revocations;
