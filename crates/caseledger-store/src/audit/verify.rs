@@ -7,13 +7,20 @@
 //! must match its stored row; at each digest's last event the digest must match; at the end the
 //! chain head must match. Digests are first checked on their own (hash, link to the previous one,
 //! and any pins an outsider supplies).
+//!
+//! The pass is a pipeline: a task fetches the next page of events while this one is checked, and
+//! the event hashes of a page are computed on every core before the page is checked in order.
+//! An event's hash needs its stream's previous hash; each is computed from the previous event's
+//! *stored* hash. Checking stops at the first event whose recomputed hash differs from its stored
+//! one, so every previous event that a checked event depends on has a stored hash equal to its
+//! recomputed one: the verdicts, and the first finding named, are those of the one-thread pass.
 
 use std::collections::HashMap;
 use std::fmt;
 
 use sqlx::Row;
 
-use crate::audit::hash::{chain_hash, digest_hash, event_hash, Digest, EventFields, GENESIS};
+use crate::audit::hash::{chain_hash, digest_hash, event_hash_with, Digest, EventFields, GENESIS};
 use crate::db::{Database, PgStore, SqliteStore, StoreError};
 use crate::feed::{decode_event, FeedEvent, FeedPosition};
 
@@ -126,7 +133,11 @@ struct VerifyRow {
     chain_hash: Option<String>,
 }
 
+/// Events per page read.
 const BATCH: i64 = 10_000;
+
+/// Pages of events the fetching task may read ahead of the checking.
+const PAGES_AHEAD: usize = 1;
 
 fn decode_row<R: Row>(row: &R) -> Result<VerifyRow, sqlx::Error>
 where
@@ -142,7 +153,11 @@ where
 }
 
 impl Database {
-    async fn verify_batch(&self, after: FeedPosition) -> Result<Vec<VerifyRow>, StoreError> {
+    async fn verify_batch(
+        &self,
+        after: FeedPosition,
+        batch: i64,
+    ) -> Result<Vec<VerifyRow>, StoreError> {
         const SELECT: &str =
             "SELECT e.position, e.aggregate_type, e.aggregate_id, e.sequence, e.event_type, \
              e.event_version, e.event_hash, c.chain_hash, '' AS recorded_at";
@@ -158,7 +173,7 @@ impl Database {
                 let rows = sqlx::query(&sql)
                     .bind(after.transaction_id.to_string())
                     .bind(after.position)
-                    .bind(BATCH)
+                    .bind(batch)
                     .fetch_all(pool)
                     .await?;
                 rows.iter().map(decode_row).collect::<Result<Vec<_>, _>>()?
@@ -171,7 +186,7 @@ impl Database {
                 );
                 let rows = sqlx::query(&sql)
                     .bind(after.position)
-                    .bind(BATCH)
+                    .bind(batch)
                     .fetch_all(pool)
                     .await?;
                 rows.iter().map(decode_row).collect::<Result<Vec<_>, _>>()?
@@ -211,6 +226,18 @@ impl Database {
         pins: &[(i64, String)],
         progress: &mut (dyn FnMut(u64, u64) + Send),
     ) -> Result<VerifyReport, StoreError> {
+        self.verify_audit_trail_paged(pins, BATCH, progress).await
+    }
+
+    /// [`Database::verify_audit_trail`] reading `batch` events a page (tests use small pages so
+    /// that streams and findings cross page boundaries).
+    #[doc(hidden)]
+    pub async fn verify_audit_trail_paged(
+        &self,
+        pins: &[(i64, String)],
+        batch: i64,
+        progress: &mut (dyn FnMut(u64, u64) + Send),
+    ) -> Result<VerifyReport, StoreError> {
         let (total, _) = self.feed_backlog(FeedPosition::default()).await?;
         let total = total.max(0) as u64;
         let digests = self.all_audit_digests().await?;
@@ -231,19 +258,20 @@ impl Database {
             .collect();
         let mut reached = 0usize;
         let (head, chained_until) = self.chain_state().await?;
-        let mut streams: HashMap<(String, String), (i64, String)> = HashMap::new();
+        let mut streams: HashMap<(String, String), i64> = HashMap::new();
+        // Each stream's last *stored* hash, which the parallel hashing chains from.
+        let mut stored_heads: HashMap<(String, String), Option<String>> = HashMap::new();
         let mut chain = GENESIS.to_owned();
         let mut chained: i64 = 0;
-        let mut after = FeedPosition::BEFORE_ALL;
-        loop {
-            let rows = self.verify_batch(after).await?;
-            let Some(last) = rows.last().map(|row| row.event.at) else {
-                break;
-            };
-            for row in rows {
+        let mut pages = self.fetch_pages_ahead(batch.max(1));
+        while let Some(rows) = pages.recv().await {
+            let rows = rows?;
+            let rows = hash_page(rows, &mut stored_heads).await?;
+            for (row, computed) in &rows {
                 report.events += 1;
                 if let Some(finding) = check_event(
-                    &row,
+                    row,
+                    computed.as_deref(),
                     &mut streams,
                     &mut chain,
                     &mut chained,
@@ -257,7 +285,6 @@ impl Database {
                     return Ok(report);
                 }
             }
-            after = last;
             progress(report.events, total.max(report.events));
         }
         report.streams = streams.len() as u64;
@@ -285,6 +312,104 @@ impl Database {
         }
         Ok(report)
     }
+}
+
+impl Database {
+    /// Reads the events in feed order, page after page, on a task of its own that stays up to
+    /// [`PAGES_AHEAD`] pages ahead of the receiver; stops after an empty page, an error, or when
+    /// the receiver is dropped (a finding ends the verification early).
+    fn fetch_pages_ahead(
+        &self,
+        batch: i64,
+    ) -> tokio::sync::mpsc::Receiver<Result<Vec<VerifyRow>, StoreError>> {
+        let (sender, receiver) = tokio::sync::mpsc::channel(PAGES_AHEAD);
+        let db = self.clone();
+        tokio::spawn(async move {
+            let mut after = FeedPosition::BEFORE_ALL;
+            loop {
+                let page = db.verify_batch(after, batch).await;
+                let last = match &page {
+                    Ok(rows) => match rows.last() {
+                        Some(row) => Some(row.event.at),
+                        None => return,
+                    },
+                    Err(_) => None,
+                };
+                if sender.send(page).await.is_err() {
+                    return;
+                }
+                match last {
+                    Some(last) => after = last,
+                    None => return,
+                }
+            }
+        });
+        receiver
+    }
+}
+
+/// The event hash of every row of a page, computed on every core. Each row chains from the
+/// stored hash of its stream's previous row (`stored_heads`, updated here in feed order); `None`
+/// where the payload or metadata is not JSON.
+async fn hash_page(
+    rows: Vec<VerifyRow>,
+    stored_heads: &mut HashMap<(String, String), Option<String>>,
+) -> Result<Vec<(VerifyRow, Option<String>)>, StoreError> {
+    let mut previous = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let key = (
+            row.event.aggregate_type.clone(),
+            row.event.aggregate_id.clone(),
+        );
+        let before = stored_heads.insert(key, row.event.event_hash.clone());
+        // A stream's first event, or one after an event without a stored hash (which the
+        // check stops at before this one's hash is used): GENESIS.
+        previous.push(before.flatten().unwrap_or_else(|| GENESIS.to_owned()));
+    }
+    tokio::task::spawn_blocking(move || {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZeroUsize::get)
+            .clamp(1, 8);
+        let chunk = rows.len().div_ceil(threads).max(1);
+        let mut hashes: Vec<Option<String>> = vec![None; rows.len()];
+        std::thread::scope(|scope| {
+            for ((rows, previous), hashes) in rows
+                .chunks(chunk)
+                .zip(previous.chunks(chunk))
+                .zip(hashes.chunks_mut(chunk))
+            {
+                scope.spawn(move || {
+                    let mut buffer = Vec::with_capacity(4096);
+                    for ((row, previous), hash) in rows.iter().zip(previous).zip(hashes) {
+                        *hash = recompute_hash(row, previous, &mut buffer);
+                    }
+                });
+            }
+        });
+        rows.into_iter().zip(hashes).collect()
+    })
+    .await
+    .map_err(|error| StoreError::Invariant(format!("hashing a page of events stopped: {error}")))
+}
+
+/// The event hash of `row` chained from `previous`; `None` where its payload or metadata is not
+/// JSON (a modified event).
+fn recompute_hash(row: &VerifyRow, previous: &str, buffer: &mut Vec<u8>) -> Option<String> {
+    let payload = serde_json::from_str::<serde_json::Value>(&row.event.payload).ok()?;
+    let metadata = serde_json::from_str::<serde_json::Value>(&row.event.metadata).ok()?;
+    Some(event_hash_with(
+        previous,
+        EventFields {
+            aggregate_type: &row.event.aggregate_type,
+            aggregate_id: &row.event.aggregate_id,
+            sequence: row.event.sequence,
+            event_type: &row.event.event_type,
+            event_version: &row.event.event_version,
+            payload: &payload,
+            metadata: &metadata,
+        },
+        buffer,
+    ))
 }
 
 fn check_digests(digests: &[Digest], pins: &[(i64, String)]) -> Option<Finding> {
@@ -341,9 +466,11 @@ fn check_digests(digests: &[Digest], pins: &[(i64, String)]) -> Option<Finding> 
     None
 }
 
+#[allow(clippy::too_many_arguments)]
 fn check_event(
     row: &VerifyRow,
-    streams: &mut HashMap<(String, String), (i64, String)>,
+    computed: Option<&str>,
+    streams: &mut HashMap<(String, String), i64>,
     chain: &mut String,
     chained: &mut i64,
     chained_until: FeedPosition,
@@ -355,10 +482,7 @@ fn check_event(
         row.event.aggregate_type.clone(),
         row.event.aggregate_id.clone(),
     );
-    let (last_sequence, previous) = streams
-        .get(&key)
-        .cloned()
-        .unwrap_or((0, GENESIS.to_owned()));
+    let last_sequence = streams.get(&key).copied().unwrap_or(0);
     if row.event.sequence != last_sequence + 1 {
         return Some(Finding::SequenceGap {
             position: row.event.at.position,
@@ -372,28 +496,15 @@ fn check_event(
         stream: stream.clone(),
         sequence: row.event.sequence,
     };
-    let (Ok(payload), Ok(metadata)) = (
-        serde_json::from_str::<serde_json::Value>(&row.event.payload),
-        serde_json::from_str::<serde_json::Value>(&row.event.metadata),
-    ) else {
+    // Recomputed from the stream's previous stored hash, which equals the previous recomputed
+    // one whenever this point is reached: the check stops at the first mismatch.
+    let Some(computed) = computed else {
         return Some(modified());
     };
-    let computed = event_hash(
-        &previous,
-        EventFields {
-            aggregate_type: &row.event.aggregate_type,
-            aggregate_id: &row.event.aggregate_id,
-            sequence: row.event.sequence,
-            event_type: &row.event.event_type,
-            event_version: &row.event.event_version,
-            payload: &payload,
-            metadata: &metadata,
-        },
-    );
-    if row.event.event_hash.as_deref() != Some(computed.as_str()) {
+    if row.event.event_hash.as_deref() != Some(computed) {
         return Some(modified());
     }
-    streams.insert(key, (row.event.sequence, computed.clone()));
+    streams.insert(key, row.event.sequence);
     if row.event.at > chained_until {
         return None;
     }
@@ -404,7 +515,7 @@ fn check_event(
             sequence: row.event.sequence,
         });
     };
-    *chain = chain_hash(chain, row.event.at.position, &computed);
+    *chain = chain_hash(chain, row.event.at.position, computed);
     *chained += 1;
     if *stored_chain != *chain {
         return Some(Finding::ChainDiverges {
