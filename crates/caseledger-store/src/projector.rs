@@ -618,6 +618,18 @@ impl Projector {
         .execute(&mut *conn)
         .await.map(|done| done.rows_affected())
         })?;
+        // PostgreSQL caches a generic plan for a prepared statement after five executions when
+        // it costs no more than the custom ones. The views were emptied (or never analysed since
+        // they were), so the plan cached early in the rebuild is a sequential scan, and every
+        // later batch scans the whole growing view: measured 192 ms against 0.6 ms for one load
+        // of 100 cases out of 50,000 (docs/PERFORMANCE.md, session 16). Custom plans see the
+        // view's current size. For this transaction only.
+        if let Tx::Postgres(pg) = &mut tx {
+            sqlx::query("SET LOCAL plan_cache_mode = force_custom_plan")
+                .execute(&mut **pg)
+                .await
+                .map_err(StoreError::from)?;
+        }
         // In the order given: two rebuilds of overlapping sets take the locks in one order.
         for name in &names {
             tx.try_lock_projection(name, true).await?;

@@ -258,36 +258,62 @@ impl Database {
             .collect();
         let mut reached = 0usize;
         let (head, chained_until) = self.chain_state().await?;
-        let mut streams: HashMap<(String, String), i64> = HashMap::new();
-        // Each stream's last *stored* hash, which the parallel hashing chains from.
-        let mut stored_heads: HashMap<(String, String), Option<String>> = HashMap::new();
+        // Each stream's last sequence and stored hash, in feed order, for the pages prepared.
+        let mut heads = StreamHeads::default();
+        let mut streams: u64 = 0;
         let mut chain = GENESIS.to_owned();
         let mut chained: i64 = 0;
         let mut pages = self.fetch_pages_ahead(batch.max(1));
-        while let Some(rows) = pages.recv().await {
-            let rows = rows?;
-            let rows = hash_page(rows, &mut stored_heads).await?;
-            for (row, computed) in &rows {
-                report.events += 1;
-                if let Some(finding) = check_event(
-                    row,
-                    computed.as_deref(),
-                    &mut streams,
-                    &mut chain,
-                    &mut chained,
-                    chained_until,
-                    &by_position,
-                    &mut reached,
-                ) {
-                    report.streams = streams.len() as u64;
-                    report.chained_events = chained as u64;
-                    report.finding = Some(finding);
-                    return Ok(report);
+        // The page being hashed while the one before it is checked.
+        let mut hashing: Option<tokio::task::JoinHandle<HashedPage>> = None;
+        loop {
+            // Receive and start hashing the next page, then check the current one meanwhile. A
+            // read error is returned only after the pages before it are checked (a finding
+            // there comes first, as in a plain pass).
+            let (next, read_error) = match pages.recv().await {
+                Some(Ok(rows)) => (Some(hash_page(rows, &mut heads)), None),
+                Some(Err(error)) => (None, Some(error)),
+                None => (None, None),
+            };
+            if let Some(current) = hashing.take() {
+                let page = current.await.map_err(|error| {
+                    StoreError::Invariant(format!("hashing a page of events stopped: {error}"))
+                })?;
+                for (index, row) in page.rows.iter().enumerate() {
+                    report.events += 1;
+                    let step = EventCheck {
+                        computed: page.hashes[index].as_deref(),
+                        expected_sequence: page.expected_sequences[index],
+                    };
+                    match check_event(
+                        row,
+                        step,
+                        &mut chain,
+                        &mut chained,
+                        chained_until,
+                        &by_position,
+                        &mut reached,
+                    ) {
+                        Ok(()) => streams += u64::from(page.expected_sequences[index] == 1),
+                        Err(finding) => {
+                            report.streams = streams;
+                            report.chained_events = chained as u64;
+                            report.finding = Some(finding);
+                            return Ok(report);
+                        }
+                    }
                 }
+                progress(report.events, total.max(report.events));
             }
-            progress(report.events, total.max(report.events));
+            if let Some(error) = read_error {
+                return Err(error);
+            }
+            match next {
+                Some(next) => hashing = Some(next),
+                None => break,
+            }
         }
-        report.streams = streams.len() as u64;
+        report.streams = streams;
         report.chained_events = chained as u64;
         if reached < digests.len() {
             let missing = digests.iter().find(|digest| digest.event_count > chained);
@@ -348,23 +374,55 @@ impl Database {
     }
 }
 
-/// The event hash of every row of a page, computed on every core. Each row chains from the
-/// stored hash of its stream's previous row (`stored_heads`, updated here in feed order); `None`
-/// where the payload or metadata is not JSON.
-async fn hash_page(
+/// Each stream's last sequence and stored hash in feed order, over the pages prepared so far.
+#[derive(Default)]
+struct StreamHeads {
+    heads: HashMap<String, (i64, Option<String>)>,
+    key: String,
+}
+
+impl StreamHeads {
+    /// Records `row` as its stream's newest event; returns the sequence and stored hash of the
+    /// event before it in the stream (`(0, None)` for the stream's first).
+    fn advance(&mut self, row: &VerifyRow) -> (i64, Option<String>) {
+        // The type's length first: no two (type, id) pairs give the same key.
+        self.key.clear();
+        self.key.push_str(&row.event.aggregate_type.len().to_string());
+        self.key.push(':');
+        self.key.push_str(&row.event.aggregate_type);
+        self.key.push_str(&row.event.aggregate_id);
+        let head = (row.event.sequence, row.event.event_hash.clone());
+        match self.heads.get_mut(self.key.as_str()) {
+            Some(previous) => std::mem::replace(previous, head),
+            None => {
+                self.heads.insert(self.key.clone(), head);
+                (0, None)
+            }
+        }
+    }
+}
+
+/// A page with what checking it needs, computed ahead of the check.
+struct HashedPage {
     rows: Vec<VerifyRow>,
-    stored_heads: &mut HashMap<(String, String), Option<String>>,
-) -> Result<Vec<(VerifyRow, Option<String>)>, StoreError> {
+    /// Each row's recomputed event hash (`None`: payload or metadata is not JSON).
+    hashes: Vec<Option<String>>,
+    /// Each row's expected sequence: its stream's previous event's plus one.
+    expected_sequences: Vec<i64>,
+}
+
+/// Starts computing the event hash of every row of a page, on every core. Each row chains from
+/// the stored hash of its stream's previous row (`heads`, advanced here in feed order, so the
+/// next page can be prepared before this one is checked).
+fn hash_page(rows: Vec<VerifyRow>, heads: &mut StreamHeads) -> tokio::task::JoinHandle<HashedPage> {
     let mut previous = Vec::with_capacity(rows.len());
+    let mut expected_sequences = Vec::with_capacity(rows.len());
     for row in &rows {
-        let key = (
-            row.event.aggregate_type.clone(),
-            row.event.aggregate_id.clone(),
-        );
-        let before = stored_heads.insert(key, row.event.event_hash.clone());
+        let (sequence, hash) = heads.advance(row);
+        expected_sequences.push(sequence + 1);
         // A stream's first event, or one after an event without a stored hash (which the
         // check stops at before this one's hash is used): GENESIS.
-        previous.push(before.flatten().unwrap_or_else(|| GENESIS.to_owned()));
+        previous.push(hash.unwrap_or_else(|| GENESIS.to_owned()));
     }
     tokio::task::spawn_blocking(move || {
         let threads = std::thread::available_parallelism()
@@ -386,10 +444,12 @@ async fn hash_page(
                 });
             }
         });
-        rows.into_iter().zip(hashes).collect()
+        HashedPage {
+            rows,
+            hashes,
+            expected_sequences,
+        }
     })
-    .await
-    .map_err(|error| StoreError::Invariant(format!("hashing a page of events stopped: {error}")))
 }
 
 /// The event hash of `row` chained from `previous`; `None` where its payload or metadata is not
@@ -466,68 +526,68 @@ fn check_digests(digests: &[Digest], pins: &[(i64, String)]) -> Option<Finding> 
     None
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What was computed ahead for one event: its recomputed hash and expected sequence.
+struct EventCheck<'a> {
+    computed: Option<&'a str>,
+    expected_sequence: i64,
+}
+
 fn check_event(
     row: &VerifyRow,
-    computed: Option<&str>,
-    streams: &mut HashMap<(String, String), i64>,
+    step: EventCheck<'_>,
     chain: &mut String,
     chained: &mut i64,
     chained_until: FeedPosition,
     digests: &HashMap<i64, &Digest>,
     reached: &mut usize,
-) -> Option<Finding> {
-    let stream = format!("{} {}", row.event.aggregate_type, row.event.aggregate_id);
-    let key = (
-        row.event.aggregate_type.clone(),
-        row.event.aggregate_id.clone(),
-    );
-    let last_sequence = streams.get(&key).copied().unwrap_or(0);
-    if row.event.sequence != last_sequence + 1 {
-        return Some(Finding::SequenceGap {
+) -> Result<(), Finding> {
+    let stream = || format!("{} {}", row.event.aggregate_type, row.event.aggregate_id);
+    // The stream's previous event in feed order passed its check (the check stops at the
+    // first finding), so it is the last one checked.
+    if row.event.sequence != step.expected_sequence {
+        return Err(Finding::SequenceGap {
             position: row.event.at.position,
-            stream,
-            expected: last_sequence + 1,
+            stream: stream(),
+            expected: step.expected_sequence,
             found: row.event.sequence,
         });
     }
     let modified = || Finding::EventModified {
         position: row.event.at.position,
-        stream: stream.clone(),
+        stream: stream(),
         sequence: row.event.sequence,
     };
     // Recomputed from the stream's previous stored hash, which equals the previous recomputed
     // one whenever this point is reached: the check stops at the first mismatch.
-    let Some(computed) = computed else {
-        return Some(modified());
+    let Some(computed) = step.computed else {
+        return Err(modified());
     };
     if row.event.event_hash.as_deref() != Some(computed) {
-        return Some(modified());
+        return Err(modified());
     }
-    streams.insert(key, row.event.sequence);
     if row.event.at > chained_until {
-        return None;
+        return Ok(());
     }
     let Some(stored_chain) = &row.chain_hash else {
-        return Some(Finding::NotInChain {
+        return Err(Finding::NotInChain {
             position: row.event.at.position,
-            stream,
+            stream: stream(),
             sequence: row.event.sequence,
         });
     };
     *chain = chain_hash(chain, row.event.at.position, computed);
     *chained += 1;
     if *stored_chain != *chain {
-        return Some(Finding::ChainDiverges {
+        return Err(Finding::ChainDiverges {
             position: row.event.at.position,
-            stream,
+            stream: stream(),
             sequence: row.event.sequence,
         });
     }
     if let Some(digest) = digests.get(&row.event.at.position) {
         *reached += 1;
         if digest.chain_hash != *chain || digest.event_count != *chained {
-            return Some(Finding::DigestBroken {
+            return Err(Finding::DigestBroken {
                 digest_seq: digest.digest_seq,
                 reason: format!(
                     "it does not match the chain recomputed up to position {}",
@@ -536,5 +596,5 @@ fn check_event(
             });
         }
     }
-    None
+    Ok(())
 }
