@@ -278,7 +278,10 @@ async fn rebuilding_every_projection_in_one_pass_equals_rebuilding_each(db: Test
 
     // After the one-pass rebuild the live projector carries on from the checkpoints: new
     // events are applied once, as a fresh rebuild of each view confirms.
-    projector.rebuild_many(&names, &mut |_, _| {}).await.unwrap();
+    projector
+        .rebuild_many(&names, &mut |_, _| {})
+        .await
+        .unwrap();
     for notes in [2, 1] {
         write_case(&db.db, notes).await;
     }

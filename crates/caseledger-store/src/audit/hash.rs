@@ -262,8 +262,15 @@ mod tests {
             metadata: &metadata,
         };
         let tuple = serde_json::json!([
-            "caseledger-event-v1", GENESIS, "EnterpriseCase", "c-\"1\"", 42, "CaseClosed", "1.0",
-            payload, metadata
+            "caseledger-event-v1",
+            GENESIS,
+            "EnterpriseCase",
+            "c-\"1\"",
+            42,
+            "CaseClosed",
+            "1.0",
+            payload,
+            metadata
         ]);
         let expected = sha256_hex(canonical_json(&tuple).as_bytes());
         assert_eq!(event_hash(GENESIS, fields), expected);

@@ -387,7 +387,8 @@ impl StreamHeads {
     fn advance(&mut self, row: &VerifyRow) -> (i64, Option<String>) {
         // The type's length first: no two (type, id) pairs give the same key.
         self.key.clear();
-        self.key.push_str(&row.event.aggregate_type.len().to_string());
+        self.key
+            .push_str(&row.event.aggregate_type.len().to_string());
         self.key.push(':');
         self.key.push_str(&row.event.aggregate_type);
         self.key.push_str(&row.event.aggregate_id);
