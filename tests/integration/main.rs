@@ -30,4 +30,5 @@ mod projector;
 mod protection;
 mod queues;
 mod rewards;
+mod scale_paths;
 mod snapshots;

@@ -200,7 +200,8 @@ enum ExportFormatArg {
 enum ProjectionsCommand {
     /// Show each projection's checkpoint, backlog and error.
     Status,
-    /// Rebuild one projection (or all) from the event log and print the view's checksum.
+    /// Rebuild one projection (or all, in one pass over the log) from the event log and print
+    /// each view's checksum.
     Rebuild {
         /// The projection's name; all when omitted.
         name: Option<String>,
@@ -656,7 +657,8 @@ async fn projections(database_url: &DatabaseUrl, command: ProjectionsCommand) ->
         }
         ProjectionsCommand::Rebuild { name } => {
             // Without a name, every projection but the append-only evidence (the audit chain,
-            // which `audit verify` checks instead); named, the projector says why it refuses.
+            // which `audit verify` checks instead), in one pass over the log; named, the
+            // projector says why it refuses.
             let names = match name {
                 None => {
                     let rebuildable = projector.rebuildable_names();
@@ -669,29 +671,38 @@ async fn projections(database_url: &DatabaseUrl, command: ProjectionsCommand) ->
                 }
                 Some(name) => select(Some(name))?,
             };
-            for name in names {
-                let bar = ProgressBar::new(0);
-                bar.set_style(
-                    ProgressStyle::with_template(
-                        "{msg:12} [{bar:40}] {pos}/{len} events ({per_sec}, eta {eta})",
-                    )
-                    .context("progress bar template")?
-                    .progress_chars("=> "),
-                );
-                bar.set_message(name.clone());
-                bar.enable_steady_tick(Duration::from_millis(200));
-                let started = std::time::Instant::now();
-                let checksum = projector
-                    .rebuild(&name, &mut |applied, total| {
-                        bar.set_length(total);
-                        bar.set_position(applied);
-                    })
-                    .await
-                    .with_context(|| format!("rebuilding {name}"))?;
-                bar.finish_and_clear();
+            let bar = ProgressBar::new(0);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{msg:12} [{bar:40}] {pos}/{len} events ({per_sec}, eta {eta})",
+                )
+                .context("progress bar template")?
+                .progress_chars("=> "),
+            );
+            bar.set_message(if names.len() == 1 {
+                names[0].clone()
+            } else {
+                format!("{} views", names.len())
+            });
+            bar.enable_steady_tick(Duration::from_millis(200));
+            let started = std::time::Instant::now();
+            let borrowed: Vec<&str> = names.iter().map(String::as_str).collect();
+            let checksums = projector
+                .rebuild_many(&borrowed, &mut |applied, total| {
+                    bar.set_length(total);
+                    bar.set_position(applied);
+                })
+                .await
+                .with_context(|| format!("rebuilding {}", names.join(", ")))?;
+            bar.finish_and_clear();
+            let elapsed = started.elapsed();
+            for (name, checksum) in checksums {
+                println!("{name}: rebuilt in {elapsed:.1?}, checksum {checksum}");
+            }
+            if names.len() > 1 {
                 println!(
-                    "{name}: rebuilt in {:.1?}, checksum {checksum}",
-                    started.elapsed()
+                    "{} projections rebuilt in one pass over the log in {elapsed:.1?}",
+                    names.len()
                 );
             }
         }
